@@ -1,0 +1,115 @@
+// Package sleuth holds what the CelebritySleuth functions share: the messages
+// they pass through SNS, the small interfaces their handlers depend on, and
+// the environment contract between the Pulumi stack and the Lambdas.
+//
+// The flow: Twilio -> POST /sms -> request handler -> one SNS topic per
+// command (Job) -> command handlers -> responses topic (Reply) -> respond
+// handler -> Twilio Messages API. Every interface here has a cloud
+// implementation (Rekognition, SNS, DynamoDB, SSM, Twilio, Wikipedia) and an
+// offline one used by `crossfaas dev`; no handler knows which it has.
+package sleuth
+
+import (
+	"context"
+	"errors"
+)
+
+// Verb is a command of the SMS bot.
+type Verb string
+
+// The commands a user can text, after "face ".
+const (
+	VerbAddCollection Verb = "addcol" // face addcol <collection>
+	VerbAddImage      Verb = "addimg" // face addimg <collection> <first_last> + image
+	VerbMatch         Verb = "match"  // face match <collection> + image
+)
+
+// Job is the JSON message the request handler publishes to the topic of its
+// command. Collection is the user's collection name as typed (lower-cased);
+// handlers namespace it per stack before calling Faces. Name is the person's
+// name as typed, "first_last" (only for addimg).
+type Job struct {
+	Command          Verb   `json:"command"`
+	Collection       string `json:"collection"`
+	Name             string `json:"name,omitempty"`
+	MediaURL         string `json:"mediaUrl,omitempty"`
+	MediaContentType string `json:"mediaContentType,omitempty"`
+	From             string `json:"from"`       // the user's phone number (E.164)
+	To               string `json:"to"`         // the Twilio number the user texted
+	MessageSid       string `json:"messageSid"` // Twilio's id of the inbound message
+}
+
+// Reply is the JSON message command handlers publish to the responses topic:
+// the respond handler sends Body by SMS from From (the Twilio number) to To
+// (the user). Step names the producer ("addcol", "addimg", "match",
+// "failure"); together with MessageSid it makes the idempotency key of the
+// SMS sent for it.
+type Reply struct {
+	MessageSid string `json:"messageSid"`
+	Step       string `json:"step"`
+	From       string `json:"from"`
+	To         string `json:"to"`
+	Body       string `json:"body"`
+}
+
+// Match is the best face found in a collection.
+type Match struct {
+	ExternalID string  // the name the face was indexed under, e.g. "mel_gibson"
+	Similarity float64 // 0-100, as Rekognition reports it
+}
+
+// Errors a Faces implementation returns for outcomes the user caused; each
+// gets its own SMS. Anything else is a failure to retry.
+var (
+	ErrCollectionNotFound = errors.New("collection not found")
+	ErrNoFace             = errors.New("no face in the image")
+	ErrNoMatch            = errors.New("no face matched above the threshold")
+	ErrBadImage           = errors.New("image could not be decoded")
+)
+
+// Faces is face recognition with Rekognition's semantics. Collection ids are
+// physical ids, already namespaced per stack ("<project>-<stack>-<name>").
+type Faces interface {
+	// CreateCollection creates the collection; created is false when it
+	// already existed (not an error).
+	CreateCollection(ctx context.Context, collectionID string) (created bool, err error)
+	// IndexFace adds the largest face of image (JPEG or PNG bytes) under
+	// externalID. ErrNoFace when there is none, ErrCollectionNotFound.
+	IndexFace(ctx context.Context, collectionID, externalID string, image []byte) error
+	// SearchFace finds the best match for the largest face of image with a
+	// similarity of at least threshold (0-100). ErrNoFace, ErrNoMatch,
+	// ErrCollectionNotFound.
+	SearchFace(ctx context.Context, collectionID string, image []byte, threshold float64) (Match, error)
+}
+
+// Environment variables the stack sets on the sleuth Lambdas (and `crossfaas
+// dev` sets for its in-process copies). Secrets never travel this way: the
+// Twilio credentials are read from the SSM SecureString parameters named here.
+const (
+	EnvPrefix             = "CROSSFAAS_PREFIX"                 // "<project>-<stack>", namespaces collection ids
+	EnvAddCollectionTopic = "SLEUTH_ADDCOL_TOPIC_ARN"          // request -> addcol
+	EnvAddImageTopic      = "SLEUTH_ADDIMG_TOPIC_ARN"          // request -> addimg
+	EnvMatchTopic         = "SLEUTH_MATCH_TOPIC_ARN"           // request -> match
+	EnvResponsesTopic     = "SLEUTH_RESPONSES_TOPIC_ARN"       // command handlers -> respond
+	EnvIdempotencyTable   = "SLEUTH_IDEMPOTENCY_TABLE"         // DynamoDB table, key "pk" (string), TTL attribute "expiresAt"
+	EnvAccountSIDParam    = "SLEUTH_TWILIO_ACCOUNT_SID_PARAM"  // SSM parameter name (SecureString)
+	EnvAuthTokenParam     = "SLEUTH_TWILIO_AUTH_TOKEN_PARAM"   // SSM parameter name (SecureString)
+	EnvAllowedSenders     = "SLEUTH_ALLOWED_SENDERS"           // optional, comma-separated E.164 numbers
+	EnvMatchThreshold     = "SLEUTH_MATCH_THRESHOLD"           // optional, 0-100, default 85
+	EnvWebhookURL         = "SLEUTH_WEBHOOK_URL"               // optional, overrides the URL rebuilt from the event (custom domains)
+	EnvTwilioAPIURL       = "SLEUTH_TWILIO_API_URL"            // optional, overrides https://api.twilio.com (tests, dev)
+	EnvTwilioMediaHosts   = "SLEUTH_TWILIO_MEDIA_HOSTS"        // optional, comma-separated hosts media may come from or redirect to
+	EnvWikipediaURL       = "SLEUTH_WIKIPEDIA_URL"             // optional, overrides https://en.wikipedia.org (tests, dev)
+)
+
+// Handler names: the sleuth bootstrap is one binary that dispatches on the
+// Lambda's handler setting (the _HANDLER environment variable of
+// provided.al2023), so every sleuth function deploys the same zip.
+const (
+	HandlerRequest       = "request"
+	HandlerAddCollection = "addcol"
+	HandlerAddImage      = "addimg"
+	HandlerMatch         = "match"
+	HandlerRespond       = "respond"
+	HandlerFailure       = "failure" // on-failure destination: tells the user "Sorry, that failed"
+)
