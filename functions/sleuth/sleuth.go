@@ -86,20 +86,20 @@ type Faces interface {
 // dev` sets for its in-process copies). Secrets never travel this way: the
 // Twilio credentials are read from the SSM SecureString parameters named here.
 const (
-	EnvPrefix             = "CROSSFAAS_PREFIX"                 // "<project>-<stack>", namespaces collection ids
-	EnvAddCollectionTopic = "SLEUTH_ADDCOL_TOPIC_ARN"          // request -> addcol
-	EnvAddImageTopic      = "SLEUTH_ADDIMG_TOPIC_ARN"          // request -> addimg
-	EnvMatchTopic         = "SLEUTH_MATCH_TOPIC_ARN"           // request -> match
-	EnvResponsesTopic     = "SLEUTH_RESPONSES_TOPIC_ARN"       // command handlers -> respond
-	EnvIdempotencyTable   = "SLEUTH_IDEMPOTENCY_TABLE"         // DynamoDB table, key "pk" (string), TTL attribute "expiresAt"
-	EnvAccountSIDParam    = "SLEUTH_TWILIO_ACCOUNT_SID_PARAM"  // SSM parameter name (SecureString)
-	EnvAuthTokenParam     = "SLEUTH_TWILIO_AUTH_TOKEN_PARAM"   // SSM parameter name (SecureString)
-	EnvAllowedSenders     = "SLEUTH_ALLOWED_SENDERS"           // optional, comma-separated E.164 numbers
-	EnvMatchThreshold     = "SLEUTH_MATCH_THRESHOLD"           // optional, 0-100, default 85
-	EnvWebhookURL         = "SLEUTH_WEBHOOK_URL"               // optional, overrides the URL rebuilt from the event (custom domains)
-	EnvTwilioAPIURL       = "SLEUTH_TWILIO_API_URL"            // optional, overrides https://api.twilio.com (tests, dev)
-	EnvTwilioMediaHosts   = "SLEUTH_TWILIO_MEDIA_HOSTS"        // optional, comma-separated hosts media may come from or redirect to
-	EnvWikipediaURL       = "SLEUTH_WIKIPEDIA_URL"             // optional, overrides https://en.wikipedia.org (tests, dev)
+	EnvPrefix             = "CROSSFAAS_PREFIX"                // "<project>-<stack>", namespaces collection ids
+	EnvAddCollectionTopic = "SLEUTH_ADDCOL_TOPIC_ARN"         // request -> addcol
+	EnvAddImageTopic      = "SLEUTH_ADDIMG_TOPIC_ARN"         // request -> addimg
+	EnvMatchTopic         = "SLEUTH_MATCH_TOPIC_ARN"          // request -> match
+	EnvResponsesTopic     = "SLEUTH_RESPONSES_TOPIC_ARN"      // command handlers -> respond
+	EnvIdempotencyTable   = "SLEUTH_IDEMPOTENCY_TABLE"        // DynamoDB table, key "pk" (string), TTL attribute "expiresAt"
+	EnvAccountSIDParam    = "SLEUTH_TWILIO_ACCOUNT_SID_PARAM" // SSM parameter name (SecureString)
+	EnvAuthTokenParam     = "SLEUTH_TWILIO_AUTH_TOKEN_PARAM"  // SSM parameter name (SecureString)
+	EnvAllowedSenders     = "SLEUTH_ALLOWED_SENDERS"          // optional, comma-separated E.164 numbers
+	EnvMatchThreshold     = "SLEUTH_MATCH_THRESHOLD"          // optional, 0-100, default 85
+	EnvWebhookURL         = "SLEUTH_WEBHOOK_URL"              // optional, overrides the URL rebuilt from the event (custom domains)
+	EnvTwilioAPIURL       = "SLEUTH_TWILIO_API_URL"           // optional, overrides https://api.twilio.com (tests, dev)
+	EnvTwilioMediaHosts   = "SLEUTH_TWILIO_MEDIA_HOSTS"       // optional, comma-separated hosts media may come from or redirect to
+	EnvWikipediaURL       = "SLEUTH_WIKIPEDIA_URL"            // optional, overrides https://en.wikipedia.org (tests, dev)
 )
 
 // Handler names: the sleuth bootstrap is one binary that dispatches on the

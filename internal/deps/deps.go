@@ -5,6 +5,9 @@
 package deps
 
 import (
+	_ "cloud.google.com/go/vision/v2/apiv1"
+	_ "github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
+	_ "github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	_ "github.com/aws/aws-lambda-go/events"
 	_ "github.com/aws/aws-lambda-go/lambda"
 	_ "github.com/aws/aws-lambda-go/lambdacontext"
@@ -35,7 +38,4 @@ import (
 	_ "github.com/twilio/twilio-go"
 	_ "go.etcd.io/bbolt"
 	_ "google.golang.org/grpc"
-	_ "cloud.google.com/go/vision/v2/apiv1"
-	_ "github.com/GoogleCloudPlatform/functions-framework-go/functions"
-	_ "github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 )
