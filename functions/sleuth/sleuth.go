@@ -12,6 +12,7 @@ package sleuth
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // Verb is a command of the SMS bot.
@@ -81,6 +82,59 @@ type Faces interface {
 	// ErrCollectionNotFound.
 	SearchFace(ctx context.Context, collectionID string, image []byte, threshold float64) (Match, error)
 }
+
+// Publisher publishes one message to a topic (SNS in the cloud, an
+// in-process bus under `crossfaas dev`).
+type Publisher interface {
+	Publish(ctx context.Context, topicARN string, message []byte) error
+}
+
+// Ledger makes at-least-once deliveries act once. Keys are
+// "<MessageSid>#<step>". Begin claims the key: proceed is false when the step
+// is already done (the caller skips it and acknowledges the delivery); an
+// error wrapping ErrInProgress means another delivery holds a live claim (the
+// caller fails so the platform retries later). After the side effect, Done
+// records it; on failure, Release drops the claim so a retry can run.
+type Ledger interface {
+	Begin(ctx context.Context, key string) (proceed bool, err error)
+	Done(ctx context.Context, key string) error
+	Release(ctx context.Context, key string) error
+}
+
+// ErrInProgress is returned by Ledger.Begin while another delivery of the
+// same step holds its claim.
+var ErrInProgress = errors.New("step in progress in another delivery")
+
+// SMSSender sends one SMS (Twilio's Messages API in the cloud, the phone
+// simulator under `crossfaas dev`).
+type SMSSender interface {
+	Send(ctx context.Context, from, to, body string) error
+}
+
+// Media fetches the image a user attached (a Twilio media URL). Errors
+// wrapping ErrMediaRefused are the user's (wrong host, type or size) and get
+// their own SMS; others are failures to retry.
+type Media interface {
+	Fetch(ctx context.Context, mediaURL, contentType string) ([]byte, error)
+}
+
+// Errors of Media for what the user sent.
+var (
+	ErrMediaRefused  = errors.New("media refused")
+	ErrMediaTooLarge = fmt.Errorf("%w: larger than 5 MiB", ErrMediaRefused)
+	ErrMediaType     = fmt.Errorf("%w: not a JPEG or PNG image", ErrMediaRefused)
+	ErrMediaHost     = fmt.Errorf("%w: not a Twilio media URL", ErrMediaRefused)
+)
+
+// Biographies looks up a short biography of a person by display name
+// ("Mel Gibson"). ErrNoBiography when there is none (not found, or only a
+// disambiguation page); other errors mean the source was unreachable.
+type Biographies interface {
+	Biography(ctx context.Context, name string) (string, error)
+}
+
+// ErrNoBiography is returned by Biographies when no biography exists.
+var ErrNoBiography = errors.New("no biography found")
 
 // Environment variables the stack sets on the sleuth Lambdas (and `crossfaas
 // dev` sets for its in-process copies). Secrets never travel this way: the
