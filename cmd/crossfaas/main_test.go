@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/crossfaas/crossfaas/internal/build"
+)
+
+func TestRun(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{name: "no command", args: nil, wantCode: 2, wantStderr: "build "},
+		{name: "help", args: []string{"help"}, wantCode: 0, wantStdout: "build "},
+		{name: "unknown command", args: []string{"deploy"}, wantCode: 2, wantStderr: `unknown command "deploy"`},
+		{name: "bad architecture", args: []string{"build", "-arch", "mips"}, wantCode: 2, wantStderr: `crossfaas build: -arch "mips" is not a Lambda architecture`},
+		{name: "unknown artifact", args: []string{"build", "nothing"}, wantCode: 2, wantStderr: `no artifact named "nothing"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(t.Context(), tt.args, &stdout, &stderr)
+			if code != tt.wantCode {
+				t.Errorf("run(%q) = %d, want %d; stderr:\n%s", tt.args, code, tt.wantCode, &stderr)
+			}
+			if !strings.Contains(stdout.String(), tt.wantStdout) {
+				t.Errorf("run(%q) printed %q, want it to contain %q", tt.args, &stdout, tt.wantStdout)
+			}
+			if !strings.Contains(stderr.String(), tt.wantStderr) {
+				t.Errorf("run(%q) printed to stderr %q, want it to contain %q", tt.args, &stderr, tt.wantStderr)
+			}
+		})
+	}
+}
+
+func TestBuildFlags(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		wantErr    error
+		wantStderr string
+	}{
+		{"help", []string{"-h"}, flag.ErrHelp, "-out dir"},
+		{"undefined flag", []string{"-bogus"}, errFlags, "flag provided but not defined: -bogus"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := runBuild(t.Context(), tt.args, &stdout, &stderr)
+			if !errors.Is(err, tt.wantErr) {
+				t.Errorf("runBuild(%q) = %v, want %v", tt.args, err, tt.wantErr)
+			}
+			if !strings.Contains(stderr.String(), tt.wantStderr) {
+				t.Errorf("runBuild(%q) printed to stderr %q, want it to contain %q", tt.args, &stderr, tt.wantStderr)
+			}
+		})
+	}
+}
+
+// TestBuildLabeler runs `crossfaas build -out <tmp> labeler` for real: the
+// labeler is a source zip, quick to make.
+func TestBuildLabeler(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if err := runBuild(t.Context(), []string{"-out", out, "labeler"}, &stdout, &stderr); err != nil {
+		t.Fatalf("build: %v; stderr:\n%s", err, &stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("build printed %q, want a header and one line", &stdout)
+	}
+	row := regexp.MustCompile(`^labeler +[0-9.]+ (B|KiB|MiB) +[0-9a-f]{64} +(.+)$`).FindStringSubmatch(lines[1])
+	if row == nil {
+		t.Fatalf("build printed the line %q, want name, size, sha256 and path", lines[1])
+	}
+	if want := filepath.Join(out, "labeler.zip"); row[2] != want {
+		t.Errorf("build printed path %q, want %q", row[2], want)
+	}
+	if _, err := os.Stat(row[2]); err != nil {
+		t.Errorf("build printed a path that does not exist: %v", err)
+	}
+}
+
+func TestWriteTable(t *testing.T) {
+	artifacts := []build.Artifact{
+		{Name: "proxy", Path: "/repo/dist/proxy.zip", Size: 2510380, SHA256: strings.Repeat("a", 64)},
+		{Name: "labeler", Path: "/elsewhere/labeler.zip", Size: 16877, SHA256: strings.Repeat("b", 64)},
+	}
+	var got bytes.Buffer
+	if err := writeTable(&got, artifacts, "/repo"); err != nil {
+		t.Fatal(err)
+	}
+	want := "NAME     SIZE      SHA256                                                            PATH\n" +
+		"proxy    2.4 MiB   " + strings.Repeat("a", 64) + "  dist/proxy.zip\n" +
+		"labeler  16.5 KiB  " + strings.Repeat("b", 64) + "  /elsewhere/labeler.zip\n"
+	if got.String() != want {
+		t.Errorf("writeTable() = %q, want %q", &got, want)
+	}
+}
+
+func TestHumanSize(t *testing.T) {
+	tests := []struct {
+		n    int64
+		want string
+	}{
+		{0, "0 B"},
+		{1023, "1023 B"},
+		{1024, "1.0 KiB"},
+		{16877, "16.5 KiB"},
+		{1 << 20, "1.0 MiB"},
+		{2510380, "2.4 MiB"},
+	}
+	for _, tt := range tests {
+		if got := humanSize(tt.n); got != tt.want {
+			t.Errorf("humanSize(%d) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+}
+
+func TestSelectTargets(t *testing.T) {
+	all := []build.Target{{Name: "proxy"}, {Name: "labeler"}, {Name: "sleuth"}}
+	tests := []struct {
+		name  string
+		names []string
+		want  []string
+	}{
+		{"all by default", nil, []string{"proxy", "labeler", "sleuth"}},
+		{"one", []string{"labeler"}, []string{"labeler"}},
+		{"in the order of the targets", []string{"sleuth", "proxy"}, []string{"proxy", "sleuth"}},
+		{"repeated", []string{"proxy", "proxy"}, []string{"proxy"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			selected, err := selectTargets(all, tt.names)
+			if err != nil {
+				t.Fatalf("selectTargets(%q): %v", tt.names, err)
+			}
+			var got []string
+			for _, target := range selected {
+				got = append(got, target.Name)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("selectTargets(%q) = %q, want %q", tt.names, got, tt.want)
+			}
+		})
+	}
+}
