@@ -1,0 +1,590 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/crossfaas/crossfaas/functions/labeler/imageuri"
+	"github.com/crossfaas/crossfaas/internal/lambdatest"
+)
+
+// fakeLabeler is an httptest labeler that records the queries it receives.
+type fakeLabeler struct {
+	*httptest.Server
+	mu      sync.Mutex
+	queries []string // RawQuery of every request, in order
+	newConn atomic.Int32
+}
+
+// newFakeLabeler starts a labeler answering with reply and closes it when
+// the test ends.
+func newFakeLabeler(t testing.TB, reply http.HandlerFunc) *fakeLabeler {
+	t.Helper()
+	f := &fakeLabeler{}
+	f.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.queries = append(f.queries, r.URL.RawQuery)
+		f.mu.Unlock()
+		reply(w, r)
+	}))
+	f.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			f.newConn.Add(1)
+		}
+	}
+	f.Start()
+	t.Cleanup(f.Close)
+	return f
+}
+
+// calls returns the raw queries the labeler received.
+func (f *fakeLabeler) calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.queries...)
+}
+
+// jsonReply answers status with body as application/json.
+func jsonReply(status int, body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}
+}
+
+// newHandler returns a Handler for the labeler at rawURL with a real client
+// and a logger writing into logs (nil: discard).
+func newHandler(t testing.TB, rawURL string, logs io.Writer) *Handler {
+	t.Helper()
+	u, err := ParseLabelerURL(rawURL)
+	if err != nil {
+		t.Fatalf("ParseLabelerURL(%q) = %v", rawURL, err)
+	}
+	var logger *slog.Logger
+	if logs != nil {
+		logger = slog.New(slog.NewJSONHandler(logs, nil))
+	}
+	return New(Config{LabelerURL: u}, NewClient(), logger)
+}
+
+// detect is GET /detect?rawQuery as API Gateway sends it.
+func detect(rawQuery string) events.APIGatewayV2HTTPRequest {
+	return lambdatest.HTTPEvent(http.MethodGet, "/detect", rawQuery, nil, "")
+}
+
+// handle calls h.Handle with a Lambda-like deadline and fails the test on a
+// non-nil error, which Handle must never return.
+func handle(t testing.TB, h *Handler, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := h.Handle(ctx, req)
+	if err != nil {
+		t.Fatalf("Handle(%s %s?%s) error = %v, want nil", req.RequestContext.HTTP.Method, req.RawPath, req.RawQueryString, err)
+	}
+	return resp
+}
+
+// errorMessage returns the "error" field of a proxy error body, failing the
+// test when the body is not such an object.
+func errorMessage(t testing.TB, resp events.APIGatewayV2HTTPResponse) string {
+	t.Helper()
+	if ct := resp.Headers["Content-Type"]; ct != "application/json" {
+		t.Errorf("Content-Type = %q, want %q", ct, "application/json")
+	}
+	var body struct {
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || body.Error == "" {
+		t.Fatalf("body = %q, want a JSON object with a non-empty error (%v)", resp.Body, err)
+	}
+	return body.Error
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		value   string
+		unset   bool
+		want    string // the parsed URL; "" when an error is expected
+		wantErr string // a part of the error message
+	}{
+		{name: "cloud functions url", value: "https://labeler-abc123-uc.a.run.app", want: "https://labeler-abc123-uc.a.run.app"},
+		{name: "loopback http", value: "http://127.0.0.1:8080/", want: "http://127.0.0.1:8080/"},
+		{name: "surrounding spaces", value: " https://labeler.example.com \n", want: "https://labeler.example.com"},
+		{name: "own query kept", value: "https://labeler.example.com/?key=v", want: "https://labeler.example.com/?key=v"},
+		{name: "unset", unset: true, wantErr: "LABELER_URL is not set"},
+		{name: "empty", value: "", wantErr: "LABELER_URL is not set"},
+		{name: "blank", value: "   ", wantErr: "LABELER_URL is not set"},
+		{name: "no scheme", value: "labeler.example.com", wantErr: "scheme must be http or https"},
+		{name: "gs scheme", value: "gs://bucket/object", wantErr: "scheme must be http or https"},
+		{name: "no host", value: "https:///path", wantErr: "no host"},
+		{name: "unparsable", value: "https://[::1", wantErr: "LABELER_URL"},
+		{name: "credentials", value: "https://user:pw@labeler.example.com", wantErr: "credentials"},
+		{name: "fragment", value: "https://labeler.example.com/#x", wantErr: "fragment"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(EnvLabelerURL, tt.value)
+			if tt.unset {
+				os.Unsetenv(EnvLabelerURL)
+			}
+			cfg, err := ConfigFromEnv()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), EnvLabelerURL) {
+					t.Fatalf("ConfigFromEnv() with %s=%q: error = %v, want one naming %s and containing %q", EnvLabelerURL, tt.value, err, EnvLabelerURL, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ConfigFromEnv() with %s=%q: error = %v", EnvLabelerURL, tt.value, err)
+			}
+			if got := cfg.LabelerURL.String(); got != tt.want {
+				t.Errorf("ConfigFromEnv() with %s=%q: LabelerURL = %q, want %q", EnvLabelerURL, tt.value, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestHandlePassesLabelerRepliesThrough(t *testing.T) {
+	tests := []struct {
+		name        string
+		status      int
+		contentType string
+		body        string
+	}{
+		{name: "labels", status: 200, contentType: "application/json", body: `{"imageUri":"gs://b/cat.jpg","labels":[{"description":"Cat","score":0.98}]}`},
+		{name: "labeler rejects input", status: 400, contentType: "application/json", body: `{"error":"imageUri is not a valid URL"}`},
+		{name: "image not labelable", status: 422, contentType: "application/json; charset=utf-8", body: `{"error":"the image could not be decoded"}`},
+		{name: "labeler upstream failure", status: 502, contentType: "application/json", body: `{"error":"vision: unavailable"}`},
+		{name: "problem json", status: 503, contentType: "application/problem+json", body: `{"title":"overloaded"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			labeler := newFakeLabeler(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", tt.contentType)
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.body)
+			})
+			resp := handle(t, newHandler(t, labeler.URL, nil), detect("imageUri=gs://b/cat.jpg"))
+			if resp.StatusCode != tt.status {
+				t.Errorf("status = %d, want %d", resp.StatusCode, tt.status)
+			}
+			if resp.Body != tt.body {
+				t.Errorf("body = %q, want %q", resp.Body, tt.body)
+			}
+			if got := resp.Headers["Content-Type"]; got != tt.contentType {
+				t.Errorf("Content-Type = %q, want %q", got, tt.contentType)
+			}
+			if got := labeler.calls(); len(got) != 1 {
+				t.Errorf("labeler calls = %q, want exactly one", got)
+			}
+		})
+	}
+}
+
+func TestHandleForwardsImageURI(t *testing.T) {
+	tests := []struct {
+		name     string
+		labeler  string // path and query appended to the fake labeler's URL
+		path     string
+		stage    string
+		rawQuery string
+		want     string // RawQuery the labeler must see
+	}{
+		{name: "gs uri", rawQuery: "imageUri=gs://cloud-samples-data/vision/label/wakeupcat.jpg",
+			want: "imageUri=gs%3A%2F%2Fcloud-samples-data%2Fvision%2Flabel%2Fwakeupcat.jpg"},
+		{name: "uri with its own query and ampersand", rawQuery: "imageUri=" + url.QueryEscape("https://img.example.com/i.jpg?w=100&h=50"),
+			want: "imageUri=https%3A%2F%2Fimg.example.com%2Fi.jpg%3Fw%3D100%26h%3D50"},
+		{name: "uri with an encoded space", rawQuery: "imageUri=" + url.QueryEscape("https://img.example.com/a%20b.jpg"),
+			want: "imageUri=https%3A%2F%2Fimg.example.com%2Fa%2520b.jpg"},
+		{name: "unicode path", rawQuery: "imageUri=" + url.QueryEscape("https://img.example.com/ça.jpg"),
+			want: "imageUri=https%3A%2F%2Fimg.example.com%2F%C3%A7a.jpg"},
+		{name: "no imageUri", rawQuery: "", want: ""},
+		{name: "other parameters dropped", rawQuery: "size=big&imageUri=gs://b/o.jpg&debug=1",
+			want: "imageUri=gs%3A%2F%2Fb%2Fo.jpg"},
+		{name: "only other parameters", rawQuery: "debug=1", want: ""},
+		{name: "labeler url query kept", labeler: "/label?region=eu", rawQuery: "imageUri=gs://b/o.jpg",
+			want: "imageUri=gs%3A%2F%2Fb%2Fo.jpg&region=eu"},
+		{name: "named stage prefix", path: "/dev/detect", stage: "dev", rawQuery: "imageUri=gs://b/o.jpg",
+			want: "imageUri=gs%3A%2F%2Fb%2Fo.jpg"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			labeler := newFakeLabeler(t, jsonReply(200, `{"labels":[]}`))
+			req := detect(tt.rawQuery)
+			if tt.path != "" {
+				req.RawPath, req.RequestContext.HTTP.Path = tt.path, tt.path
+			}
+			if tt.stage != "" {
+				req.RequestContext.Stage = tt.stage
+			}
+			resp := handle(t, newHandler(t, labeler.URL+tt.labeler, nil), req)
+			if resp.StatusCode != 200 {
+				t.Fatalf("status = %d (%s), want 200", resp.StatusCode, resp.Body)
+			}
+			got := labeler.calls()
+			if len(got) != 1 || got[0] != tt.want {
+				t.Errorf("GET /detect?%s forwarded query %q, want [%q]", tt.rawQuery, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestHandleRejectsBadImageURIWithoutCallingLabeler(t *testing.T) {
+	tests := []struct {
+		name     string
+		rawQuery string
+		wantErr  string
+	}{
+		{name: "empty", rawQuery: "imageUri=", wantErr: "empty"},
+		{name: "relative", rawQuery: "imageUri=cat.jpg", wantErr: "absolute URL"},
+		{name: "ftp", rawQuery: "imageUri=" + url.QueryEscape("ftp://host/cat.jpg"), wantErr: "not allowed"},
+		{name: "space", rawQuery: "imageUri=https://host/a+b.jpg", wantErr: "whitespace"},
+		{name: "bucket only", rawQuery: "imageUri=gs://bucket", wantErr: "no object"},
+		{name: "credentials", rawQuery: "imageUri=" + url.QueryEscape("https://u:p@host/a.jpg"), wantErr: "credentials"},
+		{name: "too long", rawQuery: "imageUri=https://host/" + strings.Repeat("a", imageuri.MaxLength), wantErr: "limit"},
+		{name: "repeated", rawQuery: "imageUri=gs://b/1.jpg&imageUri=gs://b/2.jpg", wantErr: "2 times"},
+		{name: "bad percent encoding", rawQuery: "imageUri=https://host/%zz.jpg", wantErr: "malformed"},
+	}
+	labeler := newFakeLabeler(t, jsonReply(200, `{"labels":[]}`))
+	h := newHandler(t, labeler.URL, nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := handle(t, h, detect(tt.rawQuery))
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Errorf("GET /detect?%s status = %d, want 400", tt.rawQuery, resp.StatusCode)
+			}
+			if msg := errorMessage(t, resp); !strings.Contains(msg, tt.wantErr) {
+				t.Errorf("GET /detect?%s error = %q, want it to contain %q", tt.rawQuery, msg, tt.wantErr)
+			}
+		})
+	}
+	if got := labeler.calls(); len(got) != 0 {
+		t.Errorf("labeler calls = %q, want none", got)
+	}
+}
+
+func TestHandleRoutes(t *testing.T) {
+	tests := []struct {
+		name      string
+		method    string
+		path      string
+		want      int
+		wantAllow string
+	}{
+		{name: "root", method: "GET", path: "/", want: 404},
+		{name: "sub path", method: "GET", path: "/detect/x", want: 404},
+		{name: "case differs", method: "GET", path: "/Detect", want: 404},
+		{name: "trailing slash", method: "GET", path: "/detect/", want: 404},
+		{name: "unknown path and method", method: "DELETE", path: "/sms", want: 404},
+		{name: "post", method: "POST", path: "/detect", want: 405, wantAllow: "GET"},
+		{name: "put", method: "PUT", path: "/detect", want: 405, wantAllow: "GET"},
+		{name: "head", method: "HEAD", path: "/detect", want: 405, wantAllow: "GET"},
+	}
+	labeler := newFakeLabeler(t, jsonReply(200, `{"labels":[]}`))
+	h := newHandler(t, labeler.URL, nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := handle(t, h, lambdatest.HTTPEvent(tt.method, tt.path, "imageUri=gs://b/o.jpg", nil, ""))
+			if resp.StatusCode != tt.want {
+				t.Errorf("%s %s status = %d, want %d", tt.method, tt.path, resp.StatusCode, tt.want)
+			}
+			errorMessage(t, resp)
+			if got := resp.Headers["Allow"]; got != tt.wantAllow {
+				t.Errorf("%s %s Allow = %q, want %q", tt.method, tt.path, got, tt.wantAllow)
+			}
+		})
+	}
+	if got := labeler.calls(); len(got) != 0 {
+		t.Errorf("labeler calls = %q, want none", got)
+	}
+}
+
+func TestHandleUpstreamTimeout(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	tests := []struct {
+		name  string
+		reply http.HandlerFunc
+	}{
+		{name: "no headers", reply: func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+		}},
+		{name: "body stalls", reply: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(200)
+			io.WriteString(w, `{"labels":[`)
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			labeler := newFakeLabeler(t, tt.reply)
+			h := newHandler(t, labeler.URL, nil)
+			// A Lambda invocation with 800 ms left: the labeler gets 300 ms.
+			ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
+			defer cancel()
+			deadline, _ := ctx.Deadline()
+			resp, err := h.Handle(ctx, detect("imageUri=gs://b/o.jpg"))
+			if err != nil {
+				t.Fatalf("Handle error = %v, want nil", err)
+			}
+			if resp.StatusCode != http.StatusGatewayTimeout {
+				t.Errorf("status = %d (%s), want 504", resp.StatusCode, resp.Body)
+			}
+			errorMessage(t, resp)
+			if left := time.Until(deadline); left < 200*time.Millisecond {
+				t.Errorf("Handle answered %v before the deadline, want at least 200ms (margin %v)", left, DefaultDeadlineMargin)
+			}
+		})
+	}
+
+	t.Run("deadline within the margin", func(t *testing.T) {
+		labeler := newFakeLabeler(t, jsonReply(200, `{"labels":[]}`))
+		h := newHandler(t, labeler.URL, nil)
+		ctx, cancel := context.WithTimeout(context.Background(), DefaultDeadlineMargin/2)
+		defer cancel()
+		resp, err := h.Handle(ctx, detect("imageUri=gs://b/o.jpg"))
+		if err != nil || resp.StatusCode != http.StatusGatewayTimeout {
+			t.Errorf("Handle = %d, %v; want 504, nil", resp.StatusCode, err)
+		}
+		if got := labeler.calls(); len(got) != 0 {
+			t.Errorf("labeler calls = %q, want none", got)
+		}
+	})
+}
+
+func TestHandleUpstreamUnreachable(t *testing.T) {
+	closedPort := func(t *testing.T) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return "http://" + addr + "/"
+	}
+	hangUp := func(t *testing.T) string {
+		labeler := newFakeLabeler(t, func(w http.ResponseWriter, r *http.Request) {
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		})
+		return labeler.URL
+	}
+	tests := []struct {
+		name string
+		url  func(t *testing.T) string
+	}{
+		{name: "connection refused", url: closedPort},
+		{name: "connection closed without reply", url: hangUp},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := handle(t, newHandler(t, tt.url(t), nil), detect("imageUri=gs://b/o.jpg"))
+			if resp.StatusCode != http.StatusBadGateway {
+				t.Errorf("status = %d (%s), want 502", resp.StatusCode, resp.Body)
+			}
+			if msg := errorMessage(t, resp); !strings.Contains(msg, "could not be reached") {
+				t.Errorf("error = %q, want it to say the labeler could not be reached", msg)
+			}
+		})
+	}
+}
+
+func TestHandleUpstreamBodySize(t *testing.T) {
+	// jsonOfSize is a JSON string literal of exactly n bytes.
+	jsonOfSize := func(n int) string { return `"` + strings.Repeat("a", n-2) + `"` }
+	tests := []struct {
+		name string
+		size int
+		want int
+	}{
+		{name: "at the limit", size: MaxUpstreamBody, want: 200},
+		{name: "one byte over", size: MaxUpstreamBody + 1, want: 502},
+		{name: "far over", size: 8 * MaxUpstreamBody, want: 502},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			labeler := newFakeLabeler(t, jsonReply(200, jsonOfSize(tt.size)))
+			resp := handle(t, newHandler(t, labeler.URL, nil), detect("imageUri=gs://b/o.jpg"))
+			if resp.StatusCode != tt.want {
+				t.Fatalf("%d-byte reply: status = %d, want %d", tt.size, resp.StatusCode, tt.want)
+			}
+			if tt.want == 200 && len(resp.Body) != tt.size {
+				t.Errorf("%d-byte reply: relayed %d bytes", tt.size, len(resp.Body))
+			}
+			if tt.want != 200 {
+				if msg := errorMessage(t, resp); !strings.Contains(msg, "larger than") {
+					t.Errorf("error = %q, want it to mention the size limit", msg)
+				}
+			}
+		})
+	}
+}
+
+func TestHandleNonJSONReplies(t *testing.T) {
+	tests := []struct {
+		name           string
+		status         int
+		contentType    string
+		retryAfter     string
+		body           string
+		want           int
+		wantErr        string
+		wantRetryAfter string
+	}{
+		{name: "front end 403 page", status: 403, contentType: "text/html; charset=UTF-8", body: "<html><title>403 Forbidden</title></html>", want: 502, wantErr: "HTTP 403"},
+		{name: "front end 404 page", status: 404, contentType: "text/html", body: "<h1>Not Found</h1>", want: 502, wantErr: "HTTP 404"},
+		{name: "plain 503", status: 503, contentType: "text/plain", body: "upstream connect error", want: 502, wantErr: "HTTP 503"},
+		{name: "200 but html", status: 200, contentType: "text/html", body: "<p>hi</p>", want: 502, wantErr: "not JSON"},
+		{name: "json type but broken body", status: 200, contentType: "application/json", body: `{"labels":[`, want: 502, wantErr: "malformed JSON"},
+		{name: "empty body", status: 200, contentType: "application/json", body: "", want: 502, wantErr: "an empty body"},
+		{name: "no content type and not json", status: 200, contentType: "", body: "ok", want: 502, wantErr: "malformed JSON"},
+		{name: "rate limited", status: 429, contentType: "text/html", retryAfter: "7", body: "<p>slow down</p>", want: 429, wantErr: "retry later", wantRetryAfter: "7"},
+		{name: "redirect", status: 302, contentType: "text/html", body: "<a>moved</a>", want: 502, wantErr: "HTTP 302"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			labeler := newFakeLabeler(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", tt.contentType)
+				if tt.retryAfter != "" {
+					w.Header().Set("Retry-After", tt.retryAfter)
+				}
+				if tt.status == 302 {
+					w.Header().Set("Location", "https://elsewhere.example.com/")
+				}
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.body)
+			})
+			resp := handle(t, newHandler(t, labeler.URL, nil), detect("imageUri=gs://b/o.jpg"))
+			if resp.StatusCode != tt.want {
+				t.Errorf("labeler %d %s: status = %d, want %d", tt.status, tt.contentType, resp.StatusCode, tt.want)
+			}
+			if msg := errorMessage(t, resp); !strings.Contains(msg, tt.wantErr) {
+				t.Errorf("labeler %d %s: error = %q, want it to contain %q", tt.status, tt.contentType, msg, tt.wantErr)
+			}
+			if got := resp.Headers["Retry-After"]; got != tt.wantRetryAfter {
+				t.Errorf("Retry-After = %q, want %q", got, tt.wantRetryAfter)
+			}
+			if got := labeler.calls(); len(got) != 1 {
+				t.Errorf("labeler calls = %q, want exactly one (no redirect followed)", got)
+			}
+		})
+	}
+}
+
+func TestHandleLogsOneLinePerInvocation(t *testing.T) {
+	labeler := newFakeLabeler(t, jsonReply(200, `{"labels":[]}`))
+	var logs bytes.Buffer
+	h := newHandler(t, labeler.URL, &logs)
+
+	handle(t, h, detect("imageUri=gs://b/o.jpg"))
+	handle(t, h, detect("imageUri=nope"))
+
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("log lines = %q, want 2", lines)
+	}
+	var forwarded, rejected map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &forwarded); err != nil {
+		t.Fatalf("log line %q is not JSON: %v", lines[0], err)
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &rejected); err != nil {
+		t.Fatalf("log line %q is not JSON: %v", lines[1], err)
+	}
+	if forwarded["status"] != 200.0 || forwarded["upstreamStatus"] != 200.0 || forwarded["imageUri"] != "gs://b/o.jpg" {
+		t.Errorf("log of a forwarded call = %v, want status 200, upstreamStatus 200, imageUri", forwarded)
+	}
+	if ms, ok := forwarded["upstreamLatencyMs"].(float64); !ok || ms <= 0 {
+		t.Errorf("log upstreamLatencyMs = %v, want a positive number", forwarded["upstreamLatencyMs"])
+	}
+	if rejected["status"] != 400.0 || rejected["reason"] != "bad request" {
+		t.Errorf("log of a rejected call = %v, want status 400, reason", rejected)
+	}
+	if _, ok := rejected["upstreamLatencyMs"]; ok {
+		t.Errorf("log of a rejected call has upstreamLatencyMs: %v", rejected)
+	}
+}
+
+func TestHandleReusesOneConnection(t *testing.T) {
+	labeler := newFakeLabeler(t, jsonReply(200, `{"labels":[{"description":"Cat","score":0.9}]}`))
+	h := newHandler(t, labeler.URL, nil)
+	for i := range 50 {
+		if resp := handle(t, h, detect("imageUri=gs://b/o.jpg")); resp.StatusCode != 200 {
+			t.Fatalf("call %d: status = %d", i, resp.StatusCode)
+		}
+	}
+	// An error reply must not cost a connection either.
+	errLabeler := newFakeLabeler(t, jsonReply(422, `{"error":"not an image"}`))
+	eh := newHandler(t, errLabeler.URL, nil)
+	for range 20 {
+		handle(t, eh, detect("imageUri=gs://b/o.jpg"))
+	}
+	if got := labeler.newConn.Load(); got != 1 {
+		t.Errorf("50 sequential calls opened %d connections, want 1", got)
+	}
+	if got := errLabeler.newConn.Load(); got != 1 {
+		t.Errorf("20 sequential 422 replies opened %d connections, want 1", got)
+	}
+}
+
+func TestHandleWithoutLabelerURL(t *testing.T) {
+	h := New(Config{}, nil, nil)
+	resp := handle(t, h, detect("imageUri=gs://b/o.jpg"))
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Errorf("status = %d, want 500", resp.StatusCode)
+	}
+	errorMessage(t, resp)
+	if resp := handle(t, h, detect("imageUri=nope")); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("bad input status = %d, want 400 even when misconfigured", resp.StatusCode)
+	}
+}
+
+func TestNewDefaults(t *testing.T) {
+	u, _ := ParseLabelerURL("http://127.0.0.1:1/")
+	h := New(Config{LabelerURL: u}, nil, nil)
+	if h.client == nil || h.logger == nil || h.margin != DefaultDeadlineMargin || h.maxUpstream != DefaultMaxUpstreamTimeout {
+		t.Errorf("New(cfg, nil, nil) = %+v, want a client, a logger and the default timeouts", h)
+	}
+}
+
+func TestUpstreamFailureClassifiesClientTimeout(t *testing.T) {
+	// A client with its own Timeout fails with a net.Error whose Timeout()
+	// is true; that is the labeler being slow too.
+	labeler := newFakeLabeler(t, func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	})
+	u, _ := ParseLabelerURL(labeler.URL)
+	client := NewClient()
+	client.Timeout = 50 * time.Millisecond
+	h := New(Config{LabelerURL: u}, client, nil)
+	resp := handle(t, h, detect(""))
+	if resp.StatusCode != http.StatusGatewayTimeout {
+		t.Errorf("status = %d (%s), want 504", resp.StatusCode, resp.Body)
+	}
+}
