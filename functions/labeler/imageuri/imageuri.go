@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // MaxLength is the longest image URI accepted, in bytes.
@@ -20,7 +22,7 @@ const Default = "gs://cloud-samples-data/vision/label/wakeupcat.jpg"
 
 // Validate reports whether raw is an image URI crossfaas accepts: an
 // absolute http, https or gs URL with a host (a bucket for gs), at most
-// MaxLength bytes, without whitespace or control characters. The error
+// MaxLength bytes, valid UTF-8 without whitespace or control characters. The error
 // explains the problem in words fit for an API caller. Validate("") is an
 // error: callers decide themselves whether an absent URI means Default.
 func Validate(raw string) error {
@@ -30,7 +32,10 @@ func Validate(raw string) error {
 	if len(raw) > MaxLength {
 		return fmt.Errorf("imageUri is %d bytes long, the limit is %d", len(raw), MaxLength)
 	}
-	if strings.IndexFunc(raw, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+	if !utf8.ValidString(raw) {
+		return errors.New("imageUri is not valid UTF-8")
+	}
+	if strings.IndexFunc(raw, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
 		return errors.New("imageUri contains whitespace or control characters")
 	}
 	u, err := url.Parse(raw)
@@ -44,7 +49,7 @@ func Validate(raw string) error {
 	default:
 		return fmt.Errorf("imageUri scheme %q is not allowed: use http, https or gs", u.Scheme)
 	}
-	if u.Host == "" {
+	if u.Hostname() == "" {
 		return errors.New("imageUri has no host (or bucket, for gs://)")
 	}
 	if u.User != nil {
