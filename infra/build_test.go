@@ -1,0 +1,114 @@
+package main
+
+import (
+	"archive/zip"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/archive"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// TestRealBuild runs the program with the Builder main uses, so the
+// artifacts are really built (from Go's build cache when warm), and checks
+// that what is deployed is exactly what was built.
+func TestRealBuild(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	// As a current Pulumi CLI does: PULUMI_ROOT_DIRECTORY is the directory
+	// of Pulumi.yaml.
+	withRoot := func(info *pulumi.RunInfo) { info.RootDirectory = root }
+	run, err := runStack(t, "dev", testConfig(), buildArtifacts(out), withRoot)
+	if err != nil {
+		t.Fatalf("run with the real build: %v", err)
+	}
+
+	proxyZip := filepath.Join(out, "proxy.zip")
+	proxySum := fileSHA256(t, proxyZip)
+	fn := run.mocks.one(t, typeLambda)
+	if code, ok := fn.Inputs["code"].(*archive.Archive); !ok || code.Path != proxyZip {
+		t.Errorf("proxy Lambda code = %#v, want the archive %s", fn.Inputs["code"], proxyZip)
+	}
+	if got, want := fn.Inputs["sourceCodeHash"], base64.StdEncoding.EncodeToString(proxySum); got != want {
+		t.Errorf("proxy sourceCodeHash = %v, want %v (base64 SHA-256 of %s)", got, want, proxyZip)
+	}
+	assertZipHas(t, proxyZip, "bootstrap")
+
+	labelerZip := filepath.Join(out, "labeler.zip")
+	labelerSum := hex.EncodeToString(fileSHA256(t, labelerZip))
+	if got, want := run.mocks.one(t, typeObject).Inputs["name"], "labeler-"+labelerSum+".zip"; got != want {
+		t.Errorf("labeler source object = %v, want %v", got, want)
+	}
+	// Cloud Build wants the module's go.mod at the root of the archive.
+	assertZipHas(t, labelerZip, "go.mod")
+
+	want := map[string]string{"proxy": hex.EncodeToString(proxySum), "labeler": labelerSum}
+	got, _ := run.outputs["artifacts"].(map[string]string)
+	for name, sum := range want {
+		if got[name] != sum {
+			t.Errorf("output artifacts[%q] = %q, want %q", name, got[name], sum)
+		}
+	}
+}
+
+func TestRepoRoot(t *testing.T) {
+	want, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		rootDir string // what the Pulumi CLI reports; "" for an old CLI
+	}{
+		{"from the Pulumi project directory", want},
+		{"from the working directory", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got string
+			var rootErr error
+			err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+				got, rootErr = repoRoot(ctx)
+				return nil
+			}, pulumi.WithMocks("crossfaas", "dev", &mocks{}), func(info *pulumi.RunInfo) { info.RootDirectory = tt.rootDir })
+			if err != nil || rootErr != nil {
+				t.Fatalf("repoRoot: %v, %v", err, rootErr)
+			}
+			if got != want {
+				t.Errorf("repoRoot() = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func fileSHA256(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return sum[:]
+}
+
+func assertZipHas(t *testing.T, path, entry string) {
+	t.Helper()
+	r, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	defer r.Close()
+	for _, f := range r.File {
+		if f.Name == entry {
+			return
+		}
+	}
+	t.Errorf("%s has no %s entry", path, entry)
+}

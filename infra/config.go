@@ -1,0 +1,294 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// configNamespace is the namespace of crossfaas's own stack settings
+// ("crossfaas:labelerMemory" and so on).
+const configNamespace = "crossfaas"
+
+// Defaults of the crossfaas:* settings, applied when a stack does not set
+// them. The Pulumi.<stack>.yaml files document every key.
+const (
+	// defaultLabelerRuntime must be at least the go directive of
+	// functions/labeler/go.mod (go 1.26.0), or Cloud Build refuses the
+	// source; TestDefaultLabelerRuntimeCoversGoMod keeps the two in step.
+	defaultLabelerRuntime        = "go126"
+	defaultLabelerMemory         = "256M"
+	defaultLabelerTimeoutSeconds = 60
+	defaultLabelerMaxInstances   = 5
+	defaultProxyMemoryMB         = 128
+	defaultProxyTimeoutSeconds   = 10
+	defaultLogRetentionDays      = 14
+	defaultAPIAccessLogs         = false
+	defaultAPIThrottlingBurst    = 20
+	defaultAPIThrottlingRate     = 10
+	defaultGCPRegion             = "us-central1"
+)
+
+// maxPrefixLength keeps "<project>-<stack>" short enough for every physical
+// name built from it: Lambda function and IAM role names allow 64
+// characters, Cloud Functions 63, and the longest suffix we add is about 20.
+const maxPrefixLength = 40
+
+// logRetentionDays lists the retention periods CloudWatch Logs accepts.
+var logRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+var (
+	prefixPattern    = regexp.MustCompile(`^[a-z][a-z0-9-]*[a-z0-9]$`)
+	runtimePattern   = regexp.MustCompile(`^go[0-9]+$`)
+	memoryPattern    = regexp.MustCompile(`^([0-9]+)(k|M|G|Mi|Gi)?$`)
+	awsRegionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	gcpRegionPattern = regexp.MustCompile(`^[a-z]+-[a-z]+[0-9]+$`)
+	// gcpProjectPattern is Google's rule for project ids: 6 to 30
+	// characters, lower-case letters, digits and hyphens, starting with a
+	// letter and not ending with a hyphen.
+	gcpProjectPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
+)
+
+// Config is the stack's configuration, read once from Pulumi config with
+// defaults applied and every value validated.
+type Config struct {
+	// Project and Stack are the Pulumi project and stack names; every
+	// physical name starts with Prefix, "<Project>-<Stack>".
+	Project string
+	Stack   string
+	Prefix  string
+
+	// AWSRegion (aws:region), GCPProject (gcp:project) and GCPRegion
+	// (gcp:region, default us-central1) are the providers' own settings.
+	AWSRegion  string
+	GCPProject string
+	GCPRegion  string
+
+	// LabelerRuntime is the Cloud Functions runtime id, e.g. "go126".
+	LabelerRuntime string
+	// LabelerMemory is the Cloud Function's memory in Cloud Functions
+	// notation: a number with an optional unit k, M, G, Mi or Gi.
+	LabelerMemory         string
+	LabelerTimeoutSeconds int
+	LabelerMaxInstances   int
+
+	ProxyMemoryMB       int
+	ProxyTimeoutSeconds int
+
+	// LogRetentionDays is the retention of every log group the stack owns.
+	LogRetentionDays int
+
+	// APIAccessLogs turns on the HTTP API's access log.
+	APIAccessLogs bool
+	// APIThrottlingBurst and APIThrottlingRate (requests per second) cap the
+	// HTTP API: its routes are public and end in a paid Vision API call.
+	APIThrottlingBurst int
+	APIThrottlingRate  float64
+}
+
+// LoadConfig reads the stack's configuration from ctx. It reports every
+// missing or invalid setting at once, each error naming its key (for
+// example "crossfaas:proxyTimeoutSeconds"), so one `pulumi preview` shows
+// all there is to fix.
+func LoadConfig(ctx *pulumi.Context) (Config, error) {
+	// ctx.GetConfig rather than the config package, which would pull in a
+	// module this repository does not otherwise need.
+	r := configReader{get: func(key string) string {
+		v, _ := ctx.GetConfig(key)
+		return v
+	}}
+	cfg := Config{
+		Project: ctx.Project(),
+		Stack:   ctx.Stack(),
+		Prefix:  ctx.Project() + "-" + ctx.Stack(),
+
+		AWSRegion:  r.required("aws:region"),
+		GCPProject: r.required("gcp:project"),
+		GCPRegion:  r.str("gcp:region", defaultGCPRegion),
+
+		LabelerRuntime:        r.str(configNamespace+":labelerRuntime", defaultLabelerRuntime),
+		LabelerMemory:         r.str(configNamespace+":labelerMemory", defaultLabelerMemory),
+		LabelerTimeoutSeconds: r.intIn(configNamespace+":labelerTimeoutSeconds", defaultLabelerTimeoutSeconds, 1, 3600),
+		LabelerMaxInstances:   r.intIn(configNamespace+":labelerMaxInstances", defaultLabelerMaxInstances, 1, 1000),
+
+		ProxyMemoryMB: r.intIn(configNamespace+":proxyMemoryMb", defaultProxyMemoryMB, 128, 10240),
+		// API Gateway gives up on an integration after 30 s, so a longer
+		// Lambda timeout would only bill for answers nobody receives.
+		ProxyTimeoutSeconds: r.intIn(configNamespace+":proxyTimeoutSeconds", defaultProxyTimeoutSeconds, 1, 30),
+
+		LogRetentionDays: r.intIn(configNamespace+":logRetentionDays", defaultLogRetentionDays, 1, 3653),
+
+		APIAccessLogs:      r.boolean(configNamespace+":apiAccessLogs", defaultAPIAccessLogs),
+		APIThrottlingBurst: r.intIn(configNamespace+":apiThrottlingBurstLimit", defaultAPIThrottlingBurst, 1, 5000),
+		APIThrottlingRate:  r.floatIn(configNamespace+":apiThrottlingRateLimit", defaultAPIThrottlingRate, 0.1, 10000),
+	}
+
+	if len(cfg.Prefix) > maxPrefixLength || !prefixPattern.MatchString(cfg.Prefix) {
+		r.fail("project %q and stack %q give the name prefix %q: it must be lower-case letters, digits and hyphens, start with a letter and be at most %d characters",
+			cfg.Project, cfg.Stack, cfg.Prefix, maxPrefixLength)
+	}
+	if cfg.AWSRegion != "" && !awsRegionPattern.MatchString(cfg.AWSRegion) {
+		r.fail("aws:region %q is not an AWS region such as us-east-1", cfg.AWSRegion)
+	}
+	if cfg.GCPProject != "" && !gcpProjectPattern.MatchString(cfg.GCPProject) {
+		r.fail("gcp:project %q is not a Google Cloud project id (6 to 30 lower-case letters, digits or hyphens, starting with a letter)", cfg.GCPProject)
+	}
+	if !gcpRegionPattern.MatchString(cfg.GCPRegion) {
+		r.fail("gcp:region %q is not a Google Cloud region such as us-central1", cfg.GCPRegion)
+	}
+	if !runtimePattern.MatchString(cfg.LabelerRuntime) {
+		r.fail("%s:labelerRuntime %q is not a Go runtime id such as %q", configNamespace, cfg.LabelerRuntime, defaultLabelerRuntime)
+	}
+	if err := validateFunctionMemory(cfg.LabelerMemory); err != nil {
+		r.fail("%s:labelerMemory: %v", configNamespace, err)
+	}
+	if !slices.Contains(logRetentionDays, cfg.LogRetentionDays) {
+		r.fail("%s:logRetentionDays %d is not a retention CloudWatch Logs accepts: use one of %v", configNamespace, cfg.LogRetentionDays, logRetentionDays)
+	}
+	if err := errors.Join(r.errs...); err != nil {
+		return Config{}, fmt.Errorf("load config: %w", err)
+	}
+	return cfg, nil
+}
+
+// Name returns the physical name of one of the stack's resources:
+// "<project>-<stack>-<suffix>".
+func (c Config) Name(suffix string) string {
+	return c.Prefix + "-" + suffix
+}
+
+// Tags returns the tags every AWS resource of the stack carries.
+func (c Config) Tags() pulumi.StringMap {
+	return pulumi.StringMap{
+		"project": pulumi.String(c.Project),
+		"stack":   pulumi.String(c.Stack),
+	}
+}
+
+// Labels returns the labels every Google Cloud resource of the stack
+// carries. The prefix rule keeps both values valid label values.
+func (c Config) Labels() pulumi.StringMap {
+	return pulumi.StringMap{
+		"project": pulumi.String(c.Project),
+		"stack":   pulumi.String(c.Stack),
+	}
+}
+
+// SourceBucketName returns the name of the bucket holding the labeler's
+// source. Bucket names are global across Google Cloud, so the name carries
+// the GCP project id as well as the stack prefix; when that would pass
+// the 63-character limit the tail is replaced by a hash of the full name.
+func (c Config) SourceBucketName() string {
+	return boundedName(c.Prefix+"-src-"+c.GCPProject, 63)
+}
+
+// boundedName returns name when it has at most limit characters. A longer
+// name is cut and ends in "-" and 8 hex digits of its SHA-256, so two long
+// names sharing a start still differ.
+func boundedName(name string, limit int) string {
+	if len(name) <= limit {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	suffix := "-" + hex.EncodeToString(sum[:4])
+	return strings.TrimRight(name[:limit-len(suffix)], "-") + suffix
+}
+
+// validateFunctionMemory checks a Cloud Functions memory setting: a number
+// with an optional unit, from 128M to 32Gi.
+func validateFunctionMemory(s string) error {
+	m := memoryPattern.FindStringSubmatch(s)
+	if m == nil {
+		return fmt.Errorf("%q is not a memory size such as 256M, 512Mi or 1Gi", s)
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return fmt.Errorf("%q is not a memory size: %w", s, err)
+	}
+	units := map[string]int64{"": 1, "k": 1e3, "M": 1e6, "G": 1e9, "Mi": 1 << 20, "Gi": 1 << 30}
+	const lowest, highest = 128e6, 32 << 30
+	unit := units[m[2]]
+	if n > highest/unit || n*unit < lowest {
+		return fmt.Errorf("%q is outside the range Cloud Functions allows, 128M to 32Gi (a number without a unit counts bytes)", s)
+	}
+	return nil
+}
+
+// configReader reads raw config values and collects an error for each bad
+// one instead of stopping at the first.
+type configReader struct {
+	get  func(key string) string
+	errs []error
+}
+
+func (r *configReader) fail(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Errorf(format, args...))
+}
+
+func (r *configReader) required(key string) string {
+	v := strings.TrimSpace(r.get(key))
+	if v == "" {
+		r.fail("%s is required: set it with `pulumi config set %s <value>`", key, key)
+	}
+	return v
+}
+
+func (r *configReader) str(key, def string) string {
+	if v := strings.TrimSpace(r.get(key)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *configReader) intIn(key string, def, lo, hi int) int {
+	raw := strings.TrimSpace(r.get(key))
+	if raw == "" {
+		return def
+	}
+	v, err := strconv.Atoi(raw)
+	if err != nil {
+		r.fail("%s %q is not a whole number", key, raw)
+		return def
+	}
+	if v < lo || v > hi {
+		r.fail("%s %d is out of range: use %d to %d", key, v, lo, hi)
+	}
+	return v
+}
+
+func (r *configReader) floatIn(key string, def, lo, hi float64) float64 {
+	raw := strings.TrimSpace(r.get(key))
+	if raw == "" {
+		return def
+	}
+	v, err := strconv.ParseFloat(raw, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		r.fail("%s %q is not a number", key, raw)
+		return def
+	}
+	if v < lo || v > hi {
+		r.fail("%s %g is out of range: use %g to %g", key, v, lo, hi)
+	}
+	return v
+}
+
+func (r *configReader) boolean(key string, def bool) bool {
+	raw := strings.TrimSpace(r.get(key))
+	if raw == "" {
+		return def
+	}
+	v, err := strconv.ParseBool(raw)
+	if err != nil {
+		r.fail("%s %q is not true or false", key, raw)
+		return def
+	}
+	return v
+}

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/crossfaas/crossfaas/internal/build"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudfunctionsv2"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudrunv2"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/projects"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/storage"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// labelerEntryPoint is the name the labeler registers with
+// functions.HTTP in functions/labeler.
+const labelerEntryPoint = "Detect"
+
+// labelerAPIs are the Google APIs a 2nd gen Go function that calls Cloud
+// Vision needs: Cloud Functions deploys through Cloud Build into Artifact
+// Registry and runs on Cloud Run, under a service account of its own.
+var labelerAPIs = []string{
+	"artifactregistry.googleapis.com",
+	"cloudbuild.googleapis.com",
+	"cloudfunctions.googleapis.com",
+	"iam.googleapis.com",
+	"run.googleapis.com",
+	"storage.googleapis.com",
+	"vision.googleapis.com",
+}
+
+// LabelerArgs are the inputs of a Labeler.
+type LabelerArgs struct {
+	// FunctionName, BucketName and ServiceAccountID are physical names,
+	// carrying the stack prefix. The bucket name must be globally unique;
+	// the account id has 6 to 30 characters.
+	FunctionName     string
+	BucketName       string
+	ServiceAccountID string
+	// Project and Region are the Google Cloud project id and region.
+	Project string
+	Region  string
+	// Source is the zip of functions/labeler's source (the "labeler" build
+	// artifact); Cloud Build compiles it.
+	Source build.Artifact
+	// Runtime is the Cloud Functions runtime id, e.g. "go126".
+	Runtime string
+	// Memory is in Cloud Functions notation, e.g. "256M".
+	Memory         string
+	TimeoutSeconds int
+	MaxInstances   int
+	// Public lets anyone invoke the function (allUsers get run.invoker);
+	// false leaves invocation to IAM.
+	Public bool
+	Labels pulumi.StringMap
+}
+
+// Labeler is the Google Cloud side of labeling: a 2nd gen Cloud Function
+// built from source that labels images with Cloud Vision.
+type Labeler struct {
+	pulumi.ResourceState
+
+	// URL is the function's HTTPS URL.
+	URL pulumi.StringOutput
+	// FunctionName is the function's name; ServiceName is the full name of
+	// the Cloud Run service that runs it
+	// ("projects/<p>/locations/<r>/services/<name>").
+	FunctionName pulumi.StringOutput
+	ServiceName  pulumi.StringOutput
+	// ServiceAccountEmail is the identity the function runs as.
+	ServiceAccountEmail pulumi.StringOutput
+	// SourceObject is the name of the uploaded source zip,
+	// "labeler-<sha256>.zip".
+	SourceObject pulumi.StringOutput
+}
+
+// NewLabeler enables the APIs the labeler needs and creates its source
+// bucket and object, its service account, the function and, when
+// args.Public, the public invoker binding.
+func NewLabeler(ctx *pulumi.Context, name string, args *LabelerArgs, opts ...pulumi.ResourceOption) (*Labeler, error) {
+	if args == nil {
+		return nil, errors.New("new labeler: args are nil")
+	}
+	if args.FunctionName == "" || args.BucketName == "" || args.ServiceAccountID == "" || args.Project == "" || args.Region == "" {
+		return nil, fmt.Errorf("new labeler %s: function, bucket and service account names, project and region are required", name)
+	}
+	if sum, err := hex.DecodeString(args.Source.SHA256); err != nil || len(sum) != sha256.Size || args.Source.Path == "" {
+		return nil, fmt.Errorf("new labeler %s: source artifact %q needs a path and a 64-digit SHA256", name, args.Source.Name)
+	}
+	comp := &Labeler{}
+	if err := ctx.RegisterComponentResource("crossfaas:gcp:Labeler", name, comp, opts...); err != nil {
+		return nil, fmt.Errorf("new labeler %s: %w", name, err)
+	}
+	parent := pulumi.Parent(comp)
+
+	apis := make([]pulumi.Resource, 0, len(labelerAPIs))
+	for _, api := range labelerAPIs {
+		svc, err := projects.NewService(ctx, name+"-"+strings.TrimSuffix(api, ".googleapis.com"), &projects.ServiceArgs{
+			Project: pulumi.String(args.Project),
+			Service: pulumi.String(api),
+			// Stacks share projects: destroying dev must not switch off
+			// an API prod uses.
+			DisableOnDestroy:         pulumi.Bool(false),
+			DisableDependentServices: pulumi.Bool(false),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("new labeler %s: enable %s: %w", name, api, err)
+		}
+		apis = append(apis, svc)
+	}
+	afterAPIs := pulumi.DependsOn(apis)
+
+	bucket, err := storage.NewBucket(ctx, name+"-source", &storage.BucketArgs{
+		Name:                     pulumi.String(args.BucketName),
+		Project:                  pulumi.String(args.Project),
+		Location:                 pulumi.String(strings.ToUpper(args.Region)),
+		UniformBucketLevelAccess: pulumi.Bool(true),
+		PublicAccessPrevention:   pulumi.String("enforced"),
+		ForceDestroy:             pulumi.Bool(true),
+		Labels:                   args.Labels,
+	}, parent, afterAPIs)
+	if err != nil {
+		return nil, fmt.Errorf("new labeler %s: source bucket: %w", name, err)
+	}
+
+	// Naming the object by its content makes a source change a new object,
+	// hence a changed buildConfig, hence a rebuild and redeploy.
+	object, err := storage.NewBucketObject(ctx, name+"-source-zip", &storage.BucketObjectArgs{
+		Bucket:      bucket.Name,
+		Name:        pulumi.String(fmt.Sprintf("%s-%s.zip", args.Source.Name, args.Source.SHA256)),
+		Source:      pulumi.NewFileAsset(args.Source.Path),
+		ContentType: pulumi.String("application/zip"),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("new labeler %s: source object: %w", name, err)
+	}
+
+	// Its own identity, with no project roles: the default compute
+	// service account would run a public function as a project Editor.
+	account, err := serviceaccount.NewAccount(ctx, name+"-runtime", &serviceaccount.AccountArgs{
+		Project:     pulumi.String(args.Project),
+		AccountId:   pulumi.String(args.ServiceAccountID),
+		DisplayName: pulumi.String("Runs the Cloud Function " + args.FunctionName),
+	}, parent, afterAPIs)
+	if err != nil {
+		return nil, fmt.Errorf("new labeler %s: service account: %w", name, err)
+	}
+
+	fn, err := cloudfunctionsv2.NewFunction(ctx, name, &cloudfunctionsv2.FunctionArgs{
+		Name:        pulumi.String(args.FunctionName),
+		Project:     pulumi.String(args.Project),
+		Location:    pulumi.String(args.Region),
+		Description: pulumi.String("Labels images with Cloud Vision"),
+		BuildConfig: &cloudfunctionsv2.FunctionBuildConfigArgs{
+			Runtime:    pulumi.String(args.Runtime),
+			EntryPoint: pulumi.String(labelerEntryPoint),
+			Source: &cloudfunctionsv2.FunctionBuildConfigSourceArgs{
+				StorageSource: &cloudfunctionsv2.FunctionBuildConfigSourceStorageSourceArgs{
+					Bucket: bucket.Name,
+					Object: object.Name,
+				},
+			},
+		},
+		ServiceConfig: &cloudfunctionsv2.FunctionServiceConfigArgs{
+			AvailableMemory:            pulumi.String(args.Memory),
+			TimeoutSeconds:             pulumi.Int(args.TimeoutSeconds),
+			MinInstanceCount:           pulumi.Int(0),
+			MaxInstanceCount:           pulumi.Int(args.MaxInstances),
+			IngressSettings:            pulumi.String("ALLOW_ALL"),
+			AllTrafficOnLatestRevision: pulumi.Bool(true),
+			ServiceAccountEmail:        account.Email,
+		},
+		Labels: args.Labels,
+	}, parent, afterAPIs)
+	if err != nil {
+		return nil, fmt.Errorf("new labeler %s: function: %w", name, err)
+	}
+	service := fn.ServiceConfig.Service().Elem()
+
+	url := fn.Url
+	if args.Public {
+		// A 2nd gen function is a Cloud Run service: invoking it is
+		// run.invoker on that service.
+		invoker, err := cloudrunv2.NewServiceIamMember(ctx, name+"-public", &cloudrunv2.ServiceIamMemberArgs{
+			Project:  pulumi.String(args.Project),
+			Location: pulumi.String(args.Region),
+			Name:     service,
+			Role:     pulumi.String("roles/run.invoker"),
+			Member:   pulumi.String("allUsers"),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("new labeler %s: public invoker: %w", name, err)
+		}
+		// Until the binding exists every call gets 403: publish the URL
+		// after it.
+		url = pulumi.All(fn.Url, invoker.ID()).ApplyT(func(v []any) string {
+			return v[0].(string)
+		}).(pulumi.StringOutput)
+	}
+
+	comp.URL = url
+	comp.FunctionName = fn.Name
+	comp.ServiceName = service
+	comp.ServiceAccountEmail = account.Email
+	comp.SourceObject = object.Name
+	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
+		"url":                 comp.URL,
+		"functionName":        comp.FunctionName,
+		"serviceName":         comp.ServiceName,
+		"serviceAccountEmail": comp.ServiceAccountEmail,
+		"sourceObject":        comp.SourceObject,
+	}); err != nil {
+		return nil, fmt.Errorf("new labeler %s: outputs: %w", name, err)
+	}
+	return comp, nil
+}

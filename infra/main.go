@@ -1,0 +1,183 @@
+// Command infra is crossfaas's Pulumi program: one stack per stage (dev,
+// prod, ...) deploys the labeler Cloud Function on Google Cloud and the
+// proxy Lambda behind an API Gateway HTTP API on AWS, wiring the labeler's
+// URL into the proxy.
+//
+// It builds the functions itself (internal/build, cached by Go's build
+// cache), so no build step comes first. From the repository root:
+//
+//	pulumi stack select dev           # or: pulumi stack init dev
+//	pulumi config set gcp:project <your-gcp-project-id>
+//	pulumi preview
+//	pulumi up
+//	curl "$(pulumi stack output endpoint)?imageUri=gs://cloud-samples-data/vision/label/wakeupcat.jpg"
+//
+// Stack outputs: endpoint (the public GET /detect URL), labelerUrl, and
+// artifacts (function name to the SHA-256 of what was deployed).
+// Pulumi.dev.yaml and Pulumi.prod.yaml list the settings.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/crossfaas/crossfaas/internal/build"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+func main() {
+	pulumi.Run(func(ctx *pulumi.Context) error {
+		_, err := program(ctx, buildArtifacts(""))
+		return err
+	})
+}
+
+// Builder produces the deployable artifacts; the program needs "labeler"
+// and "proxy". Tests substitute fixtures for the real build.
+type Builder func(ctx *pulumi.Context) ([]build.Artifact, error)
+
+// buildArtifacts returns the Builder the program uses: it builds every
+// target of internal/build for the repository holding Pulumi.yaml, into
+// outDir ("" means <root>/dist).
+func buildArtifacts(outDir string) Builder {
+	return func(ctx *pulumi.Context) ([]build.Artifact, error) {
+		root, err := repoRoot(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("build artifacts: %w", err)
+		}
+		arts, err := build.All(ctx.Context(), build.Options{Root: root, OutDir: outDir})
+		if err != nil {
+			return nil, fmt.Errorf("build artifacts: %w", err)
+		}
+		return arts, nil
+	}
+}
+
+// repoRoot finds the repository root from the project directory Pulumi
+// reports (the directory of Pulumi.yaml) or, with a CLI too old to report
+// it, from the working directory.
+func repoRoot(ctx *pulumi.Context) (string, error) {
+	dir := ctx.RootDirectory()
+	if dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", fmt.Errorf("find repository root: %w", err)
+		}
+		dir = wd
+	}
+	return build.FindRoot(dir)
+}
+
+// program is the whole stack: it reads the config, gets the artifacts from
+// builder, creates the components and exports d.Outputs().
+func program(ctx *pulumi.Context, builder Builder) (*deployment, error) {
+	cfg, err := LoadConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	arts, err := builder(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, err := deploy(ctx, cfg, arts)
+	if err != nil {
+		return nil, err
+	}
+	for name, value := range d.Outputs() {
+		ctx.Export(name, value)
+	}
+	return d, nil
+}
+
+// deployment holds what deploy created.
+type deployment struct {
+	Labeler   *Labeler
+	API       *HTTPAPI
+	Proxy     *Proxy
+	Artifacts []build.Artifact
+}
+
+// deploy creates the stack's components from a valid config and the built
+// artifacts.
+func deploy(ctx *pulumi.Context, cfg Config, arts []build.Artifact) (*deployment, error) {
+	labelerSource, err := findArtifact(arts, "labeler")
+	if err != nil {
+		return nil, err
+	}
+	proxyZip, err := findArtifact(arts, "proxy")
+	if err != nil {
+		return nil, err
+	}
+
+	labeler, err := NewLabeler(ctx, "labeler", &LabelerArgs{
+		FunctionName:     cfg.Name("labeler"),
+		BucketName:       cfg.SourceBucketName(),
+		ServiceAccountID: boundedName(cfg.Name("labeler"), 30),
+		Project:          cfg.GCPProject,
+		Region:           cfg.GCPRegion,
+		Source:           labelerSource,
+		Runtime:          cfg.LabelerRuntime,
+		Memory:           cfg.LabelerMemory,
+		TimeoutSeconds:   cfg.LabelerTimeoutSeconds,
+		MaxInstances:     cfg.LabelerMaxInstances,
+		// Public for now: the proxy calls it without credentials.
+		Public: true,
+		Labels: cfg.Labels(),
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	accessLogDays := 0
+	if cfg.APIAccessLogs {
+		accessLogDays = cfg.LogRetentionDays
+	}
+	api, err := NewHTTPAPI(ctx, "api", &HTTPAPIArgs{
+		Name:                   cfg.Name("api"),
+		AccessLogRetentionDays: accessLogDays,
+		ThrottlingBurstLimit:   cfg.APIThrottlingBurst,
+		ThrottlingRateLimit:    cfg.APIThrottlingRate,
+		Tags:                   cfg.Tags(),
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	proxy, err := NewProxy(ctx, "proxy", &ProxyArgs{
+		FunctionName:     cfg.Name("proxy"),
+		Artifact:         proxyZip,
+		API:              api,
+		LabelerURL:       labeler.URL,
+		MemoryMB:         cfg.ProxyMemoryMB,
+		TimeoutSeconds:   cfg.ProxyTimeoutSeconds,
+		LogRetentionDays: cfg.LogRetentionDays,
+		Tags:             cfg.Tags(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &deployment{Labeler: labeler, API: api, Proxy: proxy, Artifacts: arts}, nil
+}
+
+// Outputs returns the stack outputs: endpoint, labelerUrl and artifacts.
+func (d *deployment) Outputs() pulumi.Map {
+	digests := pulumi.StringMap{}
+	for _, a := range d.Artifacts {
+		digests[a.Name] = pulumi.String(a.SHA256)
+	}
+	return pulumi.Map{
+		"endpoint":   d.Proxy.URL,
+		"labelerUrl": d.Labeler.URL,
+		"artifacts":  digests,
+	}
+}
+
+// findArtifact returns the artifact called name.
+func findArtifact(arts []build.Artifact, name string) (build.Artifact, error) {
+	for _, a := range arts {
+		if a.Name == name {
+			return a, nil
+		}
+	}
+	return build.Artifact{}, fmt.Errorf("find artifact: the build produced no %q artifact", name)
+}

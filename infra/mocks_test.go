@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/crossfaas/crossfaas/internal/build"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
+)
+
+// mockAccount is the AWS account the mocks pretend to deploy into.
+const mockAccount = "123456789012"
+
+// recorded is one resource registration the mocks saw.
+type recorded struct {
+	Type    string
+	Name    string
+	Custom  bool
+	Parent  string // the parent's URN
+	Inputs  map[string]any
+	Outputs map[string]any
+	ID      string
+}
+
+// mocks answers resource registrations like the real providers would,
+// computing the outputs that depend on the cloud (ARNs, URLs, ids), and
+// records every registration for the tests to inspect.
+type mocks struct {
+	awsRegion  string
+	gcpProject string
+
+	mu        sync.Mutex
+	resources []recorded
+}
+
+// NewResource returns realistic outputs for each resource type the stack
+// uses. An unknown custom type fails the run, so a new resource gets its
+// outputs here instead of passing unchecked.
+func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	outs := args.Inputs.Copy()
+	in := plain(args.Inputs)
+	str := func(key string) string { s, _ := in[key].(string); return s }
+	set := func(key string, v any) { outs[resource.PropertyKey(key)] = resource.NewPropertyValue(v) }
+	id := args.Name + "-id"
+
+	switch args.TypeToken {
+	case "crossfaas:gcp:Labeler", "crossfaas:aws:HTTPAPI", "crossfaas:aws:Proxy":
+		id = ""
+	case "aws:cloudwatch/logGroup:LogGroup":
+		id = str("name")
+		set("arn", fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s", m.awsRegion, mockAccount, id))
+	case "aws:iam/role:Role":
+		id = str("name")
+		set("arn", fmt.Sprintf("arn:aws:iam::%s:role/%s", mockAccount, id))
+		set("uniqueId", "AROA"+strings.ToUpper(shortHash(id, 17)))
+	case "aws:iam/rolePolicy:RolePolicy":
+		id = str("role") + ":" + str("name")
+	case "aws:lambda/function:Function":
+		id = str("name")
+		arn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", m.awsRegion, mockAccount, id)
+		set("arn", arn)
+		set("qualifiedArn", arn+":$LATEST")
+		set("invokeArn", fmt.Sprintf("arn:aws:apigateway:%s:lambda:path/2015-03-31/functions/%s/invocations", m.awsRegion, arn))
+		set("version", "$LATEST")
+	case "aws:lambda/permission:Permission":
+		id = "terraform-" + shortHash(args.Name, 26)
+		set("statementId", id)
+	case "aws:apigatewayv2/api:Api":
+		id = shortHash(args.Name, 10)
+		set("apiEndpoint", fmt.Sprintf("https://%s.execute-api.%s.amazonaws.com", id, m.awsRegion))
+		set("executionArn", fmt.Sprintf("arn:aws:execute-api:%s:%s:%s", m.awsRegion, mockAccount, id))
+	case "aws:apigatewayv2/stage:Stage":
+		id = str("name")
+		apiID := str("apiId")
+		set("executionArn", fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s", m.awsRegion, mockAccount, apiID, id))
+		// The provider's invoke_url of the $default stage ends in "/".
+		set("invokeUrl", fmt.Sprintf("https://%s.execute-api.%s.amazonaws.com/", apiID, m.awsRegion))
+	case "aws:apigatewayv2/integration:Integration":
+		id = shortHash(args.Name, 7)
+	case "aws:apigatewayv2/route:Route":
+		id = shortHash(args.Name, 7)
+	case "gcp:projects/service:Service":
+		id = str("project") + "/" + str("service")
+	case "gcp:storage/bucket:Bucket":
+		id = str("name")
+		set("url", "gs://"+id)
+		set("selfLink", "https://www.googleapis.com/storage/v1/b/"+id)
+	case "gcp:storage/bucketObject:BucketObject":
+		id = str("bucket") + "-" + str("name")
+		set("outputName", str("name"))
+		set("mediaLink", "https://storage.googleapis.com/download/storage/v1/b/"+str("bucket")+"/o/"+str("name")+"?alt=media")
+	case "gcp:serviceaccount/account:Account":
+		email := fmt.Sprintf("%s@%s.iam.gserviceaccount.com", str("accountId"), str("project"))
+		id = "projects/" + str("project") + "/serviceAccounts/" + email
+		set("email", email)
+		set("member", "serviceAccount:"+email)
+	case "gcp:cloudfunctionsv2/function:Function":
+		name, region, project := str("name"), str("location"), str("project")
+		id = fmt.Sprintf("projects/%s/locations/%s/functions/%s", project, region, name)
+		set("url", fmt.Sprintf("https://%s-%s.cloudfunctions.net/%s", region, project, name))
+		set("state", "ACTIVE")
+		sc := args.Inputs["serviceConfig"].ObjectValue().Copy()
+		sc["service"] = resource.NewProperty(fmt.Sprintf("projects/%s/locations/%s/services/%s", project, region, name))
+		sc["uri"] = resource.NewProperty(fmt.Sprintf("https://%s-%s-uc.a.run.app", name, shortHash(name, 10)))
+		outs["serviceConfig"] = resource.NewObjectProperty(sc)
+	case "gcp:cloudrunv2/serviceIamMember:ServiceIamMember":
+		id = str("name") + "/" + str("role") + "/" + str("member")
+		set("etag", "BwY"+shortHash(id, 9))
+	default:
+		return "", nil, fmt.Errorf("mocks: no outputs for resource type %s (%s): add it to mocks.NewResource", args.TypeToken, args.Name)
+	}
+
+	m.mu.Lock()
+	m.resources = append(m.resources, recorded{
+		Type:    args.TypeToken,
+		Name:    args.Name,
+		Custom:  args.Custom,
+		Parent:  args.RegisterRPC.GetParent(),
+		Inputs:  in,
+		Outputs: plain(outs),
+		ID:      id,
+	})
+	m.mu.Unlock()
+	return id, outs, nil
+}
+
+// Call answers provider functions; the stack calls none yet.
+func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	return nil, fmt.Errorf("mocks: unexpected call of %s", args.Token)
+}
+
+// all returns the recorded resources of type typ, in registration order.
+func (m *mocks) all(typ string) []recorded {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []recorded
+	for _, r := range m.resources {
+		if r.Type == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// one returns the only recorded resource of type typ.
+func (m *mocks) one(t *testing.T, typ string) recorded {
+	t.Helper()
+	rs := m.all(typ)
+	if len(rs) != 1 {
+		t.Fatalf("registered %d resources of type %s, want 1", len(rs), typ)
+	}
+	return rs[0]
+}
+
+// snapshot returns every recorded resource.
+func (m *mocks) snapshot() []recorded {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.resources)
+}
+
+// plain converts a property map to Go values, unwrapping secrets.
+func plain(pm resource.PropertyMap) map[string]any {
+	return pm.MapRepl(nil, func(v resource.PropertyValue) (any, bool) {
+		if v.IsSecret() {
+			return v.SecretValue().Element.Mappable(), true
+		}
+		return nil, false
+	})
+}
+
+// get follows a dotted path ("serviceConfig.availableMemory") through
+// nested maps; it returns nil when a step is missing.
+func get(v any, path string) any {
+	for _, key := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[key]
+	}
+	return v
+}
+
+func shortHash(s string, n int) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])[:n]
+}
+
+// testConfig is a minimal valid stack configuration.
+func testConfig() map[string]string {
+	return map[string]string{
+		"aws:region":  "us-east-1",
+		"gcp:project": "test-project-123",
+		"gcp:region":  "us-central1",
+	}
+}
+
+// withConfig sets the stack configuration a run sees, as the Pulumi CLI
+// does through PULUMI_CONFIG.
+func withConfig(cfg map[string]string) pulumi.RunOption {
+	return func(info *pulumi.RunInfo) { info.Config = cfg }
+}
+
+// fixtureArtifacts writes a stand-in labeler source zip and proxy zip
+// with the given contents and returns them as the build would.
+func fixtureArtifacts(t *testing.T, labelerZip, proxyZip string) []build.Artifact {
+	t.Helper()
+	dir := t.TempDir()
+	var arts []build.Artifact
+	for _, f := range []struct{ name, content string }{{"labeler", labelerZip}, {"proxy", proxyZip}} {
+		path := filepath.Join(dir, f.name+".zip")
+		if err := os.WriteFile(path, []byte(f.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256([]byte(f.content))
+		arts = append(arts, build.Artifact{Name: f.name, Path: path, Size: int64(len(f.content)), SHA256: hex.EncodeToString(sum[:])})
+	}
+	return arts
+}
+
+// fixtures returns a Builder handing out arts.
+func fixtures(arts []build.Artifact) Builder {
+	return func(*pulumi.Context) ([]build.Artifact, error) { return arts, nil }
+}
+
+// stackRun is the result of running the program under mocks.
+type stackRun struct {
+	mocks      *mocks
+	deployment *deployment
+	outputs    map[string]any
+}
+
+// runStack runs the whole program as stack crossfaas/<stack> with cfg and
+// the builder, and returns what it registered and its resolved outputs.
+func runStack(t *testing.T, stack string, cfg map[string]string, builder Builder, opts ...pulumi.RunOption) (*stackRun, error) {
+	t.Helper()
+	m := &mocks{awsRegion: cfg["aws:region"], gcpProject: cfg["gcp:project"]}
+	run := &stackRun{mocks: m}
+	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+		d, err := program(ctx, builder)
+		run.deployment = d
+		return err
+	}, append([]pulumi.RunOption{pulumi.WithMocks("crossfaas", stack, m), withConfig(cfg)}, opts...)...)
+	if err != nil {
+		return run, err
+	}
+	outputs, ok := await(t, run.deployment.Outputs().ToMapOutput()).(map[string]any)
+	if !ok {
+		t.Fatalf("stack outputs are not a map")
+	}
+	run.outputs = outputs
+	return run, nil
+}
+
+// mustRunStack is runStack for runs that must succeed.
+func mustRunStack(t *testing.T, stack string, cfg map[string]string, builder Builder) *stackRun {
+	t.Helper()
+	run, err := runStack(t, stack, cfg, builder)
+	if err != nil {
+		t.Fatalf("run stack %s: %v", stack, err)
+	}
+	return run
+}
+
+// await returns the resolved value of an output of a finished run.
+func await(t *testing.T, o pulumi.Output) any {
+	t.Helper()
+	res, err := internals.UnsafeAwaitOutput(context.Background(), o)
+	if err != nil {
+		t.Fatalf("await output: %v", err)
+	}
+	if !res.Known {
+		t.Fatalf("output is unknown")
+	}
+	return res.Value
+}

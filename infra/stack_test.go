@@ -1,0 +1,598 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/crossfaas/crossfaas/internal/build"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/archive"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/asset"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"gopkg.in/yaml.v3"
+)
+
+// Type tokens of the resources the stack creates.
+const (
+	typeLambda      = "aws:lambda/function:Function"
+	typeRole        = "aws:iam/role:Role"
+	typeRolePolicy  = "aws:iam/rolePolicy:RolePolicy"
+	typeLogGroup    = "aws:cloudwatch/logGroup:LogGroup"
+	typeAPI         = "aws:apigatewayv2/api:Api"
+	typeStage       = "aws:apigatewayv2/stage:Stage"
+	typeIntegration = "aws:apigatewayv2/integration:Integration"
+	typeRoute       = "aws:apigatewayv2/route:Route"
+	typePermission  = "aws:lambda/permission:Permission"
+	typeBucket      = "gcp:storage/bucket:Bucket"
+	typeObject      = "gcp:storage/bucketObject:BucketObject"
+	typeFunction    = "gcp:cloudfunctionsv2/function:Function"
+	typeRunInvoker  = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"
+	typeAccount     = "gcp:serviceaccount/account:Account"
+	typeAPIService  = "gcp:projects/service:Service"
+)
+
+func TestProxyLambda(t *testing.T) {
+	arts := fixtureArtifacts(t, "labeler source", "proxy zip")
+	run := mustRunStack(t, "dev", testConfig(), fixtures(arts))
+	fn := run.mocks.one(t, typeLambda)
+
+	for _, c := range []struct {
+		path string
+		want any
+	}{
+		{"name", "crossfaas-dev-proxy"},
+		{"runtime", "provided.al2023"},
+		{"architectures", []any{"arm64"}},
+		{"handler", "bootstrap"},
+		{"memorySize", float64(defaultProxyMemoryMB)},
+		{"timeout", float64(defaultProxyTimeoutSeconds)},
+		{"role", run.mocks.one(t, typeRole).Outputs["arn"]},
+		{"loggingConfig.logFormat", "JSON"},
+		{"loggingConfig.logGroup", "/aws/lambda/crossfaas-dev-proxy"},
+	} {
+		if got := get(fn.Inputs, c.path); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("proxy Lambda %s = %#v, want %#v", c.path, got, c.want)
+		}
+	}
+
+	code, ok := fn.Inputs["code"].(*archive.Archive)
+	if !ok || code.Path != arts[1].Path {
+		t.Errorf("proxy Lambda code = %#v, want a file archive of %q", fn.Inputs["code"], arts[1].Path)
+	}
+	sum := sha256.Sum256([]byte("proxy zip"))
+	if got, want := fn.Inputs["sourceCodeHash"], base64.StdEncoding.EncodeToString(sum[:]); got != want {
+		t.Errorf("proxy Lambda sourceCodeHash = %q, want %q (base64 SHA-256 of the zip)", got, want)
+	}
+}
+
+func TestProxyEnvironmentIsExactlyTheLabelerURL(t *testing.T) {
+	run := mustRunStack(t, "dev", testConfig(), fixtures(fixtureArtifacts(t, "l", "p")))
+	labelerURL := run.mocks.one(t, typeFunction).Outputs["url"]
+	if labelerURL == nil || labelerURL == "" {
+		t.Fatal("the labeler function has no url output")
+	}
+	got := get(run.mocks.one(t, typeLambda).Inputs, "environment.variables")
+	want := map[string]any{"LABELER_URL": labelerURL}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("proxy environment = %v, want %v", got, want)
+	}
+}
+
+func TestProxyRouteAndPermission(t *testing.T) {
+	run := mustRunStack(t, "dev", testConfig(), fixtures(fixtureArtifacts(t, "l", "p")))
+	api := run.mocks.one(t, typeAPI)
+	fn := run.mocks.one(t, typeLambda)
+	integration := run.mocks.one(t, typeIntegration)
+	route := run.mocks.one(t, typeRoute)
+	permission := run.mocks.one(t, typePermission)
+
+	checks := []struct {
+		what string
+		got  any
+		want any
+	}{
+		{"integration apiId", integration.Inputs["apiId"], api.ID},
+		{"integration type", integration.Inputs["integrationType"], "AWS_PROXY"},
+		{"integration payloadFormatVersion", integration.Inputs["payloadFormatVersion"], "2.0"},
+		{"integration uri", integration.Inputs["integrationUri"], fn.Outputs["invokeArn"]},
+		{"route apiId", route.Inputs["apiId"], api.ID},
+		{"route key", route.Inputs["routeKey"], "GET /detect"},
+		{"route target", route.Inputs["target"], "integrations/" + integration.ID},
+		{"permission action", permission.Inputs["action"], "lambda:InvokeFunction"},
+		{"permission principal", permission.Inputs["principal"], "apigateway.amazonaws.com"},
+		{"permission function", permission.Inputs["function"], "crossfaas-dev-proxy"},
+		{"permission sourceArn", permission.Inputs["sourceArn"], api.Outputs["executionArn"].(string) + "/*/GET/detect"},
+	}
+	for _, c := range checks {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s = %#v, want %#v", c.what, c.got, c.want)
+		}
+	}
+}
+
+func TestHTTPAPIStage(t *testing.T) {
+	run := mustRunStack(t, "dev", testConfig(), fixtures(fixtureArtifacts(t, "l", "p")))
+	api := run.mocks.one(t, typeAPI)
+	if got := api.Inputs["protocolType"]; got != "HTTP" {
+		t.Errorf("api protocolType = %q, want %q", got, "HTTP")
+	}
+	stage := run.mocks.one(t, typeStage)
+	for _, c := range []struct {
+		path string
+		want any
+	}{
+		{"apiId", api.ID},
+		{"name", "$default"},
+		{"autoDeploy", true},
+		{"defaultRouteSettings.throttlingBurstLimit", float64(defaultAPIThrottlingBurst)},
+		{"defaultRouteSettings.throttlingRateLimit", float64(defaultAPIThrottlingRate)},
+		{"accessLogSettings", nil},
+	} {
+		if got := get(stage.Inputs, c.path); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("stage %s = %#v, want %#v", c.path, got, c.want)
+		}
+	}
+	if n := len(run.mocks.all(typeLogGroup)); n != 1 {
+		t.Errorf("dev (no access logs) has %d log groups, want 1: the proxy's", n)
+	}
+}
+
+func TestHTTPAPIAccessLogs(t *testing.T) {
+	cfg := testConfig()
+	cfg["crossfaas:apiAccessLogs"] = "true"
+	cfg["crossfaas:logRetentionDays"] = "30"
+	run := mustRunStack(t, "dev", cfg, fixtures(fixtureArtifacts(t, "l", "p")))
+
+	var group *recorded
+	for _, g := range run.mocks.all(typeLogGroup) {
+		if g.Inputs["name"] == "/aws/apigateway/crossfaas-dev-api" {
+			group = &g
+		}
+	}
+	if group == nil {
+		t.Fatal("no access log group /aws/apigateway/crossfaas-dev-api")
+	}
+	if got := group.Inputs["retentionInDays"]; got != float64(30) {
+		t.Errorf("access log retentionInDays = %v, want 30", got)
+	}
+	stage := run.mocks.one(t, typeStage)
+	if got, want := get(stage.Inputs, "accessLogSettings.destinationArn"), group.Outputs["arn"]; got != want {
+		t.Errorf("stage access log destination = %v, want %v", got, want)
+	}
+	format, _ := get(stage.Inputs, "accessLogSettings.format").(string)
+	var fields map[string]string
+	if err := json.Unmarshal([]byte(format), &fields); err != nil || fields["requestId"] != "$context.requestId" {
+		t.Errorf("access log format = %q, want JSON carrying $context.requestId (err %v)", format, err)
+	}
+}
+
+func TestProxyRolePolicyOnlyWritesItsOwnLogs(t *testing.T) {
+	run := mustRunStack(t, "dev", testConfig(), fixtures(fixtureArtifacts(t, "l", "p")))
+	role := run.mocks.one(t, typeRole)
+	logGroup := run.mocks.one(t, typeLogGroup)
+
+	var trust struct {
+		Statement []struct {
+			Effect    string
+			Principal map[string]any
+			Action    any
+		}
+	}
+	if err := json.Unmarshal([]byte(role.Inputs["assumeRolePolicy"].(string)), &trust); err != nil {
+		t.Fatalf("assume role policy: %v", err)
+	}
+	if len(trust.Statement) != 1 || trust.Statement[0].Principal["Service"] != "lambda.amazonaws.com" || trust.Statement[0].Action != "sts:AssumeRole" {
+		t.Errorf("assume role policy = %+v, want only lambda.amazonaws.com to sts:AssumeRole", trust)
+	}
+
+	policies := run.mocks.all(typeRolePolicy)
+	if len(policies) != 1 {
+		t.Fatalf("the proxy role has %d inline policies, want 1", len(policies))
+	}
+	if got := policies[0].Inputs["role"]; got != role.ID {
+		t.Errorf("policy role = %v, want %v", got, role.ID)
+	}
+	var doc struct {
+		Version   string
+		Statement []struct {
+			Effect   string
+			Action   []string
+			Resource []string
+		}
+	}
+	if err := json.Unmarshal([]byte(policies[0].Inputs["policy"].(string)), &doc); err != nil {
+		t.Fatalf("policy document: %v", err)
+	}
+	if len(doc.Statement) != 1 {
+		t.Fatalf("policy has %d statements, want 1: %+v", len(doc.Statement), doc)
+	}
+	st := doc.Statement[0]
+	if st.Effect != "Allow" || !reflect.DeepEqual(st.Action, []string{"logs:CreateLogStream", "logs:PutLogEvents"}) {
+		t.Errorf("policy statement = %+v, want Allow logs:CreateLogStream, logs:PutLogEvents", st)
+	}
+	if want := []string{logGroup.Outputs["arn"].(string) + ":*"}; !reflect.DeepEqual(st.Resource, want) {
+		t.Errorf("policy resources = %v, want %v", st.Resource, want)
+	}
+	if got := logGroup.Inputs["name"]; got != "/aws/lambda/crossfaas-dev-proxy" {
+		t.Errorf("log group name = %v, want /aws/lambda/crossfaas-dev-proxy", got)
+	}
+	if got := logGroup.Inputs["retentionInDays"]; got != float64(defaultLogRetentionDays) {
+		t.Errorf("log group retention = %v, want %d", got, defaultLogRetentionDays)
+	}
+}
+
+func TestLabelerFunction(t *testing.T) {
+	arts := fixtureArtifacts(t, "labeler source", "proxy zip")
+	run := mustRunStack(t, "dev", testConfig(), fixtures(arts))
+	bucket := run.mocks.one(t, typeBucket)
+	object := run.mocks.one(t, typeObject)
+	fn := run.mocks.one(t, typeFunction)
+	account := run.mocks.one(t, typeAccount)
+
+	checks := []struct {
+		what string
+		got  any
+		want any
+	}{
+		{"bucket uniformBucketLevelAccess", bucket.Inputs["uniformBucketLevelAccess"], true},
+		{"bucket forceDestroy", bucket.Inputs["forceDestroy"], true},
+		{"bucket publicAccessPrevention", bucket.Inputs["publicAccessPrevention"], "enforced"},
+		{"bucket project", bucket.Inputs["project"], "test-project-123"},
+		{"object bucket", object.Inputs["bucket"], bucket.ID},
+		{"object name", object.Inputs["name"], "labeler-" + arts[0].SHA256 + ".zip"},
+		{"function name", fn.Inputs["name"], "crossfaas-dev-labeler"},
+		{"function project", fn.Inputs["project"], "test-project-123"},
+		{"function location", fn.Inputs["location"], "us-central1"},
+		{"runtime", get(fn.Inputs, "buildConfig.runtime"), defaultLabelerRuntime},
+		{"entry point", get(fn.Inputs, "buildConfig.entryPoint"), "Detect"},
+		{"source bucket", get(fn.Inputs, "buildConfig.source.storageSource.bucket"), bucket.ID},
+		{"source object", get(fn.Inputs, "buildConfig.source.storageSource.object"), object.Inputs["name"]},
+		{"memory", get(fn.Inputs, "serviceConfig.availableMemory"), defaultLabelerMemory},
+		{"timeout", get(fn.Inputs, "serviceConfig.timeoutSeconds"), float64(defaultLabelerTimeoutSeconds)},
+		{"max instances", get(fn.Inputs, "serviceConfig.maxInstanceCount"), float64(defaultLabelerMaxInstances)},
+		{"service account", get(fn.Inputs, "serviceConfig.serviceAccountEmail"), account.Outputs["email"]},
+		{"environment", get(fn.Inputs, "serviceConfig.environmentVariables"), nil},
+	}
+	for _, c := range checks {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("labeler %s = %#v, want %#v", c.what, c.got, c.want)
+		}
+	}
+	if src, ok := object.Inputs["source"].(*asset.Asset); !ok || src.Path != arts[0].Path {
+		t.Errorf("object source = %#v, want the file %q", object.Inputs["source"], arts[0].Path)
+	}
+
+	// The function must not wait for nothing: every API it needs is on.
+	var enabled []string
+	for _, s := range run.mocks.all(typeAPIService) {
+		enabled = append(enabled, s.Inputs["service"].(string))
+		if s.Inputs["disableOnDestroy"] != false {
+			t.Errorf("API %v disableOnDestroy = %v, want false (stacks share projects)", s.Inputs["service"], s.Inputs["disableOnDestroy"])
+		}
+	}
+	for _, api := range []string{"cloudfunctions.googleapis.com", "cloudbuild.googleapis.com", "run.googleapis.com", "vision.googleapis.com"} {
+		if !strings.Contains(strings.Join(enabled, " "), api) {
+			t.Errorf("enabled APIs %v lack %s", enabled, api)
+		}
+	}
+}
+
+func TestLabelerIsPubliclyInvokable(t *testing.T) {
+	run := mustRunStack(t, "dev", testConfig(), fixtures(fixtureArtifacts(t, "l", "p")))
+	fn := run.mocks.one(t, typeFunction)
+	invoker := run.mocks.one(t, typeRunInvoker)
+	for _, c := range []struct {
+		what string
+		got  any
+		want any
+	}{
+		{"name", invoker.Inputs["name"], get(fn.Outputs, "serviceConfig.service")},
+		{"location", invoker.Inputs["location"], "us-central1"},
+		{"project", invoker.Inputs["project"], "test-project-123"},
+		{"role", invoker.Inputs["role"], "roles/run.invoker"},
+		{"member", invoker.Inputs["member"], "allUsers"},
+	} {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("run invoker %s = %#v, want %#v", c.what, c.got, c.want)
+		}
+	}
+}
+
+func TestSourceChangeRenamesObject(t *testing.T) {
+	first := mustRunStack(t, "dev", testConfig(), fixtures(fixtureArtifacts(t, "labeler v1", "same proxy")))
+	second := mustRunStack(t, "dev", testConfig(), fixtures(fixtureArtifacts(t, "labeler v2", "same proxy")))
+
+	object := func(r *stackRun) any {
+		return get(r.mocks.one(t, typeFunction).Inputs, "buildConfig.source.storageSource.object")
+	}
+	if a, b := object(first), object(second); a == b {
+		t.Errorf("function source object = %v for both labeler sources, want it to change with the source", a)
+	}
+	hash := func(r *stackRun) any { return r.mocks.one(t, typeLambda).Inputs["sourceCodeHash"] }
+	if a, b := hash(first), hash(second); a != b {
+		t.Errorf("proxy sourceCodeHash changed from %v to %v though the proxy zip did not", a, b)
+	}
+}
+
+func TestStackOutputs(t *testing.T) {
+	arts := fixtureArtifacts(t, "l", "p")
+	run := mustRunStack(t, "dev", testConfig(), fixtures(arts))
+	stage := run.mocks.one(t, typeStage)
+	fn := run.mocks.one(t, typeFunction)
+
+	endpoint, _ := run.outputs["endpoint"].(string)
+	if want := strings.TrimSuffix(stage.Outputs["invokeUrl"].(string), "/") + "/detect"; endpoint != want {
+		t.Errorf("output endpoint = %q, want %q", endpoint, want)
+	}
+	if !strings.HasSuffix(endpoint, ".amazonaws.com/detect") {
+		t.Errorf("output endpoint = %q, want it to end with .amazonaws.com/detect", endpoint)
+	}
+	if got, want := run.outputs["labelerUrl"], fn.Outputs["url"]; got != want {
+		t.Errorf("output labelerUrl = %v, want %v", got, want)
+	}
+	want := map[string]string{"labeler": arts[0].SHA256, "proxy": arts[1].SHA256}
+	if got := run.outputs["artifacts"]; !reflect.DeepEqual(got, want) {
+		t.Errorf("output artifacts = %v, want %v", got, want)
+	}
+	if len(run.outputs) != 3 {
+		t.Errorf("outputs = %v, want exactly endpoint, labelerUrl and artifacts", run.outputs)
+	}
+}
+
+// physicalNames returns every physical name the run gave a resource.
+func physicalNames(r *stackRun) map[string]string {
+	names := map[string]string{}
+	for _, res := range r.mocks.snapshot() {
+		key := res.Type + " " + res.Name
+		switch {
+		case res.Type == typeAccount:
+			names[key] = res.Inputs["accountId"].(string)
+		case res.Type == typeLogGroup:
+			names[key] = res.Inputs["name"].(string)
+		case res.Type == typeAPIService || res.Type == typeObject || res.Type == typeStage:
+			// API names, content-named objects in the stage's bucket and
+			// the $default stage are not the stack's to prefix.
+		case res.Custom && res.Inputs["name"] != nil && res.Type != typeRunInvoker:
+			names[key] = res.Inputs["name"].(string)
+		}
+	}
+	return names
+}
+
+func TestNamesCarryTheStagePrefix(t *testing.T) {
+	nameRule := regexp.MustCompile(`^(/aws/(lambda|apigateway)/)?crossfaas-(dev|prod)-[a-z0-9-]+$`)
+	runs := map[string]*stackRun{}
+	for _, stack := range []string{"dev", "prod"} {
+		runs[stack] = mustRunStack(t, stack, testConfig(), fixtures(fixtureArtifacts(t, "l", "p")))
+		names := physicalNames(runs[stack])
+		if len(names) < 8 {
+			t.Fatalf("stack %s: only %d physical names found: %v", stack, len(names), names)
+		}
+		for res, name := range names {
+			if !nameRule.MatchString(name) || !strings.Contains(name, "crossfaas-"+stack+"-") {
+				t.Errorf("stack %s: %s is named %q, want the prefix crossfaas-%s-", stack, res, name, stack)
+			}
+		}
+	}
+	dev, prod := physicalNames(runs["dev"]), physicalNames(runs["prod"])
+	for res, name := range dev {
+		if prod[res] == name {
+			t.Errorf("%s is named %q in both dev and prod", res, name)
+		}
+	}
+}
+
+func TestBucketNameIsGlobalAndValid(t *testing.T) {
+	for _, project := range []string{"test-project-123", "a-very-long-project-id-123456"} {
+		cfg := testConfig()
+		cfg["gcp:project"] = project
+		run := mustRunStack(t, "dev", cfg, fixtures(fixtureArtifacts(t, "l", "p")))
+		name := run.mocks.one(t, typeBucket).Inputs["name"].(string)
+		if len(name) > 63 || !regexp.MustCompile(`^[a-z0-9][a-z0-9-]*[a-z0-9]$`).MatchString(name) || !strings.HasPrefix(name, "crossfaas-dev-") {
+			t.Errorf("bucket name for project %q = %q, want ≤63 lower-case characters starting crossfaas-dev-", project, name)
+		}
+		if len("crossfaas-dev-src-"+project) <= 63 && !strings.Contains(name, project) {
+			t.Errorf("bucket name for project %q = %q, want it to contain the project id", project, name)
+		}
+	}
+}
+
+func TestEveryResourceIsTaggedAndParented(t *testing.T) {
+	run := mustRunStack(t, "dev", testConfig(), fixtures(fixtureArtifacts(t, "l", "p")))
+	wantTags := map[string]any{"project": "crossfaas", "stack": "dev"}
+	// Types whose provider schema has tags (AWS) or labels (GCP).
+	tagged := map[string]string{
+		typeLambda: "tags", typeRole: "tags", typeLogGroup: "tags", typeAPI: "tags", typeStage: "tags",
+		typeBucket: "labels", typeFunction: "labels",
+	}
+	for _, r := range run.mocks.snapshot() {
+		if !r.Custom {
+			if !strings.HasSuffix(r.Parent, "pulumi:pulumi:Stack::crossfaas-dev") {
+				t.Errorf("component %s %s has parent %q, want the stack", r.Type, r.Name, r.Parent)
+			}
+			continue
+		}
+		if !regexp.MustCompile(`::crossfaas:(aws|gcp):[A-Za-z]+::`).MatchString(r.Parent) {
+			t.Errorf("%s %s has parent %q, want one of the crossfaas components", r.Type, r.Name, r.Parent)
+		}
+		if key, ok := tagged[r.Type]; ok && !reflect.DeepEqual(r.Inputs[key], wantTags) {
+			t.Errorf("%s %s %s = %v, want %v", r.Type, r.Name, key, r.Inputs[key], wantTags)
+		}
+	}
+}
+
+func TestStageSettingsReachTheResources(t *testing.T) {
+	cfg := testConfig()
+	for k, v := range map[string]string{
+		"crossfaas:labelerRuntime":          "go125",
+		"crossfaas:labelerMemory":           "1Gi",
+		"crossfaas:labelerTimeoutSeconds":   "120",
+		"crossfaas:labelerMaxInstances":     "40",
+		"crossfaas:proxyMemoryMb":           "512",
+		"crossfaas:proxyTimeoutSeconds":     "25",
+		"crossfaas:logRetentionDays":        "90",
+		"crossfaas:apiThrottlingBurstLimit": "300",
+		"crossfaas:apiThrottlingRateLimit":  "150.5",
+		"gcp:region":                        "europe-west1",
+	} {
+		cfg[k] = v
+	}
+	run := mustRunStack(t, "prod", cfg, fixtures(fixtureArtifacts(t, "l", "p")))
+	fn := run.mocks.one(t, typeFunction)
+	lambda := run.mocks.one(t, typeLambda)
+	stage := run.mocks.one(t, typeStage)
+	for _, c := range []struct {
+		what string
+		got  any
+		want any
+	}{
+		{"labeler runtime", get(fn.Inputs, "buildConfig.runtime"), "go125"},
+		{"labeler memory", get(fn.Inputs, "serviceConfig.availableMemory"), "1Gi"},
+		{"labeler timeout", get(fn.Inputs, "serviceConfig.timeoutSeconds"), float64(120)},
+		{"labeler max instances", get(fn.Inputs, "serviceConfig.maxInstanceCount"), float64(40)},
+		{"labeler location", fn.Inputs["location"], "europe-west1"},
+		{"bucket location", run.mocks.one(t, typeBucket).Inputs["location"], "EUROPE-WEST1"},
+		{"proxy memory", lambda.Inputs["memorySize"], float64(512)},
+		{"proxy timeout", lambda.Inputs["timeout"], float64(25)},
+		{"proxy log retention", run.mocks.one(t, typeLogGroup).Inputs["retentionInDays"], float64(90)},
+		{"burst limit", get(stage.Inputs, "defaultRouteSettings.throttlingBurstLimit"), float64(300)},
+		{"rate limit", get(stage.Inputs, "defaultRouteSettings.throttlingRateLimit"), 150.5},
+	} {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s = %#v, want %#v", c.what, c.got, c.want)
+		}
+	}
+}
+
+func TestProgramFailures(t *testing.T) {
+	buildErr := errors.New("build proxy: exit status 1: syntax error")
+	tests := []struct {
+		name    string
+		cfg     func(map[string]string)
+		builder Builder
+		want    string
+	}{
+		{
+			name:    "invalid config stops before building",
+			cfg:     func(c map[string]string) { delete(c, "gcp:project") },
+			builder: func(*pulumi.Context) ([]build.Artifact, error) { panic("built despite invalid config") },
+			want:    "gcp:project is required",
+		},
+		{
+			name:    "build failure",
+			builder: func(*pulumi.Context) ([]build.Artifact, error) { return nil, buildErr },
+			want:    "syntax error",
+		},
+		{
+			name: "missing proxy artifact",
+			builder: func(*pulumi.Context) ([]build.Artifact, error) {
+				return []build.Artifact{{Name: "labeler", Path: "/x/labeler.zip", SHA256: strings.Repeat("a", 64)}}, nil
+			},
+			want: `no "proxy" artifact`,
+		},
+		{
+			name: "malformed digest",
+			builder: func(*pulumi.Context) ([]build.Artifact, error) {
+				return []build.Artifact{
+					{Name: "labeler", Path: "/x/labeler.zip", SHA256: strings.Repeat("a", 64)},
+					{Name: "proxy", Path: "/x/proxy.zip", SHA256: "not-hex"},
+				}, nil
+			},
+			want: "not 64 hex digits",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig()
+			if tt.cfg != nil {
+				tt.cfg(cfg)
+			}
+			_, err := runStack(t, "dev", cfg, tt.builder)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("program() error = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestPreview(t *testing.T) {
+	dryRun := func(info *pulumi.RunInfo) { info.DryRun = true }
+	run, err := runStack(t, "dev", testConfig(), fixtures(fixtureArtifacts(t, "l", "p")), dryRun)
+	if err != nil {
+		t.Fatalf("preview: %v", err)
+	}
+	if n := len(run.mocks.all(typeLambda)); n != 1 {
+		t.Errorf("preview registered %d Lambda functions, want 1", n)
+	}
+}
+
+func TestStackFiles(t *testing.T) {
+	project := readYAML(t, "../Pulumi.yaml")
+	for key, want := range map[string]string{"name": "crossfaas", "runtime": "go", "main": "infra/"} {
+		if got := project[key]; got != want {
+			t.Errorf("Pulumi.yaml %s = %v, want %q", key, got, want)
+		}
+	}
+	if d, _ := project["description"].(string); d == "" {
+		t.Error("Pulumi.yaml has no description")
+	}
+
+	loaded := map[string]*stackRun{}
+	for _, stack := range []string{"dev", "prod"} {
+		file := readYAML(t, "../Pulumi."+stack+".yaml")
+		values, ok := file["config"].(map[string]any)
+		if !ok {
+			t.Fatalf("Pulumi.%s.yaml has no config map", stack)
+		}
+		cfg := map[string]string{}
+		for k, v := range values {
+			b, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg[k] = strings.Trim(string(b), `"`)
+			if !strings.HasPrefix(k, "aws:") && !strings.HasPrefix(k, "gcp:") && !strings.HasPrefix(k, "crossfaas:") {
+				t.Errorf("Pulumi.%s.yaml key %q is in no known namespace", stack, k)
+			}
+		}
+		if cfg["aws:region"] != "us-east-1" || cfg["gcp:region"] != "us-central1" || cfg["gcp:project"] == "" {
+			t.Errorf("Pulumi.%s.yaml provider settings = %v, want aws:region us-east-1, gcp:region us-central1 and a gcp:project", stack, cfg)
+		}
+		loaded[stack] = mustRunStack(t, stack, cfg, fixtures(fixtureArtifacts(t, "l", "p")))
+	}
+
+	// prod is the bigger stage.
+	dev, prod := loaded["dev"].mocks, loaded["prod"].mocks
+	for _, c := range []struct {
+		what      string
+		dev, prod any
+	}{
+		{"proxy memory", dev.one(t, typeLambda).Inputs["memorySize"], prod.one(t, typeLambda).Inputs["memorySize"]},
+		{"labeler max instances", get(dev.one(t, typeFunction).Inputs, "serviceConfig.maxInstanceCount"), get(prod.one(t, typeFunction).Inputs, "serviceConfig.maxInstanceCount")},
+		{"burst limit", get(dev.one(t, typeStage).Inputs, "defaultRouteSettings.throttlingBurstLimit"), get(prod.one(t, typeStage).Inputs, "defaultRouteSettings.throttlingBurstLimit")},
+	} {
+		if c.dev.(float64) >= c.prod.(float64) {
+			t.Errorf("%s: dev %v, prod %v; want prod bigger", c.what, c.dev, c.prod)
+		}
+	}
+}
+
+// readYAML parses a YAML file at path relative to this package.
+func readYAML(t *testing.T, path string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]any
+	if err := yaml.Unmarshal(b, &v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return v
+}
