@@ -1,0 +1,156 @@
+// Package rekognition implements sleuth.Faces with Amazon Rekognition
+// through aws-sdk-go-v2, turning Rekognition's exceptions for what the user
+// sent into the sentinel errors of package sleuth.
+package rekognition
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsrek "github.com/aws/aws-sdk-go-v2/service/rekognition"
+	"github.com/aws/aws-sdk-go-v2/service/rekognition/types"
+
+	"github.com/crossfaas/crossfaas/functions/sleuth"
+)
+
+// API is the part of the Rekognition client Faces uses; *rekognition.Client
+// of aws-sdk-go-v2 implements it.
+type API interface {
+	CreateCollection(ctx context.Context, in *awsrek.CreateCollectionInput, optFns ...func(*awsrek.Options)) (*awsrek.CreateCollectionOutput, error)
+	IndexFaces(ctx context.Context, in *awsrek.IndexFacesInput, optFns ...func(*awsrek.Options)) (*awsrek.IndexFacesOutput, error)
+	SearchFacesByImage(ctx context.Context, in *awsrek.SearchFacesByImageInput, optFns ...func(*awsrek.Options)) (*awsrek.SearchFacesByImageOutput, error)
+}
+
+// Faces is a sleuth.Faces on Rekognition. Errors that are neither the user's
+// (the sleuth sentinels) nor ours (invalid ids) are Rekognition's own, e.g.
+// throttling, for the caller to retry.
+type Faces struct {
+	api API
+}
+
+var _ sleuth.Faces = (*Faces)(nil)
+
+// New returns Faces calling api.
+func New(api API) *Faces { return &Faces{api: api} }
+
+// Rekognition's id syntax; checked before calling so that a bad id is our
+// error, never mistaken for the user's.
+var (
+	collectionIDPattern = regexp.MustCompile(`^[a-zA-Z0-9_.\-]{1,255}$`)
+	externalIDPattern   = regexp.MustCompile(`^[a-zA-Z0-9_.\-:]{1,255}$`)
+)
+
+// CreateCollection creates collectionID; created is false when it already
+// existed.
+func (f *Faces) CreateCollection(ctx context.Context, collectionID string) (bool, error) {
+	if !collectionIDPattern.MatchString(collectionID) {
+		return false, fmt.Errorf("rekognition: create collection: invalid id %q", collectionID)
+	}
+	_, err := f.api.CreateCollection(ctx, &awsrek.CreateCollectionInput{CollectionId: aws.String(collectionID)})
+	var exists *types.ResourceAlreadyExistsException
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &exists):
+		return false, nil
+	default:
+		return false, fmt.Errorf("rekognition: create collection %s: %w", collectionID, err)
+	}
+}
+
+// IndexFace adds the largest face of image to collectionID under
+// externalID. It returns sleuth.ErrNoFace when Rekognition finds no face
+// good enough to index (QualityFilter AUTO), sleuth.ErrCollectionNotFound
+// and sleuth.ErrBadImage for an image it can't use.
+func (f *Faces) IndexFace(ctx context.Context, collectionID, externalID string, image []byte) error {
+	if !collectionIDPattern.MatchString(collectionID) {
+		return fmt.Errorf("rekognition: index face: invalid collection id %q", collectionID)
+	}
+	if !externalIDPattern.MatchString(externalID) {
+		return fmt.Errorf("rekognition: index face: invalid external id %q", externalID)
+	}
+	out, err := f.api.IndexFaces(ctx, &awsrek.IndexFacesInput{
+		CollectionId:    aws.String(collectionID),
+		ExternalImageId: aws.String(externalID),
+		Image:           &types.Image{Bytes: image},
+		MaxFaces:        aws.Int32(1),
+		QualityFilter:   types.QualityFilterAuto,
+	})
+	if err != nil {
+		return fmt.Errorf("rekognition: index face in %s: %w", collectionID, userError(err))
+	}
+	if len(out.FaceRecords) == 0 {
+		return fmt.Errorf("rekognition: index face in %s: %w (%d unindexed)", collectionID, sleuth.ErrNoFace, len(out.UnindexedFaces))
+	}
+	return nil
+}
+
+// SearchFace finds the most similar face to the largest face of image in
+// collectionID, at least threshold (0-100) similar. It returns
+// sleuth.ErrNoFace, sleuth.ErrNoMatch, sleuth.ErrCollectionNotFound and
+// sleuth.ErrBadImage.
+func (f *Faces) SearchFace(ctx context.Context, collectionID string, image []byte, threshold float64) (sleuth.Match, error) {
+	if !collectionIDPattern.MatchString(collectionID) {
+		return sleuth.Match{}, fmt.Errorf("rekognition: search faces: invalid collection id %q", collectionID)
+	}
+	if !(threshold >= 0 && threshold <= 100) {
+		return sleuth.Match{}, fmt.Errorf("rekognition: search faces: threshold %v is outside 0-100", threshold)
+	}
+	out, err := f.api.SearchFacesByImage(ctx, &awsrek.SearchFacesByImageInput{
+		CollectionId:       aws.String(collectionID),
+		Image:              &types.Image{Bytes: image},
+		FaceMatchThreshold: aws.Float32(float32(threshold)),
+		MaxFaces:           aws.Int32(1),
+	})
+	if err != nil {
+		return sleuth.Match{}, fmt.Errorf("rekognition: search faces in %s: %w", collectionID, userError(err))
+	}
+	var best *types.FaceMatch
+	for i, m := range out.FaceMatches {
+		if m.Face == nil || m.Similarity == nil {
+			continue
+		}
+		if best == nil || *m.Similarity > *best.Similarity {
+			best = &out.FaceMatches[i]
+		}
+	}
+	if best == nil {
+		return sleuth.Match{}, fmt.Errorf("rekognition: search faces in %s: %w", collectionID, sleuth.ErrNoMatch)
+	}
+	return sleuth.Match{
+		ExternalID: aws.ToString(best.Face.ExternalImageId),
+		Similarity: float64(*best.Similarity),
+	}, nil
+}
+
+// userError adds the sleuth sentinel to Rekognition's exceptions for what
+// the user sent, keeping err in the chain; others are returned as they are.
+//
+// Every parameter but the image is ours and checked before the call, so an
+// InvalidParameterException is about the image: "There are no faces in the
+// image" (SearchFacesByImage) or one too small to analyse.
+func userError(err error) error {
+	var (
+		notFound    *types.ResourceNotFoundException
+		badFormat   *types.InvalidImageFormatException
+		tooLarge    *types.ImageTooLargeException
+		invalidArgs *types.InvalidParameterException
+	)
+	switch {
+	case errors.As(err, &notFound):
+		return fmt.Errorf("%w: %w", sleuth.ErrCollectionNotFound, err)
+	case errors.As(err, &badFormat), errors.As(err, &tooLarge):
+		return fmt.Errorf("%w: %w", sleuth.ErrBadImage, err)
+	case errors.As(err, &invalidArgs):
+		if strings.Contains(strings.ToLower(invalidArgs.ErrorMessage()), "no faces") {
+			return fmt.Errorf("%w: %w", sleuth.ErrNoFace, err)
+		}
+		return fmt.Errorf("%w: %w", sleuth.ErrBadImage, err)
+	default:
+		return err
+	}
+}

@@ -1,0 +1,95 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awsrek "github.com/aws/aws-sdk-go-v2/service/rekognition"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/crossfaas/crossfaas/functions/sleuth"
+	"github.com/crossfaas/crossfaas/functions/sleuth/awsx"
+	"github.com/crossfaas/crossfaas/functions/sleuth/ledger"
+	"github.com/crossfaas/crossfaas/functions/sleuth/rekognition"
+	"github.com/crossfaas/crossfaas/functions/sleuth/twilio"
+	"github.com/crossfaas/crossfaas/functions/sleuth/wikipedia"
+)
+
+// HandlerFromEnv builds, at cold start, the Lambda handler called name
+// (sleuth.HandlerAddCollection, HandlerAddImage, HandlerMatch,
+// HandlerRespond or HandlerFailure) from the environment: ConfigFromEnv,
+// the AWS SDK's configuration (AWS_ENDPOINT_URL_<SERVICE> included) and,
+// for every handler but addcol, the Twilio credentials read from SSM by
+// awsx.Secrets. Each function builds only the clients it uses, so its IAM
+// role needs nothing more. ctx bounds the start-up calls.
+func HandlerFromEnv(ctx context.Context, name string, logger *slog.Logger) (func(context.Context, events.SNSEvent) error, error) {
+	cfg, err := ConfigFromEnv(name)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("worker: load aws config: %w", err)
+	}
+	led := ledger.New(dynamodb.NewFromConfig(awsCfg), cfg.IdempotencyTable, nil)
+
+	var tw twilio.Config
+	if name != sleuth.HandlerAddCollection {
+		secrets, err := awsx.SecretsFromEnv(ssm.NewFromConfig(awsCfg))
+		if err != nil {
+			return nil, err
+		}
+		creds, err := secrets.LoadTwilio(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("worker: twilio credentials: %w", err)
+		}
+		tw = twilio.Config{AccountSID: creds.AccountSID, AuthToken: creds.AuthToken, APIURL: cfg.TwilioAPIURL}
+	}
+
+	switch name {
+	case sleuth.HandlerRespond, sleuth.HandlerFailure:
+		sender, err := twilio.NewSender(tw)
+		if err != nil {
+			return nil, err
+		}
+		if name == sleuth.HandlerRespond {
+			r, err := NewResponder(led, sender, logger)
+			if err != nil {
+				return nil, err
+			}
+			return r.HandleSNS, nil
+		}
+		f, err := NewFailure(led, sender, logger)
+		if err != nil {
+			return nil, err
+		}
+		return f.HandleSNS, nil
+	}
+
+	deps := Deps{
+		Faces:     rekognition.New(awsrek.NewFromConfig(awsCfg)),
+		Publisher: awsx.NewSNSPublisher(sns.NewFromConfig(awsCfg)),
+		Ledger:    led,
+		Logger:    logger,
+	}
+	if name != sleuth.HandlerAddCollection {
+		if deps.Media, err = twilio.NewMedia(tw, cfg.MediaHosts); err != nil {
+			return nil, err
+		}
+	}
+	if name == sleuth.HandlerMatch {
+		if deps.Biographies, err = wikipedia.New(cfg.WikipediaURL, nil); err != nil {
+			return nil, err
+		}
+	}
+	w, err := New(cfg, deps)
+	if err != nil {
+		return nil, err
+	}
+	return w.HandleSNS, nil
+}

@@ -1,0 +1,115 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/crossfaas/crossfaas/functions/sleuth"
+)
+
+// Failure is the failure Lambda. The command Lambdas' on-failure
+// destination (an SNS topic) hands it Lambda's record of an async
+// invocation that failed for good; it tells each user whose job failed
+// "Sorry, that failed. Please try again later." once, by SMS. Build it
+// once per execution environment; it is safe for concurrent use.
+type Failure struct {
+	ledger sleuth.Ledger
+	sms    sleuth.SMSSender
+	log    *slog.Logger
+}
+
+// NewFailure returns a Failure. logger nil means lambdacontext.NewLogger().
+func NewFailure(ledger sleuth.Ledger, sms sleuth.SMSSender, logger *slog.Logger) (*Failure, error) {
+	if ledger == nil || sms == nil {
+		return nil, errors.New("worker: failure handler needs a Ledger and an SMSSender")
+	}
+	if logger == nil {
+		logger = lambdacontext.NewLogger()
+	}
+	return &Failure{ledger: ledger, sms: sms, log: logger}, nil
+}
+
+// DestinationRecord is the record Lambda sends to an on-failure
+// destination for an asynchronous invocation.
+type DestinationRecord struct {
+	Version        string `json:"version"`
+	Timestamp      string `json:"timestamp"`
+	RequestContext struct {
+		RequestID              string `json:"requestId"`
+		FunctionARN            string `json:"functionArn"`
+		Condition              string `json:"condition"` // "RetriesExhausted", "EventAgeExceeded", ...
+		ApproximateInvokeCount int    `json:"approximateInvokeCount"`
+	} `json:"requestContext"`
+	// RequestPayload is the failed invocation's event: here an SNS event
+	// whose messages are jobs.
+	RequestPayload  json.RawMessage `json:"requestPayload"`
+	ResponseContext struct {
+		StatusCode      int    `json:"statusCode"`
+		ExecutedVersion string `json:"executedVersion"`
+		FunctionError   string `json:"functionError"`
+	} `json:"responseContext"`
+	// ResponsePayload is the function's last answer, e.g.
+	// {"errorMessage": "...", "errorType": "..."}.
+	ResponsePayload json.RawMessage `json:"responsePayload"`
+}
+
+// HandleSNS is the Lambda handler: each record's message is a
+// DestinationRecord.
+func (f *Failure) HandleSNS(ctx context.Context, ev events.SNSEvent) error {
+	var errs []error
+	for _, rec := range ev.Records {
+		errs = append(errs, f.Process(ctx, []byte(rec.SNS.Message)))
+	}
+	return errors.Join(errs...)
+}
+
+// Process handles one destination record: for every job in its request
+// payload, it sends the apology once per MessageSid. A record it can't
+// parse is logged and dropped (returning nil: the destination's own
+// dead-letter queue keeps it); an SMS that could not be sent returns an
+// error, for a retry.
+func (f *Failure) Process(ctx context.Context, message []byte) error {
+	var rec DestinationRecord
+	if err := json.Unmarshal(message, &rec); err != nil {
+		f.log.ErrorContext(ctx, "failure record dropped: not a Lambda destination record", "error", err)
+		return nil
+	}
+	var lastError struct {
+		ErrorMessage string `json:"errorMessage"`
+		ErrorType    string `json:"errorType"`
+	}
+	_ = json.Unmarshal(rec.ResponsePayload, &lastError) // absent or not an object: nothing to log
+	log := f.log.With("failedFunction", rec.RequestContext.FunctionARN,
+		"failedRequestId", rec.RequestContext.RequestID,
+		"condition", rec.RequestContext.Condition,
+		"attempts", rec.RequestContext.ApproximateInvokeCount,
+		"lastError", lastError.ErrorMessage)
+	var payload events.SNSEvent
+	if err := json.Unmarshal(rec.RequestPayload, &payload); err != nil || len(payload.Records) == 0 {
+		log.ErrorContext(ctx, "failure record dropped: its request payload is not an SNS event", "error", err)
+		return nil
+	}
+	var errs []error
+	for _, r := range payload.Records {
+		var job sleuth.Job
+		if err := json.Unmarshal([]byte(r.SNS.Message), &job); err != nil {
+			log.ErrorContext(ctx, "failed message dropped: not a JSON job", "snsMessageId", r.SNS.MessageID, "error", err)
+			continue
+		}
+		jobLog := log.With("sid", job.MessageSid, "step", "sms:failure", "failedStep", string(job.Command), "to", maskNumber(job.From))
+		// A Reply (the respond Lambda's payload) parses too, with From and
+		// To the other way round: only jobs have a known command.
+		if err := check(job); err != nil {
+			jobLog.ErrorContext(ctx, "failed message dropped: not a job", "error", err)
+			continue
+		}
+		jobLog.WarnContext(ctx, "job failed for good, apologising")
+		errs = append(errs, sendOnce(ctx, f.ledger, f.sms, jobLog, job.MessageSid+"#sms:failure", job.To, job.From, replySorryFailed))
+	}
+	return errors.Join(errs...)
+}
