@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/crossfaas/crossfaas/internal/dev"
+)
+
+func init() {
+	register("dev", command{
+		summary: "run the whole system on this machine, offline, with a phone simulator",
+		run: func(ctx context.Context, args []string) error {
+			return runDev(ctx, args, os.Stdout, os.Stderr)
+		},
+	})
+}
+
+// runDev starts the local system, prints where everything is to stdout and
+// logs every hop as JSON to stderr until ctx ends (Ctrl-C).
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("dev", "[--port 8787] [--data dir] [--cloud] [--duplicate-deliveries]", stderr)
+	host := fs.String("host", "127.0.0.1", "listen on `interface` (the default keeps everything on this machine)")
+	port := fs.Int("port", dev.DefaultPort, "base `port`: the gateway listens on it, the phone simulator on port+1, the labeler on port+2; 0 picks free ports")
+	data := fs.String("data", "", "keep the offline face database in `dir` (default <repo>/.crossfaas/dev, or $XDG_DATA_HOME/crossfaas outside a checkout)")
+	cloud := fs.Bool("cloud", false, "use Rekognition, Cloud Vision, Wikipedia and Twilio with your own credentials (AWS default chain, GCP ADC, TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN)")
+	duplicates := fs.Bool("duplicate-deliveries", false, "deliver every SNS message twice, as SNS sometimes does, to exercise idempotency")
+	retryDelay := fs.Duration("retry-delay", dev.DefaultRetryDelays[0], "wait before the first retry of a failed asynchronous invocation (the second waits twice as long; Lambda waits 1m and 2m)")
+	authToken := fs.String("auth-token", "", "the simulated Twilio account's auth token (default: random at each start, shown in the banner)")
+	userNumber := fs.String("phone", "", "the simulated phone's number, E.164 (default +15555550100; with --cloud, your phone)")
+	twilioNumber := fs.String("twilio-number", "", "the number the phone texts, E.164 (default +15555550199; with --cloud, your Twilio number)")
+	threshold := fs.Float64("threshold", 0, "minimum similarity of a face match, 0-100 (default the handlers' 85)")
+	verbose := fs.Bool("v", false, "log debug records too")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *port < 0 || *port > 65535-2 {
+		return usageErrorf("--port %d is not a port number from 1 to 65533 (or 0 for free ports)", *port)
+	}
+	if *retryDelay < 0 {
+		return usageErrorf("--retry-delay %v is negative", *retryDelay)
+	}
+	if *threshold < 0 || *threshold > 100 {
+		return usageErrorf("--threshold %v is not between 0 and 100", *threshold)
+	}
+
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	opts := dev.Options{
+		Host:                *host,
+		Port:                *port,
+		DataDir:             *data,
+		Cloud:               *cloud,
+		DuplicateDeliveries: *duplicates,
+		RetryDelays:         []time.Duration{*retryDelay, 2 * *retryDelay},
+		AuthToken:           *authToken,
+		UserNumber:          *userNumber,
+		TwilioNumber:        *twilioNumber,
+		MatchThreshold:      *threshold,
+		Logger:              slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})),
+	}
+	if *port == 0 {
+		opts.Port = -1 // free ports
+	}
+	sys, err := dev.Run(ctx, opts)
+	if err != nil {
+		return err
+	}
+	sys.Banner(stdout)
+	if err := sys.Wait(); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	fmt.Fprintln(stdout, "crossfaas dev: stopped.")
+	return nil
+}

@@ -1,0 +1,428 @@
+// Package bus is an in-process Amazon SNS with Lambda subscribers, keeping
+// the semantics the sleuth handlers are written for: a published message
+// fans out to every subscriber of its topic; each subscriber gets it as an
+// asynchronous Lambda invocation (an events.SNSEvent) delivered at least
+// once, retried on failure (Lambda's default is two retries, after one and
+// two minutes; the delays are configurable); after the last retry the
+// event is dead-lettered and, if the subscriber has an on-failure
+// destination topic, Lambda's invocation record is published to it.
+// Optionally every message is delivered twice, as SNS sometimes does, to
+// exercise idempotency.
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/crossfaas/crossfaas/internal/dev/lambdaemu"
+	"github.com/crossfaas/crossfaas/internal/dev/trace"
+)
+
+// MaxMessageSize is SNS's limit on a message, in bytes (256 KiB).
+const MaxMessageSize = 256 * 1024
+
+// LambdaRetryDelays are the waits of Lambda's asynchronous invocation
+// before its two retries.
+var LambdaRetryDelays = []time.Duration{time.Minute, 2 * time.Minute}
+
+// Config configures a Bus. The zero value retries twice after one and two
+// minutes, like Lambda.
+type Config struct {
+	// RetryDelays are the waits before each retry of a failed invocation;
+	// its length is the number of retries. Nil means LambdaRetryDelays;
+	// an empty non-nil slice means no retries.
+	RetryDelays []time.Duration
+	// DuplicateDeliveries delivers every message to every subscriber twice,
+	// concurrently.
+	DuplicateDeliveries bool
+	// Now returns the time stamped on messages; nil means time.Now.
+	Now func() time.Time
+}
+
+// ErrClosed is returned by Publish after Close.
+var ErrClosed = errors.New("bus closed")
+
+// ErrTopicNotFound is wrapped by Publish and Subscribe for an unknown topic
+// (SNS's NotFound).
+var ErrTopicNotFound = errors.New("topic does not exist")
+
+// Bus is the in-process SNS. Its methods are safe for concurrent use.
+type Bus struct {
+	cfg    Config
+	logger *slog.Logger
+
+	// ctx ends when Close gives up waiting; pending retries stop then.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	closed   bool
+	topics   map[string][]subscription // by topic ARN
+	dead     []DeadLetter
+	inflight int           // deliveries running or waiting for a retry
+	idle     chan struct{} // closed when inflight drops to zero
+}
+
+type subscription struct {
+	arn       string
+	fn        *lambdaemu.Function
+	onFailure string // topic ARN of the on-failure destination, or ""
+}
+
+// DeadLetter is an event whose invocations all failed.
+type DeadLetter struct {
+	Function   string          `json:"function"`
+	TopicARN   string          `json:"topicArn,omitempty"`
+	MessageID  string          `json:"messageId,omitempty"`
+	MessageSid string          `json:"messageSid,omitempty"`
+	Attempts   int             `json:"attempts"`
+	ErrorType  string          `json:"errorType"`
+	Error      string          `json:"error"`
+	Time       time.Time       `json:"time"`
+	Payload    json.RawMessage `json:"payload"`
+}
+
+// InvocationRecord is what Lambda sends to an on-failure destination after
+// an asynchronous invocation exhausted its retries.
+type InvocationRecord struct {
+	Version         string                    `json:"version"`
+	Timestamp       string                    `json:"timestamp"`
+	RequestContext  InvocationRequestContext  `json:"requestContext"`
+	RequestPayload  json.RawMessage           `json:"requestPayload"`
+	ResponseContext InvocationResponseContext `json:"responseContext"`
+	ResponsePayload json.RawMessage           `json:"responsePayload"`
+}
+
+// InvocationRequestContext identifies the failed invocation.
+type InvocationRequestContext struct {
+	RequestID              string `json:"requestId"`
+	FunctionARN            string `json:"functionArn"`
+	Condition              string `json:"condition"` // "RetriesExhausted"
+	ApproximateInvokeCount int    `json:"approximateInvokeCount"`
+}
+
+// InvocationResponseContext describes the last attempt's outcome.
+type InvocationResponseContext struct {
+	StatusCode      int    `json:"statusCode"`
+	ExecutedVersion string `json:"executedVersion"`
+	FunctionError   string `json:"functionError"` // "Handled" or "Unhandled"
+}
+
+// New returns an empty bus.
+func New(cfg Config, logger *slog.Logger) *Bus {
+	if cfg.RetryDelays == nil {
+		cfg.RetryDelays = LambdaRetryDelays
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Bus{cfg: cfg, logger: logger, ctx: ctx, cancel: cancel, topics: make(map[string][]subscription), idle: make(chan struct{})}
+}
+
+// started counts n new deliveries; b.mu must be held.
+func (b *Bus) started(n int) {
+	b.inflight += n
+}
+
+// finished counts a delivery done.
+func (b *Bus) finished() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.inflight--
+	if b.inflight == 0 {
+		close(b.idle)
+		b.idle = make(chan struct{})
+	}
+}
+
+// TopicARN returns the ARN of the local topic called name.
+func TopicARN(name string) string {
+	return fmt.Sprintf("arn:aws:sns:%s:%s:%s", lambdaemu.Region, lambdaemu.AccountID, name)
+}
+
+// CreateTopic creates the topic called name, if it does not exist, and
+// returns its ARN.
+func (b *Bus) CreateTopic(name string) string {
+	arn := TopicARN(name)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.topics[arn]; !ok {
+		b.topics[arn] = nil
+	}
+	return arn
+}
+
+// Subscribe subscribes fn to the topic; fn receives events.SNSEvent.
+// onFailureTopic, if not empty, is the ARN of fn's on-failure destination:
+// the topic receives an InvocationRecord (as JSON) for every event whose
+// invocations all failed.
+func (b *Bus) Subscribe(topicARN string, fn *lambdaemu.Function, onFailureTopic string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	subs, ok := b.topics[topicARN]
+	if !ok {
+		return fmt.Errorf("sns subscribe: %s: %w", topicARN, ErrTopicNotFound)
+	}
+	if _, ok := b.topics[onFailureTopic]; onFailureTopic != "" && !ok {
+		return fmt.Errorf("sns subscribe: on-failure destination %s: %w", onFailureTopic, ErrTopicNotFound)
+	}
+	b.topics[topicARN] = append(subs, subscription{
+		arn:       topicARN + ":" + lambdaemu.NewUUID(),
+		fn:        fn,
+		onFailure: onFailureTopic,
+	})
+	return nil
+}
+
+// Publish publishes message to the topic and returns once it is accepted;
+// delivery happens in the background. It implements sleuth.Publisher.
+func (b *Bus) Publish(ctx context.Context, topicARN string, message []byte) error {
+	switch {
+	case len(message) == 0:
+		return errors.New("sns publish: message is empty")
+	case len(message) > MaxMessageSize:
+		return fmt.Errorf("sns publish: message of %d bytes exceeds the limit of %d", len(message), MaxMessageSize)
+	case !utf8.Valid(message):
+		return errors.New("sns publish: message is not valid UTF-8")
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sns publish: %w", err)
+	}
+
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return fmt.Errorf("sns publish: %w", ErrClosed)
+	}
+	subs, ok := b.topics[topicARN]
+	if !ok {
+		b.mu.Unlock()
+		return fmt.Errorf("sns publish: %s: %w", topicARN, ErrTopicNotFound)
+	}
+	subs = slices.Clone(subs)
+	copies := 1
+	if b.cfg.DuplicateDeliveries {
+		copies = 2
+	}
+	b.started(len(subs) * copies)
+	b.mu.Unlock()
+
+	messageID := lambdaemu.NewUUID()
+	sid := messageSid(message)
+	if sid == "" {
+		sid = trace.MessageSid(ctx)
+	}
+	b.logger.Info("sns: published", "topic", topicName(topicARN), "message_id", messageID,
+		"sid", sid, "subscribers", len(subs), "copies", copies)
+	now := b.cfg.Now().UTC()
+	for _, sub := range subs {
+		event := events.SNSEvent{Records: []events.SNSEventRecord{{
+			EventVersion:         "1.0",
+			EventSubscriptionArn: sub.arn,
+			EventSource:          "aws:sns",
+			SNS: events.SNSEntity{
+				Type:              "Notification",
+				MessageID:         messageID,
+				TopicArn:          topicARN,
+				Subject:           "",
+				Message:           string(message),
+				Timestamp:         now,
+				SignatureVersion:  "1",
+				Signature:         "local",
+				SigningCertURL:    "http://127.0.0.1/local-sns.pem",
+				UnsubscribeURL:    "http://127.0.0.1/unsubscribe?SubscriptionArn=" + sub.arn,
+				MessageAttributes: map[string]any{},
+			},
+		}}}
+		payload, err := json.Marshal(event)
+		if err != nil { // cannot happen: every field marshals
+			panic(fmt.Sprintf("sns publish: encoding event: %v", err))
+		}
+		for range copies {
+			go b.deliver(delivery{sub: sub, topicARN: topicARN, messageID: messageID, messageSid: sid, payload: payload})
+		}
+	}
+	return nil
+}
+
+type delivery struct {
+	sub        subscription
+	topicARN   string
+	messageID  string
+	messageSid string
+	payload    []byte
+}
+
+// deliver runs one asynchronous invocation with its retries and, when they
+// are exhausted, the dead-lettering and the on-failure destination.
+func (b *Bus) deliver(d delivery) {
+	defer b.finished()
+	fn := d.sub.fn
+	log := b.logger.With("function", fn.Name(), "message_id", d.messageID, "sid", d.messageSid)
+	ctx := trace.WithMessageSid(b.ctx, d.messageSid)
+	requestID := lambdaemu.NewUUID() // retries of an async invocation keep its request id
+
+	var lastErr error
+	attempts := 0
+	for attempt := 0; attempt <= len(b.cfg.RetryDelays); attempt++ {
+		if attempt > 0 {
+			delay := b.cfg.RetryDelays[attempt-1]
+			log.Info("lambda: retrying asynchronous invocation", "attempt", attempt+1, "delay", delay.String())
+			select {
+			case <-time.After(delay):
+			case <-b.ctx.Done():
+				log.Warn("lambda: shutting down; pending retry dropped", "attempt", attempt+1, "err", lastErr)
+				return
+			}
+		}
+		attempts++
+		start := b.cfg.Now()
+		_, err := fn.Invoke(ctx, requestID, d.payload, lambdaemu.MaxAsyncPayload)
+		if err == nil {
+			log.Info("lambda: invoked", "attempt", attempt+1, "duration_ms", b.cfg.Now().Sub(start).Milliseconds())
+			return
+		}
+		lastErr = err
+		var fnErr *lambdaemu.Error
+		if !errors.As(err, &fnErr) {
+			// Not the function's failure (payload too large, shutdown):
+			// Lambda would not retry either.
+			break
+		}
+		log.Warn("lambda: invocation failed", "attempt", attempt+1, "error_type", fnErr.Type, "err", fnErr.Message)
+	}
+	if b.ctx.Err() != nil {
+		log.Warn("lambda: shutting down; invocation abandoned", "err", lastErr)
+		return
+	}
+	b.deadLetter(d, requestID, attempts, lastErr, log)
+}
+
+func (b *Bus) deadLetter(d delivery, requestID string, attempts int, lastErr error, log *slog.Logger) {
+	errType, functionError := "", "Unhandled"
+	var fnErr *lambdaemu.Error
+	if errors.As(lastErr, &fnErr) {
+		errType = fnErr.Type
+		if !fnErr.Unhandled {
+			functionError = "Handled"
+		}
+	}
+	b.mu.Lock()
+	b.dead = append(b.dead, DeadLetter{
+		Function:   d.sub.fn.Name(),
+		TopicARN:   d.topicARN,
+		MessageID:  d.messageID,
+		MessageSid: d.messageSid,
+		Attempts:   attempts,
+		ErrorType:  errType,
+		Error:      errMessage(lastErr),
+		Time:       b.cfg.Now().UTC(),
+		Payload:    json.RawMessage(d.payload),
+	})
+	b.mu.Unlock()
+	log.Error("lambda: retries exhausted; event dead-lettered", "attempts", attempts, "err", lastErr)
+
+	if d.sub.onFailure == "" {
+		return
+	}
+	response, _ := json.Marshal(map[string]string{"errorMessage": errMessage(lastErr), "errorType": errType})
+	record, err := json.Marshal(InvocationRecord{
+		Version:   "1.0",
+		Timestamp: b.cfg.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
+		RequestContext: InvocationRequestContext{
+			RequestID:              requestID,
+			FunctionARN:            d.sub.fn.ARN() + ":$LATEST",
+			Condition:              "RetriesExhausted",
+			ApproximateInvokeCount: attempts,
+		},
+		RequestPayload:  json.RawMessage(d.payload),
+		ResponseContext: InvocationResponseContext{StatusCode: 200, ExecutedVersion: "$LATEST", FunctionError: functionError},
+		ResponsePayload: response,
+	})
+	if err != nil { // cannot happen: the payload is valid JSON
+		log.Error("lambda: encoding invocation record", "err", err)
+		return
+	}
+	log.Info("lambda: sending the invocation record to the on-failure destination", "destination", topicName(d.sub.onFailure))
+	if err := b.Publish(trace.WithMessageSid(b.ctx, d.messageSid), d.sub.onFailure, record); err != nil {
+		log.Error("lambda: on-failure destination refused the record", "err", err)
+	}
+}
+
+func errMessage(err error) string {
+	var fnErr *lambdaemu.Error
+	if errors.As(err, &fnErr) {
+		return fnErr.Message
+	}
+	return err.Error()
+}
+
+// DeadLetters returns the dead-lettered events, oldest first.
+func (b *Bus) DeadLetters() []DeadLetter {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.dead)
+}
+
+// Close waits for the deliveries in flight, retries and the messages they
+// publish included, then stops accepting messages. When ctx ends first, it
+// drops the pending retries (logging each), waits for the invocations
+// running, and returns ctx's error.
+func (b *Bus) Close(ctx context.Context) error {
+	var err error
+	for {
+		b.mu.Lock()
+		if b.inflight == 0 {
+			b.closed = true
+			b.mu.Unlock()
+			break
+		}
+		idle := b.idle
+		b.mu.Unlock()
+		select {
+		case <-idle:
+			continue
+		case <-ctx.Done():
+		}
+		// Out of time: refuse new messages and cut the retries short.
+		b.mu.Lock()
+		b.closed = true
+		idle = b.idle
+		pending := b.inflight
+		b.mu.Unlock()
+		b.cancel()
+		if pending > 0 {
+			<-idle
+		}
+		err = fmt.Errorf("sns close: deliveries abandoned: %w", ctx.Err())
+		break
+	}
+	b.cancel()
+	return err
+}
+
+// messageSid extracts the "messageSid" of a sleuth Job or Reply, for logs.
+func messageSid(message []byte) string {
+	var m struct {
+		MessageSid string `json:"messageSid"`
+	}
+	if json.Unmarshal(message, &m) != nil {
+		return ""
+	}
+	return m.MessageSid
+}
+
+func topicName(arn string) string {
+	return arn[strings.LastIndex(arn, ":")+1:]
+}

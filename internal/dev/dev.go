@@ -1,0 +1,407 @@
+// Package dev runs the whole crossfaas system on one machine, offline, for
+// `crossfaas dev`: the real handlers of the labeler, the proxy and the
+// sleuth, wired as the Pulumi stack wires them, behind local stand-ins for
+// the cloud around them:
+//
+//   - an API Gateway HTTP API (package gateway) serving GET /detect (the
+//     proxy) and POST /sms (the sleuth's request handler) with payload
+//     format 2.0 events;
+//   - the labeler's HTTP handler on its own port, the "Cloud Function",
+//     whose URL is the proxy's LABELER_URL;
+//   - SNS topics with Lambda's asynchronous invocation semantics (package
+//     bus): fan-out, retries, a dead-letter list and the on-failure
+//     destination that tells the user "Sorry, that failed";
+//   - an in-memory idempotency ledger (package ledger);
+//   - a phone simulator (package phone) that plays Twilio: it signs the
+//     webhooks, serves the photos as Twilio media and receives the replies
+//     through the Messages API.
+//
+// Engines are offline by default (faces from internal/offline/faces,
+// labels from internal/offline/labels, biographies from Wikipedia when it
+// answers); Options.Cloud switches to Rekognition, Cloud Vision, Wikipedia
+// and Twilio with the user's own credentials. No handler knows which.
+package dev
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/crossfaas/crossfaas/internal/dev/bus"
+	"github.com/crossfaas/crossfaas/internal/dev/gateway"
+	"github.com/crossfaas/crossfaas/internal/dev/phone"
+)
+
+// DefaultPort is the base port: the gateway listens on it, the phone
+// simulator on the next port and the labeler on the one after.
+const DefaultPort = 8787
+
+// DefaultPrefix is the "<project>-<stack>" namespace of the local stack.
+const DefaultPrefix = "crossfaas-dev"
+
+// DefaultRetryDelays are the waits before the two retries of a failed
+// asynchronous invocation. Lambda waits one and two minutes; locally that
+// is scaled down so a failure reaches the phone in seconds, yet stays
+// longer than a command takes, so the retry of a duplicate delivery finds
+// the first one finished.
+var DefaultRetryDelays = []time.Duration{2 * time.Second, 4 * time.Second}
+
+// drainTimeout bounds how long Close waits for deliveries in flight.
+const drainTimeout = 10 * time.Second
+
+// Options configures Run. The zero value runs offline on the default ports
+// with the default data directory.
+type Options struct {
+	// Host is the interface to listen on; empty means 127.0.0.1.
+	Host string
+	// Port is the base port (see DefaultPort); 0 means DefaultPort, and a
+	// negative value picks free ports (tests).
+	Port int
+	// DataDir holds the offline face database; empty means
+	// DefaultDataDir().
+	DataDir string
+	// Cloud uses Rekognition, Cloud Vision, Wikipedia and Twilio instead
+	// of the offline engines.
+	Cloud bool
+	// DuplicateDeliveries delivers every SNS message twice, to exercise
+	// the handlers' idempotency.
+	DuplicateDeliveries bool
+	// RetryDelays are the waits before the retries of a failed
+	// asynchronous invocation; nil means DefaultRetryDelays.
+	RetryDelays []time.Duration
+	// AuthToken is the simulated Twilio account's auth token; empty means a
+	// random one. AccountSID likewise.
+	AuthToken  string
+	AccountSID string
+	// UserNumber is the simulated phone's number and TwilioNumber the
+	// number it texts; empty means phone.DefaultUserNumber and
+	// phone.DefaultTwilioNumber. With Cloud and both set to real numbers,
+	// replies also go out as real SMS through Twilio.
+	UserNumber   string
+	TwilioNumber string
+	// WikipediaURL overrides https://en.wikipedia.org (the
+	// SLEUTH_WIKIPEDIA_URL variable of the cloud).
+	WikipediaURL string
+	// MatchThreshold is the minimum similarity of a match, 0-100; zero
+	// means the handlers' default (85).
+	MatchThreshold float64
+	// Prefix namespaces function, topic and collection names; empty means
+	// DefaultPrefix.
+	Prefix string
+	// Logger receives every hop's logs; nil means JSON on stderr.
+	Logger *slog.Logger
+
+	// editEngines, if set, may replace engines before wiring (tests).
+	editEngines func(*engines)
+}
+
+// System is a running local system.
+type System struct {
+	// GatewayURL is the local HTTP API (GET /detect, POST /sms).
+	GatewayURL string
+	// PhoneURL is the phone simulator's page.
+	PhoneURL string
+	// LabelerURL is the labeler, the proxy's LABELER_URL.
+	LabelerURL string
+	// DataDir holds the offline face database.
+	DataDir string
+	// Mode is "offline" or "cloud".
+	Mode string
+	// AccountSID and AuthToken are the simulated Twilio account's.
+	AccountSID string
+	AuthToken  string
+
+	// Phone is the phone simulator; Bus the local SNS.
+	Phone *phone.Simulator
+	Bus   *bus.Bus
+
+	logger                           *slog.Logger
+	gatewaySrv, labelerSrv, phoneSrv *http.Server
+	closers                          []func() error
+	notes                            []string // shown in the banner
+
+	serveErr  chan error
+	closeOnce sync.Once
+	closeErr  error
+	closed    chan struct{}
+}
+
+// Run starts the system and returns once every server listens. It stops
+// when ctx ends (Wait returns then) or when Close is called.
+func Run(ctx context.Context, opts Options) (*System, error) {
+	if opts.Host == "" {
+		opts.Host = "127.0.0.1"
+	}
+	if ip := net.ParseIP(opts.Host); opts.Host != "localhost" && (ip == nil || !(ip.IsLoopback() || ip.IsUnspecified())) {
+		// The handlers only talk plain http to loopback hosts (credentials
+		// never cross a network in clear).
+		return nil, fmt.Errorf("dev: host %q: listen on a loopback address (127.0.0.1, ::1) or on all interfaces (0.0.0.0, ::)", opts.Host)
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = DefaultPrefix
+	}
+	if opts.RetryDelays == nil {
+		opts.RetryDelays = DefaultRetryDelays
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if opts.DataDir == "" {
+		dir, err := DefaultDataDir()
+		if err != nil {
+			return nil, err
+		}
+		opts.DataDir = dir
+	}
+	if opts.AccountSID == "" {
+		opts.AccountSID = phone.NewAccountSID()
+	}
+	if opts.AuthToken == "" {
+		opts.AuthToken = phone.NewAuthToken()
+	}
+
+	s := &System{
+		DataDir:    opts.DataDir,
+		Mode:       "offline",
+		AccountSID: opts.AccountSID,
+		AuthToken:  opts.AuthToken,
+		logger:     opts.Logger,
+		serveErr:   make(chan error, 3),
+		closed:     make(chan struct{}),
+	}
+	if opts.Cloud {
+		s.Mode = "cloud"
+	} else {
+		s.notes = append(s.notes, "Offline engines: faces from the data directory, labels computed from the pixels,",
+			"  biographies from Wikipedia when it answers. GET /detect without imageUri labels "+samplePath+".")
+	}
+	if opts.DuplicateDeliveries {
+		s.notes = append(s.notes, "Every SNS message is delivered twice (--duplicate-deliveries): replies must still come once.")
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			s.shutdown()
+		}
+	}()
+
+	gatewayLn, phoneLn, labelerLn, err := listenAll(opts.Host, opts.Port)
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, func() error {
+		// Listeners not yet handed to a server.
+		for _, ln := range []net.Listener{gatewayLn, phoneLn, labelerLn} {
+			ln.Close()
+		}
+		return nil
+	})
+	s.GatewayURL = localURL(opts.Host, gatewayLn)
+	s.PhoneURL = localURL(opts.Host, phoneLn)
+	s.LabelerURL = localURL(opts.Host, labelerLn)
+
+	s.Bus = bus.New(bus.Config{RetryDelays: opts.RetryDelays, DuplicateDeliveries: opts.DuplicateDeliveries}, opts.Logger.With("component", "sns"))
+	sim, err := phone.New(phone.Config{
+		AccountSID:   opts.AccountSID,
+		AuthToken:    opts.AuthToken,
+		BaseURL:      s.PhoneURL,
+		WebhookURL:   s.GatewayURL + "/sms",
+		UserNumber:   opts.UserNumber,
+		TwilioNumber: opts.TwilioNumber,
+		DeadLetters:  func() any { return s.Bus.DeadLetters() },
+		Mode:         s.Mode,
+	}, opts.Logger.With("component", "phone"))
+	if err != nil {
+		return nil, err
+	}
+	s.Phone = sim
+
+	eng, err := openEngines(ctx, opts, s)
+	if err != nil {
+		return nil, err
+	}
+	if opts.editEngines != nil {
+		opts.editEngines(eng)
+	}
+	gw := gateway.New(gateway.Config{}, opts.Logger.With("component", "gateway"))
+	if err := wire(opts, s, eng, gw); err != nil {
+		return nil, err
+	}
+
+	s.labelerSrv = s.serve(labelerLn, eng.labeler)
+	s.gatewaySrv = s.serve(gatewayLn, gw)
+	console := http.NewServeMux()
+	console.HandleFunc("GET "+samplePath, serveSample)
+	console.Handle("/", sim)
+	s.phoneSrv = s.serve(phoneLn, console)
+	ok = true
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-s.closed:
+		}
+		s.Close()
+	}()
+	s.logger.Info("dev: running", "mode", s.Mode, "gateway", s.GatewayURL, "phone", s.PhoneURL,
+		"labeler", s.LabelerURL, "data", s.DataDir)
+	return s, nil
+}
+
+// localURL is the http URL of ln, which listens on host, for the
+// system's own calls: loopback, even when ln listens on all interfaces.
+func localURL(host string, ln net.Listener) string {
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ip := net.ParseIP(host)
+	switch {
+	case ip == nil: // "localhost"
+		return "http://" + net.JoinHostPort(host, port)
+	case ip.IsUnspecified() && ip.To4() != nil:
+		ip = net.IPv4(127, 0, 0, 1)
+	case ip.IsUnspecified():
+		ip = net.IPv6loopback
+	}
+	return "http://" + net.JoinHostPort(ip.String(), port)
+}
+
+// listenAll listens on the base port and the next two (or three free
+// ports when port is negative).
+func listenAll(host string, port int) (gw, ph, lb net.Listener, err error) {
+	if port == 0 {
+		port = DefaultPort
+	}
+	var lns []net.Listener
+	for i := range 3 {
+		p := 0
+		if port > 0 {
+			p = port + i
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return nil, nil, nil, fmt.Errorf("port %d is in use; pass --port to choose another base port (crossfaas dev uses it and the next two)", p)
+			}
+			return nil, nil, nil, fmt.Errorf("dev: listen on %s: %w", net.JoinHostPort(host, strconv.Itoa(p)), err)
+		}
+		lns = append(lns, ln)
+	}
+	return lns[0], lns[1], lns[2], nil
+}
+
+// serve serves h on ln until shutdown; a server that fails stops the
+// system.
+func (s *System) serve(ln net.Listener, h http.Handler) *http.Server {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("dev: server failed", "addr", ln.Addr().String(), "err", err)
+			s.serveErr <- fmt.Errorf("dev: serve %s: %w", ln.Addr(), err)
+			s.Close()
+		}
+	}()
+	return srv
+}
+
+// Wait blocks until the system stops (its context ended, Close was called
+// or a server failed) and returns the first error of serving or shutting
+// down.
+func (s *System) Wait() error {
+	<-s.closed
+	select {
+	case err := <-s.serveErr:
+		return errors.Join(err, s.closeErr)
+	default:
+		return s.closeErr
+	}
+}
+
+// Close stops the system cleanly: the servers stop taking requests and
+// finish the ones in flight, the bus delivers what it holds (for up to 10
+// seconds; pending retries are dropped after that), the phone's streams
+// end and the face database is closed. It is safe to call more than once.
+func (s *System) Close() error {
+	s.closeOnce.Do(func() {
+		s.closeErr = s.shutdown()
+		close(s.closed)
+	})
+	return s.closeErr
+}
+
+func (s *System) shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	var errs []error
+	// The gateway first: in-flight webhooks finish and publish. Then the
+	// labeler (the proxy may be waiting on it). The phone simulator last
+	// but one: the bus's replies land in it.
+	for _, srv := range []struct {
+		name string
+		srv  *http.Server
+	}{{"gateway", s.gatewaySrv}, {"labeler", s.labelerSrv}} {
+		if srv.srv != nil {
+			if err := srv.srv.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("dev: shut down the %s: %w", srv.name, err))
+			}
+		}
+	}
+	if s.Bus != nil {
+		if err := s.Bus.Close(ctx); err != nil {
+			s.logger.Warn("dev: deliveries abandoned at shutdown", "err", err)
+		}
+	}
+	if s.Phone != nil {
+		s.Phone.Close()
+	}
+	if s.phoneSrv != nil {
+		if err := s.phoneSrv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("dev: shut down the phone simulator: %w", err))
+		}
+	}
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		if err := s.closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.logger.Info("dev: stopped")
+	return errors.Join(errs...)
+}
+
+// Banner writes what a user needs to start: the endpoints, the phone
+// simulator, the labeler, the data directory, the mode and the local auth
+// token.
+func (s *System) Banner(w io.Writer) {
+	fmt.Fprintf(w, `
+crossfaas dev: the whole system on this machine (%s)
+
+  Phone simulator   %s
+  API (gateway)     GET  %s/detect?imageUri=<url>   (proxy -> labeler)
+                    POST %s/sms                     (Twilio webhook -> sleuth)
+  Labeler           %s/?imageUri=<url>              (the "Cloud Function")
+  Dead letters      %s/_dev/dlq
+  Data directory    %s
+  Twilio account    %s, auth token %s
+                    (webhooks are signed with it: X-Twilio-Signature)
+`, s.Mode, s.PhoneURL, s.GatewayURL, s.GatewayURL, s.LabelerURL, s.PhoneURL, s.DataDir, s.AccountSID, s.AuthToken)
+	if len(s.notes) > 0 {
+		fmt.Fprintln(w)
+	}
+	for _, n := range s.notes {
+		fmt.Fprintf(w, "  %s\n", n)
+	}
+	fmt.Fprint(w, "\nOpen the phone simulator and text \"help\". Ctrl-C stops everything.\n\n")
+}

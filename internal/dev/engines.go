@@ -1,0 +1,135 @@
+package dev
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	awsrekognition "github.com/aws/aws-sdk-go-v2/service/rekognition"
+
+	"github.com/crossfaas/crossfaas/functions/labeler"
+	"github.com/crossfaas/crossfaas/functions/sleuth"
+	"github.com/crossfaas/crossfaas/functions/sleuth/rekognition"
+	"github.com/crossfaas/crossfaas/functions/sleuth/twilio"
+	"github.com/crossfaas/crossfaas/functions/sleuth/wikipedia"
+	"github.com/crossfaas/crossfaas/internal/dev/bio"
+	"github.com/crossfaas/crossfaas/internal/dev/phone"
+	"github.com/crossfaas/crossfaas/internal/offline/faces"
+	"github.com/crossfaas/crossfaas/internal/offline/labels"
+)
+
+// Environment variables of the user's Twilio account, read with --cloud.
+const (
+	EnvTwilioAccountSID = "TWILIO_ACCOUNT_SID"
+	EnvTwilioAuthToken  = "TWILIO_AUTH_TOKEN"
+)
+
+// engines are the services behind the handlers: offline stand-ins or the
+// real clouds.
+type engines struct {
+	faces     sleuth.Faces
+	bios      sleuth.Biographies
+	media     sleuth.Media
+	sms       sleuth.SMSSender
+	annotator labeler.Annotator
+	labeler   http.Handler // the labeler's handler, built on annotator
+}
+
+// openEngines builds the engines of opts's mode; what needs closing is
+// added to s.closers.
+func openEngines(ctx context.Context, opts Options, s *System) (*engines, error) {
+	e := &engines{}
+	log := opts.Logger
+
+	// Photos always come from the phone simulator, which plays Twilio's API
+	// host: media are fetched from it with the simulated account.
+	media, err := twilio.NewMedia(twilio.Config{AccountSID: s.AccountSID, AuthToken: s.AuthToken, APIURL: s.PhoneURL}, []string{})
+	if err != nil {
+		return nil, fmt.Errorf("dev: media fetcher: %w", err)
+	}
+	e.media = media
+
+	// Replies go through the real Twilio client to the simulator's
+	// Messages API, which puts them in the phone's thread.
+	simSMS, err := twilio.NewSender(twilio.Config{
+		AccountSID: s.AccountSID, AuthToken: s.AuthToken, APIURL: s.PhoneURL, Transport: phone.Transport(nil),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dev: SMS sender: %w", err)
+	}
+	e.sms = simSMS
+
+	wiki, err := wikipedia.New(opts.WikipediaURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("dev: %w", err)
+	}
+
+	if !opts.Cloud {
+		engine, err := faces.Open(opts.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("dev: %w", err)
+		}
+		s.closers = append(s.closers, engine.Close)
+		e.faces = engine
+		e.bios = bio.NewFallback(wiki, 0, nil, log.With("component", "biographies"))
+		// Images are fetched over loopback; the labeler's handler bounds
+		// each annotation, the client bounds a stuck connection.
+		e.annotator = labels.New(&http.Client{Timeout: 30 * time.Second})
+		e.labeler = labeler.NewHandler(e.annotator, labeler.Config{DefaultImageURI: s.PhoneURL + samplePath},
+			log.With("function", opts.Prefix+"-labeler"))
+		return e, nil
+	}
+
+	// Cheap checks first: a wrong environment fails before any client.
+	sid, token := os.Getenv(EnvTwilioAccountSID), os.Getenv(EnvTwilioAuthToken)
+	realNumbers := opts.UserNumber != "" && opts.TwilioNumber != ""
+	switch {
+	case sid == "" && token == "":
+		s.notes = append(s.notes, "SMS replies stay in the phone simulator: set "+EnvTwilioAccountSID+" and "+EnvTwilioAuthToken+" to send them with Twilio.")
+	case sid == "":
+		return nil, fmt.Errorf("dev --cloud: %s is set but %s is not", EnvTwilioAuthToken, EnvTwilioAccountSID)
+	case token == "":
+		return nil, fmt.Errorf("dev --cloud: %s is set but %s is not", EnvTwilioAccountSID, EnvTwilioAuthToken)
+	case !realNumbers:
+		s.notes = append(s.notes, "SMS replies stay in the phone simulator: pass --phone and --twilio-number (your phone and your Twilio number) to send them with Twilio.")
+	default:
+		twilioSMS, err := twilio.NewSender(twilio.Config{AccountSID: sid, AuthToken: token})
+		if err != nil {
+			return nil, fmt.Errorf("dev --cloud: %s: %w", EnvTwilioAccountSID, err)
+		}
+		e.sms = tee{real: twilioSMS, mirror: simSMS}
+		s.notes = append(s.notes, "SMS replies are sent with Twilio to "+opts.UserNumber+" and shown in the phone simulator.")
+	}
+
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dev --cloud: load the AWS configuration (default credential chain): %w", err)
+	}
+	e.faces = rekognition.New(awsrekognition.NewFromConfig(awsCfg))
+	e.bios = wiki
+	vision, err := labeler.NewVisionAnnotator(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dev --cloud: Cloud Vision client (Application Default Credentials): %w", err)
+	}
+	s.closers = append(s.closers, vision.Close)
+	e.annotator = vision
+	e.labeler = labeler.NewHandler(vision, labeler.Config{}, log.With("function", opts.Prefix+"-labeler"))
+	return e, nil
+}
+
+// tee sends an SMS for real, then shows it in the phone simulator.
+type tee struct {
+	real, mirror sleuth.SMSSender
+}
+
+func (t tee) Send(ctx context.Context, from, to, body string) error {
+	if err := t.real.Send(ctx, from, to, body); err != nil {
+		return err
+	}
+	// The SMS is out; failing now would send it again on the retry.
+	_ = t.mirror.Send(ctx, from, to, body)
+	return nil
+}

@@ -1,0 +1,425 @@
+package phone
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twilio/twilio-go/client"
+
+	"github.com/crossfaas/crossfaas/functions/sleuth"
+	sleuthtwilio "github.com/crossfaas/crossfaas/functions/sleuth/twilio"
+	"github.com/crossfaas/crossfaas/internal/dev/trace"
+)
+
+const token = "0123456789abcdef0123456789abcdef"
+
+var accountSID = "AC" + strings.Repeat("ab", 16)
+
+var _ sleuth.SMSSender = (*Simulator)(nil)
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func TestSignatureMatchesTwilio(t *testing.T) {
+	tests := []struct {
+		name   string
+		url    string
+		params url.Values
+	}{
+		{"no params", "https://example.com/sms", url.Values{}},
+		{"sorted params", "http://127.0.0.1:8787/sms", url.Values{"To": {"+1"}, "Body": {"face match x"}, "From": {"+2"}, "MediaUrl0": {"http://x/y?z=1"}}},
+		{"unicode body", "https://abc.execute-api.us-east-1.amazonaws.com/sms", url.Values{"Body": {"héllo 👋"}, "NumMedia": {"0"}}},
+		{"url with query", "https://example.com/sms?stage=dev", url.Values{"Body": {"a&b=c"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sig := Signature(token, tt.url, tt.params)
+			v := client.NewRequestValidator(token)
+			if !v.ValidateBody(tt.url, []byte(tt.params.Encode()), sig) {
+				t.Errorf("Signature(token, %q, %v) = %q, which twilio-go's validator refuses", tt.url, tt.params, sig)
+			}
+			if other := client.NewRequestValidator("another-token"); other.ValidateBody(tt.url, []byte(tt.params.Encode()), sig) {
+				t.Errorf("signature validates under another token")
+			}
+		})
+	}
+}
+
+// webhook is a fake bot: it checks the signature like the request handler,
+// fetches the media with the account's credentials and answers TwiML.
+type webhook struct {
+	t       *testing.T
+	answer  string
+	status  int
+	mu      sync.Mutex
+	params  url.Values
+	media   []byte
+	sigOK   bool
+	fetched int
+}
+
+func (wh *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	form, _ := url.ParseQuery(string(body))
+	v := client.NewRequestValidator(token)
+	u := "http://" + r.Host + r.URL.RequestURI()
+	wh.mu.Lock()
+	wh.params = form
+	wh.sigOK = v.ValidateBody(u, body, r.Header.Get("X-Twilio-Signature"))
+	wh.mu.Unlock()
+	if m := form.Get("MediaUrl0"); m != "" {
+		req, _ := http.NewRequest("GET", m, nil)
+		req.SetBasicAuth(accountSID, token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			wh.t.Errorf("fetching media: %v", err)
+		} else {
+			data, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			wh.mu.Lock()
+			wh.media, wh.fetched = data, resp.StatusCode
+			wh.mu.Unlock()
+		}
+	}
+	if wh.status != 0 {
+		w.WriteHeader(wh.status)
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	io.WriteString(w, wh.answer)
+}
+
+// newSimulator serves a simulator posting to wh.
+func newSimulator(t *testing.T, wh http.Handler) (*Simulator, *httptest.Server) {
+	t.Helper()
+	hook := httptest.NewServer(wh)
+	t.Cleanup(hook.Close)
+	var sim *Simulator
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { sim.ServeHTTP(w, r) }))
+	t.Cleanup(srv.Close)
+	var err error
+	sim, err = New(Config{AccountSID: accountSID, AuthToken: token, BaseURL: srv.URL, WebhookURL: hook.URL + "/sms", Mode: "offline"}, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	return sim, srv
+}
+
+func TestSendMessage(t *testing.T) {
+	png := []byte("\x89PNG\r\n\x1a\n fake image bytes")
+	tests := []struct {
+		name      string
+		body      string
+		photo     *Photo
+		answer    string
+		status    int
+		wantAck   string
+		wantError string
+		wantKinds []string
+	}{
+		{
+			name: "text with ack", body: "face addcol demo",
+			answer:    `<?xml version="1.0" encoding="UTF-8"?><Response><Message>Creating collection demo...</Message></Response>`,
+			wantAck:   "Creating collection demo...",
+			wantKinds: []string{"sent", "ack"},
+		},
+		{
+			name: "photo", body: "face match demo", photo: &Photo{Data: png},
+			answer:    `<Response><Message><Body>Looking...</Body></Message></Response>`,
+			wantAck:   "Looking...",
+			wantKinds: []string{"sent", "ack"},
+		},
+		{
+			name: "empty response sends no SMS", body: "hi",
+			answer:    `<Response/>`,
+			wantKinds: []string{"sent"},
+		},
+		{
+			name: "webhook refuses", body: "hi", status: 403, answer: "bad signature",
+			wantError: "HTTP 403: bad signature",
+			wantKinds: []string{"sent", "error"},
+		},
+		{
+			name: "not TwiML", body: "hi", answer: "<html>",
+			wantError: "not valid TwiML",
+			wantKinds: []string{"sent", "error"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wh := &webhook{t: t, answer: tt.answer, status: tt.status}
+			sim, srv := newSimulator(t, wh)
+			res, err := sim.SendMessage(context.Background(), tt.body, tt.photo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Ack != tt.wantAck || !strings.Contains(res.Error, tt.wantError) || (tt.wantError == "") != (res.Error == "") {
+				t.Errorf("SendMessage(%q) = %+v, want ack %q, error containing %q", tt.body, res, tt.wantAck, tt.wantError)
+			}
+			if !wh.sigOK {
+				t.Errorf("the webhook's twilio-go validator refused X-Twilio-Signature")
+			}
+			p := wh.params
+			if p.Get("Body") != tt.body || p.Get("MessageSid") != res.MessageSid || p.Get("AccountSid") != accountSID ||
+				p.Get("From") != DefaultUserNumber || p.Get("To") != DefaultTwilioNumber || !strings.HasPrefix(res.MessageSid, "SM") {
+				t.Errorf("webhook params = %v", p)
+			}
+			if tt.photo != nil {
+				if p.Get("NumMedia") != "1" || p.Get("MediaContentType0") != "image/png" ||
+					!strings.HasPrefix(p.Get("MediaUrl0"), srv.URL+"/2010-04-01/Accounts/"+accountSID+"/Messages/"+res.MessageSid+"/Media/ME") {
+					t.Errorf("media params = %v", p)
+				}
+				if wh.fetched != 200 || !bytes.Equal(wh.media, png) {
+					t.Errorf("media fetch = %d %q, want 200 and the photo", wh.fetched, wh.media)
+				}
+			} else if p.Get("NumMedia") != "0" {
+				t.Errorf("NumMedia = %q, want 0", p.Get("NumMedia"))
+			}
+			var kinds []string
+			for _, e := range sim.Thread(0) {
+				kinds = append(kinds, e.Kind)
+			}
+			if strings.Join(kinds, ",") != strings.Join(tt.wantKinds, ",") {
+				t.Errorf("thread kinds = %v, want %v", kinds, tt.wantKinds)
+			}
+		})
+	}
+}
+
+func TestMediaNeedsCredentials(t *testing.T) {
+	wh := &webhook{t: t, answer: "<Response/>"}
+	sim, srv := newSimulator(t, wh)
+	res, err := sim.SendMessage(context.Background(), "x", &Photo{ContentType: "image/jpeg", Data: []byte("jpeg")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mediaURL := wh.params.Get("MediaUrl0")
+	tests := []struct {
+		name       string
+		url        string
+		user, pass string
+		want       int
+	}{
+		{"right credentials", mediaURL, accountSID, token, 200},
+		{"no credentials", mediaURL, "", "", 401},
+		{"wrong token", mediaURL, accountSID, "nope", 401},
+		{"other message", strings.Replace(mediaURL, res.MessageSid, "SM"+strings.Repeat("0", 32), 1), accountSID, token, 404},
+		{"unknown media", mediaURL[:strings.LastIndex(mediaURL, "/")] + "/ME00", accountSID, token, 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", tt.url, nil)
+			if tt.user != "" {
+				req.SetBasicAuth(tt.user, tt.pass)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Errorf("GET %s = %d, want %d", tt.url, resp.StatusCode, tt.want)
+			}
+		})
+	}
+	_ = srv
+}
+
+func TestRepliesThroughTwilioClient(t *testing.T) {
+	sim, srv := newSimulator(t, &webhook{t: t, answer: "<Response/>"})
+	sender, err := sleuthtwilio.NewSender(sleuthtwilio.Config{
+		AccountSID: accountSID, AuthToken: token, APIURL: srv.URL, Transport: Transport(nil),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := trace.WithMessageSid(context.Background(), "SMinbound")
+	if err := sender.Send(ctx, DefaultTwilioNumber, DefaultUserNumber, "Mel Gibson (97.1%)"); err != nil {
+		t.Fatalf("Send through twilio-go = %v", err)
+	}
+	thread := sim.Thread(0)
+	if len(thread) != 1 {
+		t.Fatalf("thread = %+v, want one entry", thread)
+	}
+	e := thread[0]
+	if e.Kind != "received" || e.Body != "Mel Gibson (97.1%)" || e.From != DefaultTwilioNumber || e.To != DefaultUserNumber || e.InReplyTo != "SMinbound" {
+		t.Errorf("entry = %+v", e)
+	}
+
+	bad, _ := sleuthtwilio.NewSender(sleuthtwilio.Config{AccountSID: accountSID, AuthToken: "wrong", APIURL: srv.URL})
+	if err := bad.Send(context.Background(), DefaultTwilioNumber, DefaultUserNumber, "x"); err == nil {
+		t.Errorf("Send with a wrong token succeeded, want the API's 401")
+	}
+	if err := sender.Send(context.Background(), DefaultTwilioNumber, DefaultUserNumber, strings.Repeat("x", 1601)); !errors.Is(err, sleuthtwilio.ErrRejected) {
+		t.Errorf("Send of 1601 characters = %v, want ErrRejected", err)
+	}
+}
+
+func TestSendDirect(t *testing.T) {
+	sim, _ := newSimulator(t, &webhook{t: t})
+	ctx := trace.WithMessageSid(context.Background(), "SM1")
+	if err := sim.Send(ctx, DefaultTwilioNumber, DefaultUserNumber, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Send(ctx, DefaultTwilioNumber, DefaultUserNumber, ""); err == nil {
+		t.Errorf("Send of an empty body succeeded")
+	}
+	if got := sim.Thread(0); len(got) != 1 || got[0].Body != "hello" || got[0].InReplyTo != "SM1" {
+		t.Errorf("thread = %+v", got)
+	}
+}
+
+// postForm posts the page's send form.
+func postForm(t *testing.T, base, body string, file []byte, fileType string) (int, map[string]any) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("body", body)
+	if file != nil {
+		h := make(map[string][]string)
+		h["Content-Disposition"] = []string{`form-data; name="media"; filename="photo"`}
+		h["Content-Type"] = []string{fileType}
+		w, _ := mw.CreatePart(h)
+		w.Write(file)
+	}
+	mw.Close()
+	resp, err := http.Post(base+"/api/messages", mw.FormDataContentType(), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func TestPageAPI(t *testing.T) {
+	wh := &webhook{t: t, answer: "<Response><Message>ok</Message></Response>"}
+	_, srv := newSimulator(t, wh)
+
+	tests := []struct {
+		name       string
+		body       string
+		file       []byte
+		fileType   string
+		wantStatus int
+		wantType   string
+	}{
+		{"text", "help", nil, "", 200, ""},
+		{"photo with its type", "face match demo", []byte("\xff\xd8\xff\xe0 jpeg"), "image/jpeg", 200, "image/jpeg"},
+		{"sniffed type", "face match demo", []byte("\x89PNG\r\n\x1a\n png"), "application/octet-stream", 200, "image/png"},
+		{"text file", "face match demo", []byte("not an image"), "text/plain", 200, "text/plain"},
+		{"nothing", "  ", nil, "", 400, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, out := postForm(t, srv.URL, tt.body, tt.file, tt.fileType)
+			if status != tt.wantStatus {
+				t.Fatalf("POST /api/messages = %d %v, want %d", status, out, tt.wantStatus)
+			}
+			if status != 200 {
+				return
+			}
+			if out["ack"] != "ok" {
+				t.Errorf("ack = %v, want ok", out["ack"])
+			}
+			if got := wh.params.Get("MediaContentType0"); got != tt.wantType {
+				t.Errorf("MediaContentType0 = %q, want %q", got, tt.wantType)
+			}
+		})
+	}
+
+	for _, path := range []string{"/", "/app.js", "/style.css", "/api/info", "/api/thread", "/_dev/dlq"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s = %d, want 200", path, resp.StatusCode)
+		}
+	}
+}
+
+func TestEventsStream(t *testing.T) {
+	sim, srv := newSimulator(t, &webhook{t: t, answer: "<Response/>"})
+	if err := sim.Send(context.Background(), DefaultTwilioNumber, DefaultUserNumber, "first"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("Content-Type = %q", ct)
+	}
+	lines := bufio.NewScanner(resp.Body)
+	var bodies []string
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		sim.Send(context.Background(), DefaultTwilioNumber, DefaultUserNumber, "second")
+	}()
+	for len(bodies) < 2 && lines.Scan() {
+		if data, ok := strings.CutPrefix(lines.Text(), "data: "); ok {
+			var e Entry
+			if err := json.Unmarshal([]byte(data), &e); err != nil {
+				t.Fatal(err)
+			}
+			bodies = append(bodies, e.Body)
+		}
+	}
+	if strings.Join(bodies, ",") != "first,second" {
+		t.Errorf("streamed bodies = %v, want first,second", bodies)
+	}
+	// Close ends the stream, so servers can shut down.
+	sim.Close()
+	for lines.Scan() {
+	}
+	if ctx.Err() != nil {
+		t.Errorf("the stream outlived Close")
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	good := Config{AccountSID: accountSID, AuthToken: token, BaseURL: "http://127.0.0.1:1", WebhookURL: "http://127.0.0.1:2/sms"}
+	tests := []struct {
+		name string
+		edit func(*Config)
+	}{
+		{"bad account SID", func(c *Config) { c.AccountSID = "AC123" }},
+		{"no token", func(c *Config) { c.AuthToken = "" }},
+		{"no base URL", func(c *Config) { c.BaseURL = "" }},
+		{"no webhook", func(c *Config) { c.WebhookURL = "" }},
+		{"relative webhook", func(c *Config) { c.WebhookURL = "sms" }},
+		{"phone number not E.164", func(c *Config) { c.UserNumber = "555-0100" }},
+		{"twilio number not E.164", func(c *Config) { c.TwilioNumber = "+0123" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := good
+			tt.edit(&cfg)
+			if _, err := New(cfg, discard()); err == nil {
+				t.Errorf("New(%+v) succeeded, want an error", cfg)
+			}
+		})
+	}
+	if _, err := New(good, discard()); err != nil {
+		t.Errorf("New(good) = %v", err)
+	}
+}

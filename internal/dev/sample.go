@@ -1,0 +1,54 @@
+package dev
+
+import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+)
+
+// samplePath is where the dev console serves the offline default image:
+// the labeler labels it when a request names no image, as the cloud
+// labeler labels its default gs:// image (which is out of reach offline).
+const samplePath = "/_dev/sample.png"
+
+// samplePNG is a 480x320 picture of a sky, a sun and hills, drawn once.
+var samplePNG = sync.OnceValue(func() []byte {
+	const w, h = 480, 320
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			fx, fy := float64(x)/w, float64(y)/h
+			hill := 0.6 + 0.07*math.Sin(fx*8) + 0.03*math.Sin(fx*21+1)
+			var c color.RGBA
+			switch {
+			case fy > hill:
+				n := uint8((x*7 + y*13) % 30)
+				c = color.RGBA{46 + n, 125 + n, 50 + n/2, 255}
+			case math.Hypot((fx-0.76)*1.5, fy-0.22) < 0.09:
+				c = color.RGBA{255, 214, 102, 255}
+			default:
+				c = color.RGBA{uint8(110 + 90*fy), uint8(170 + 60*fy), 240, 255}
+			}
+			img.SetRGBA(x, y, c)
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		panic("dev: encoding the sample image: " + err.Error()) // cannot happen with an RGBA image
+	}
+	return buf.Bytes()
+})
+
+// serveSample serves the sample image.
+func serveSample(w http.ResponseWriter, r *http.Request) {
+	data := samplePNG()
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write(data)
+}
