@@ -32,7 +32,7 @@ func TestRealBuild(t *testing.T) {
 
 	proxyZip := filepath.Join(out, "proxy.zip")
 	proxySum := fileSHA256(t, proxyZip)
-	fn := run.mocks.one(t, typeLambda)
+	fn := run.mocks.named(t, typeLambda, "proxy-function")
 	if code, ok := fn.Inputs["code"].(*archive.Archive); !ok || code.Path != proxyZip {
 		t.Errorf("proxy Lambda code = %#v, want the archive %s", fn.Inputs["code"], proxyZip)
 	}
@@ -40,6 +40,19 @@ func TestRealBuild(t *testing.T) {
 		t.Errorf("proxy sourceCodeHash = %v, want %v (base64 SHA-256 of %s)", got, want, proxyZip)
 	}
 	assertZipHas(t, proxyZip, "bootstrap")
+
+	// The six sleuth Lambdas deploy one zip.
+	sleuthZip := filepath.Join(out, "sleuth.zip")
+	sleuthHash := base64.StdEncoding.EncodeToString(fileSHA256(t, sleuthZip))
+	for _, fn := range run.mocks.all(typeLambda) {
+		if fn.Name == "proxy-function" {
+			continue
+		}
+		if code, ok := fn.Inputs["code"].(*archive.Archive); !ok || code.Path != sleuthZip || fn.Inputs["sourceCodeHash"] != sleuthHash {
+			t.Errorf("%s code = %#v (hash %v), want the archive %s (hash %s)", fn.Name, fn.Inputs["code"], fn.Inputs["sourceCodeHash"], sleuthZip, sleuthHash)
+		}
+	}
+	assertZipHas(t, sleuthZip, "bootstrap")
 
 	labelerZip := filepath.Join(out, "labeler.zip")
 	labelerSum := hex.EncodeToString(fileSHA256(t, labelerZip))
@@ -49,7 +62,7 @@ func TestRealBuild(t *testing.T) {
 	// Cloud Build wants the module's go.mod at the root of the archive.
 	assertZipHas(t, labelerZip, "go.mod")
 
-	want := map[string]string{"proxy": hex.EncodeToString(proxySum), "labeler": labelerSum}
+	want := map[string]string{"proxy": hex.EncodeToString(proxySum), "labeler": labelerSum, "sleuth": hex.EncodeToString(fileSHA256(t, sleuthZip))}
 	got, _ := run.outputs["artifacts"].(map[string]string)
 	for name, sum := range want {
 		if got[name] != sum {

@@ -3,8 +3,10 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"regexp"
 	"slices"
@@ -35,6 +37,31 @@ const (
 	defaultAPIThrottlingBurst    = 20
 	defaultAPIThrottlingRate     = 10
 	defaultGCPRegion             = "us-central1"
+
+	defaultSleuthRequestMemoryMB       = 128
+	defaultSleuthRequestTimeoutSeconds = 8
+	defaultSleuthWorkerMemoryMB        = 256
+	defaultSleuthWorkerTimeoutSeconds  = 60
+	// defaultMatchThreshold is worker.DefaultThreshold, the similarity
+	// Rekognition must report for a face to match.
+	defaultMatchThreshold = 85
+)
+
+// Limits of the sleuth Lambdas' timeouts.
+const (
+	// maxSleuthRequestTimeoutSeconds leaves the webhook room to answer
+	// within the 15 s Twilio waits, cold start and API Gateway included.
+	maxSleuthRequestTimeoutSeconds = 12
+	// maxSleuthWorkerTimeoutSeconds stays under the idempotency ledger's
+	// claim lease (ledger.DefaultLease, 2 minutes): a delivery still
+	// running when its claim lapses could run a step twice.
+	maxSleuthWorkerTimeoutSeconds = 100
+)
+
+// Config keys of the Twilio credentials, which must be Pulumi secrets.
+const (
+	configTwilioAccountSID = configNamespace + ":twilioAccountSid"
+	configTwilioAuthToken  = configNamespace + ":twilioAuthToken"
 )
 
 // maxPrefixLength keeps "<project>-<stack>" short enough for every physical
@@ -55,6 +82,12 @@ var (
 	// characters, lower-case letters, digits and hyphens, starting with a
 	// letter and not ending with a hyphen.
 	gcpProjectPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
+	// e164Pattern is an E.164 phone number, as the request handler checks
+	// SLEUTH_ALLOWED_SENDERS.
+	e164Pattern = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
+	// twilioAccountSIDPattern is the shape of a Twilio account SID; it
+	// catches the SID and the auth token set the wrong way round.
+	twilioAccountSIDPattern = regexp.MustCompile(`^AC[0-9a-fA-F]{32}$`)
 )
 
 // Config is the stack's configuration, read once from Pulumi config with
@@ -92,6 +125,26 @@ type Config struct {
 	// HTTP API: its routes are public and end in a paid Vision API call.
 	APIThrottlingBurst int
 	APIThrottlingRate  float64
+
+	// SleuthRequestMemoryMB and SleuthRequestTimeoutSeconds size the SMS
+	// bot's webhook Lambda (POST /sms); SleuthWorkerMemoryMB and
+	// SleuthWorkerTimeoutSeconds its SNS-triggered Lambdas (the commands,
+	// respond and failure).
+	SleuthRequestMemoryMB       int
+	SleuthRequestTimeoutSeconds int
+	SleuthWorkerMemoryMB        int
+	SleuthWorkerTimeoutSeconds  int
+	// AllowedSenders are the phone numbers (E.164) that may use the bot;
+	// empty lets anyone.
+	AllowedSenders []string
+	// MatchThreshold is the similarity, 0 to 100, a face must reach to
+	// match.
+	MatchThreshold float64
+	// TwilioAccountSID and TwilioAuthToken are secret outputs of the
+	// crossfaas:twilioAccountSid and crossfaas:twilioAuthToken secrets.
+	// They reach the functions only through SSM SecureString parameters.
+	TwilioAccountSID pulumi.StringOutput
+	TwilioAuthToken  pulumi.StringOutput
 }
 
 // LoadConfig reads the stack's configuration from ctx. It reports every
@@ -101,10 +154,13 @@ type Config struct {
 func LoadConfig(ctx *pulumi.Context) (Config, error) {
 	// ctx.GetConfig rather than the config package, which would pull in a
 	// module this repository does not otherwise need.
-	r := configReader{get: func(key string) string {
-		v, _ := ctx.GetConfig(key)
-		return v
-	}}
+	r := configReader{
+		get: func(key string) string {
+			v, _ := ctx.GetConfig(key)
+			return v
+		},
+		isSecret: ctx.IsConfigSecret,
+	}
 	cfg := Config{
 		Project: ctx.Project(),
 		Stack:   ctx.Stack(),
@@ -129,7 +185,18 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 		APIAccessLogs:      r.boolean(configNamespace+":apiAccessLogs", defaultAPIAccessLogs),
 		APIThrottlingBurst: r.intIn(configNamespace+":apiThrottlingBurstLimit", defaultAPIThrottlingBurst, 1, 5000),
 		APIThrottlingRate:  r.floatIn(configNamespace+":apiThrottlingRateLimit", defaultAPIThrottlingRate, 0.1, 10000),
+
+		SleuthRequestMemoryMB:       r.intIn(configNamespace+":sleuthRequestMemoryMb", defaultSleuthRequestMemoryMB, 128, 10240),
+		SleuthRequestTimeoutSeconds: r.intIn(configNamespace+":sleuthRequestTimeoutSeconds", defaultSleuthRequestTimeoutSeconds, 1, maxSleuthRequestTimeoutSeconds),
+		SleuthWorkerMemoryMB:        r.intIn(configNamespace+":sleuthWorkerMemoryMb", defaultSleuthWorkerMemoryMB, 128, 10240),
+		SleuthWorkerTimeoutSeconds:  r.intIn(configNamespace+":sleuthWorkerTimeoutSeconds", defaultSleuthWorkerTimeoutSeconds, 1, maxSleuthWorkerTimeoutSeconds),
+		AllowedSenders:              r.list(configNamespace + ":allowedSenders"),
+		MatchThreshold:              r.floatIn(configNamespace+":matchThreshold", defaultMatchThreshold, 0, 100),
 	}
+	accountSID := r.secret(configTwilioAccountSID)
+	authToken := r.secret(configTwilioAuthToken)
+	cfg.TwilioAccountSID = pulumi.ToSecretWithContext(ctx.Context(), pulumi.String(accountSID)).(pulumi.StringOutput)
+	cfg.TwilioAuthToken = pulumi.ToSecretWithContext(ctx.Context(), pulumi.String(authToken)).(pulumi.StringOutput)
 
 	if len(cfg.Prefix) > maxPrefixLength || !prefixPattern.MatchString(cfg.Prefix) {
 		r.fail("project %q and stack %q give the name prefix %q: it must be lower-case letters, digits and hyphens, start with a letter and be at most %d characters",
@@ -152,6 +219,15 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 	}
 	if !slices.Contains(logRetentionDays, cfg.LogRetentionDays) {
 		r.fail("%s:logRetentionDays %d is not a retention CloudWatch Logs accepts: use one of %v", configNamespace, cfg.LogRetentionDays, logRetentionDays)
+	}
+	for _, number := range cfg.AllowedSenders {
+		if !e164Pattern.MatchString(number) {
+			r.fail("%s:allowedSenders: %q is not an E.164 phone number such as +15551234567", configNamespace, number)
+		}
+	}
+	// The value stays out of the message: it is a secret.
+	if accountSID != "" && !twilioAccountSIDPattern.MatchString(accountSID) {
+		r.fail("%s is not a Twilio account SID (AC and 32 hex digits): is it the auth token?", configTwilioAccountSID)
 	}
 	if err := errors.Join(r.errs...); err != nil {
 		return Config{}, fmt.Errorf("load config: %w", err)
@@ -225,8 +301,10 @@ func validateFunctionMemory(s string) error {
 // configReader reads raw config values and collects an error for each bad
 // one instead of stopping at the first.
 type configReader struct {
-	get  func(key string) string
-	errs []error
+	get func(key string) string
+	// isSecret reports whether the stack stores key as a secret.
+	isSecret func(key string) bool
+	errs     []error
 }
 
 func (r *configReader) fail(format string, args ...any) {
@@ -291,4 +369,62 @@ func (r *configReader) boolean(key string, def bool) bool {
 		return def
 	}
 	return v
+}
+
+// secret reads a required setting that must be stored as a secret, so it
+// is neither in the stack file nor in the state in plain text. Its value
+// never appears in an error.
+func (r *configReader) secret(key string) string {
+	v := strings.TrimSpace(r.get(key))
+	switch {
+	case v == "":
+		r.fail("%s is required: set it with `pulumi config set --secret %s <value>`", key, key)
+	case !r.isSecret(key):
+		r.fail("%s is stored in plain text: set it again with `pulumi config set --secret %s <value>`", key, key)
+	}
+	return v
+}
+
+// list reads a list of strings: a YAML list in the stack file, which the
+// Pulumi CLI hands over as JSON, or a comma-separated string. Empty items
+// are dropped; unset means nil.
+func (r *configReader) list(key string) []string {
+	raw := strings.TrimSpace(r.get(key))
+	if raw == "" {
+		return nil
+	}
+	var items []string
+	if strings.HasPrefix(raw, "[") {
+		var values []any
+		dec := json.NewDecoder(strings.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&values); err != nil {
+			r.fail("%s is not a list: %v", key, err)
+			return nil
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			r.fail("%s is not a list: something follows its closing bracket", key)
+			return nil
+		}
+		for _, v := range values {
+			switch v := v.(type) {
+			case string:
+				items = append(items, v)
+			case json.Number:
+				// YAML reads an unquoted +15551234567 as a number.
+				r.fail("%s: %s is a number, not a string: quote it in the stack file (\"+%s\")", key, v, v)
+			default:
+				r.fail("%s: %v is not a string", key, v)
+			}
+		}
+	} else {
+		items = strings.Split(raw, ",")
+	}
+	var out []string
+	for _, item := range items {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }

@@ -1,19 +1,23 @@
 // Command infra is crossfaas's Pulumi program: one stack per stage (dev,
 // prod, ...) deploys the labeler Cloud Function on Google Cloud and the
 // proxy Lambda behind an API Gateway HTTP API on AWS, wiring the labeler's
-// URL into the proxy.
+// URL into the proxy, and the sleuth SMS bot (POST /sms on the same API).
 //
 // It builds the functions itself (internal/build, cached by Go's build
 // cache), so no build step comes first. From the repository root:
 //
 //	pulumi stack select dev           # or: pulumi stack init dev
 //	pulumi config set gcp:project <your-gcp-project-id>
+//	pulumi config set --secret crossfaas:twilioAccountSid <AC...>
+//	pulumi config set --secret crossfaas:twilioAuthToken <token>
 //	pulumi preview
 //	pulumi up
 //	curl "$(pulumi stack output endpoint)?imageUri=gs://cloud-samples-data/vision/label/wakeupcat.jpg"
 //
-// Stack outputs: endpoint (the public GET /detect URL), labelerUrl, and
-// artifacts (function name to the SHA-256 of what was deployed).
+// Stack outputs: endpoint (the public GET /detect URL), labelerUrl,
+// smsWebhookUrl (the URL to set as the Twilio number's "A message comes
+// in" webhook, HTTP POST), and artifacts (function name to the SHA-256 of
+// what was deployed).
 // Pulumi.dev.yaml and Pulumi.prod.yaml list the settings.
 package main
 
@@ -32,8 +36,8 @@ func main() {
 	})
 }
 
-// Builder produces the deployable artifacts; the program needs "labeler"
-// and "proxy". Tests substitute fixtures for the real build.
+// Builder produces the deployable artifacts; the program needs "labeler",
+// "proxy" and "sleuth". Tests substitute fixtures for the real build.
 type Builder func(ctx *pulumi.Context) ([]build.Artifact, error)
 
 // buildArtifacts returns the Builder the program uses: it builds every
@@ -94,6 +98,7 @@ type deployment struct {
 	Labeler   *Labeler
 	API       *HTTPAPI
 	Proxy     *Proxy
+	Sleuth    *Sleuth
 	Artifacts []build.Artifact
 }
 
@@ -105,6 +110,10 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []build.Artifact) (*deployment
 		return nil, err
 	}
 	proxyZip, err := findArtifact(arts, "proxy")
+	if err != nil {
+		return nil, err
+	}
+	sleuthZip, err := findArtifact(arts, "sleuth")
 	if err != nil {
 		return nil, err
 	}
@@ -156,19 +165,40 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []build.Artifact) (*deployment
 	if err != nil {
 		return nil, err
 	}
-	return &deployment{Labeler: labeler, API: api, Proxy: proxy, Artifacts: arts}, nil
+
+	bot, err := NewSleuth(ctx, "sleuth", &SleuthArgs{
+		Prefix:                cfg.Prefix,
+		Artifact:              sleuthZip,
+		API:                   api,
+		TwilioAccountSID:      cfg.TwilioAccountSID,
+		TwilioAuthToken:       cfg.TwilioAuthToken,
+		AllowedSenders:        cfg.AllowedSenders,
+		MatchThreshold:        cfg.MatchThreshold,
+		RequestMemoryMB:       cfg.SleuthRequestMemoryMB,
+		RequestTimeoutSeconds: cfg.SleuthRequestTimeoutSeconds,
+		WorkerMemoryMB:        cfg.SleuthWorkerMemoryMB,
+		WorkerTimeoutSeconds:  cfg.SleuthWorkerTimeoutSeconds,
+		LogRetentionDays:      cfg.LogRetentionDays,
+		Tags:                  cfg.Tags(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &deployment{Labeler: labeler, API: api, Proxy: proxy, Sleuth: bot, Artifacts: arts}, nil
 }
 
-// Outputs returns the stack outputs: endpoint, labelerUrl and artifacts.
+// Outputs returns the stack outputs: endpoint, labelerUrl, smsWebhookUrl
+// and artifacts.
 func (d *deployment) Outputs() pulumi.Map {
 	digests := pulumi.StringMap{}
 	for _, a := range d.Artifacts {
 		digests[a.Name] = pulumi.String(a.SHA256)
 	}
 	return pulumi.Map{
-		"endpoint":   d.Proxy.URL,
-		"labelerUrl": d.Labeler.URL,
-		"artifacts":  digests,
+		"endpoint":      d.Proxy.URL,
+		"labelerUrl":    d.Labeler.URL,
+		"smsWebhookUrl": d.Sleuth.WebhookURL,
+		"artifacts":     digests,
 	}
 }
 

@@ -30,6 +30,8 @@ type recorded struct {
 	Inputs  map[string]any
 	Outputs map[string]any
 	ID      string
+	// SecretInputs are the top-level inputs that arrived as secrets.
+	SecretInputs map[string]bool
 }
 
 // mocks answers resource registrations like the real providers would,
@@ -54,7 +56,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	id := args.Name + "-id"
 
 	switch args.TypeToken {
-	case "crossfaas:gcp:Labeler", "crossfaas:aws:HTTPAPI", "crossfaas:aws:Proxy":
+	case "crossfaas:gcp:Labeler", "crossfaas:aws:HTTPAPI", "crossfaas:aws:Proxy", "crossfaas:aws:Sleuth":
 		id = ""
 	case "aws:cloudwatch/logGroup:LogGroup":
 		id = str("name")
@@ -89,6 +91,35 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		id = shortHash(args.Name, 7)
 	case "aws:apigatewayv2/route:Route":
 		id = shortHash(args.Name, 7)
+	case "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig":
+		id = str("functionName")
+	case "aws:sns/topic:Topic":
+		arn := fmt.Sprintf("arn:aws:sns:%s:%s:%s", m.awsRegion, mockAccount, str("name"))
+		id = arn
+		set("arn", arn)
+	case "aws:sns/topicSubscription:TopicSubscription":
+		arn := str("topic") + ":" + shortHash(args.Name, 8) + "-" + shortHash(args.Name+"/", 4)
+		id = arn
+		set("arn", arn)
+		set("ownerId", mockAccount)
+	case "aws:sqs/queue:Queue":
+		id = fmt.Sprintf("https://sqs.%s.amazonaws.com/%s/%s", m.awsRegion, mockAccount, str("name"))
+		set("url", id)
+		set("arn", fmt.Sprintf("arn:aws:sqs:%s:%s:%s", m.awsRegion, mockAccount, str("name")))
+	case "aws:sqs/queuePolicy:QueuePolicy":
+		id = str("queueUrl")
+	case "aws:dynamodb/table:Table":
+		id = str("name")
+		set("arn", fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", m.awsRegion, mockAccount, id))
+	case "aws:ssm/parameter:Parameter":
+		id = str("name")
+		// Hierarchical names start with "/", which the ARN keeps.
+		set("arn", fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", m.awsRegion, mockAccount, id))
+		set("version", 1)
+	case "aws:rekognition/collection:Collection":
+		id = str("collectionId")
+		set("arn", fmt.Sprintf("arn:aws:rekognition:%s:%s:collection/%s", m.awsRegion, mockAccount, id))
+		set("faceModelVersion", "7.0")
 	case "gcp:projects/service:Service":
 		id = str("project") + "/" + str("service")
 	case "gcp:storage/bucket:Bucket":
@@ -120,22 +151,46 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		return "", nil, fmt.Errorf("mocks: no outputs for resource type %s (%s): add it to mocks.NewResource", args.TypeToken, args.Name)
 	}
 
+	secrets := map[string]bool{}
+	for k, v := range args.Inputs {
+		if v.ContainsSecrets() {
+			secrets[string(k)] = true
+		}
+	}
 	m.mu.Lock()
 	m.resources = append(m.resources, recorded{
-		Type:    args.TypeToken,
-		Name:    args.Name,
-		Custom:  args.Custom,
-		Parent:  args.RegisterRPC.GetParent(),
-		Inputs:  in,
-		Outputs: plain(outs),
-		ID:      id,
+		Type:         args.TypeToken,
+		Name:         args.Name,
+		Custom:       args.Custom,
+		Parent:       args.RegisterRPC.GetParent(),
+		Inputs:       in,
+		Outputs:      plain(outs),
+		ID:           id,
+		SecretInputs: secrets,
 	})
 	m.mu.Unlock()
 	return id, outs, nil
 }
 
-// Call answers provider functions; the stack calls none yet.
+// Call answers the provider functions the stack calls: the AWS account and
+// region it deploys to. Any other call fails the run.
 func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	switch args.Token {
+	case "aws:index/getCallerIdentity:getCallerIdentity":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"accountId": mockAccount,
+			"arn":       "arn:aws:iam::" + mockAccount + ":user/deployer",
+			"id":        mockAccount,
+			"userId":    "AIDA" + strings.ToUpper(shortHash("deployer", 17)),
+		}), nil
+	case "aws:index/getRegion:getRegion":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"name":        m.awsRegion,
+			"id":          m.awsRegion,
+			"description": "mock region " + m.awsRegion,
+			"endpoint":    "ec2." + m.awsRegion + ".amazonaws.com",
+		}), nil
+	}
 	return nil, fmt.Errorf("mocks: unexpected call of %s", args.Token)
 }
 
@@ -160,6 +215,19 @@ func (m *mocks) one(t *testing.T, typ string) recorded {
 		t.Fatalf("registered %d resources of type %s, want 1", len(rs), typ)
 	}
 	return rs[0]
+}
+
+// named returns the recorded resource of type typ whose logical name is
+// name.
+func (m *mocks) named(t *testing.T, typ, name string) recorded {
+	t.Helper()
+	for _, r := range m.all(typ) {
+		if r.Name == name {
+			return r
+		}
+	}
+	t.Fatalf("no resource %s of type %s registered", name, typ)
+	return recorded{}
 }
 
 // snapshot returns every recorded resource.
@@ -197,28 +265,50 @@ func shortHash(s string, n int) string {
 	return hex.EncodeToString(sum[:])[:n]
 }
 
+// Sentinel Twilio credentials: tests assert they appear nowhere but in
+// the SSM parameters.
+const (
+	testAccountSID = "AC0123456789abcdef0123456789abcdef"
+	testAuthToken  = "sentinel-auth-token-4f1c9e"
+)
+
 // testConfig is a minimal valid stack configuration.
 func testConfig() map[string]string {
 	return map[string]string{
-		"aws:region":  "us-east-1",
-		"gcp:project": "test-project-123",
-		"gcp:region":  "us-central1",
+		"aws:region":           "us-east-1",
+		"gcp:project":          "test-project-123",
+		"gcp:region":           "us-central1",
+		configTwilioAccountSID: testAccountSID,
+		configTwilioAuthToken:  testAuthToken,
 	}
 }
 
 // withConfig sets the stack configuration a run sees, as the Pulumi CLI
-// does through PULUMI_CONFIG.
+// does through PULUMI_CONFIG, with the Twilio credentials (when set) as
+// secrets, as `pulumi config set --secret` stores them.
 func withConfig(cfg map[string]string) pulumi.RunOption {
-	return func(info *pulumi.RunInfo) { info.Config = cfg }
+	return func(info *pulumi.RunInfo) {
+		info.Config = cfg
+		info.ConfigSecretKeys = nil
+		for _, key := range []string{configTwilioAccountSID, configTwilioAuthToken} {
+			if _, ok := cfg[key]; ok {
+				info.ConfigSecretKeys = append(info.ConfigSecretKeys, key)
+			}
+		}
+	}
 }
 
+// fixtureSleuthZip is the content of the stand-in sleuth zip.
+const fixtureSleuthZip = "sleuth zip"
+
 // fixtureArtifacts writes a stand-in labeler source zip and proxy zip
-// with the given contents and returns them as the build would.
+// with the given contents, and a sleuth zip, and returns them as the build
+// would, in that order.
 func fixtureArtifacts(t *testing.T, labelerZip, proxyZip string) []build.Artifact {
 	t.Helper()
 	dir := t.TempDir()
 	var arts []build.Artifact
-	for _, f := range []struct{ name, content string }{{"labeler", labelerZip}, {"proxy", proxyZip}} {
+	for _, f := range []struct{ name, content string }{{"labeler", labelerZip}, {"proxy", proxyZip}, {"sleuth", fixtureSleuthZip}} {
 		path := filepath.Join(dir, f.name+".zip")
 		if err := os.WriteFile(path, []byte(f.content), 0o644); err != nil {
 			t.Fatal(err)

@@ -40,7 +40,7 @@ const (
 func TestProxyLambda(t *testing.T) {
 	arts := fixtureArtifacts(t, "labeler source", "proxy zip")
 	run := mustRunStack(t, "dev", testConfig(), fixtures(arts))
-	fn := run.mocks.one(t, typeLambda)
+	fn := run.mocks.named(t, typeLambda, "proxy-function")
 
 	for _, c := range []struct {
 		path string
@@ -52,7 +52,7 @@ func TestProxyLambda(t *testing.T) {
 		{"handler", "bootstrap"},
 		{"memorySize", float64(defaultProxyMemoryMB)},
 		{"timeout", float64(defaultProxyTimeoutSeconds)},
-		{"role", run.mocks.one(t, typeRole).Outputs["arn"]},
+		{"role", run.mocks.named(t, typeRole, "proxy-role").Outputs["arn"]},
 		{"loggingConfig.logFormat", "JSON"},
 		{"loggingConfig.logGroup", "/aws/lambda/crossfaas-dev-proxy"},
 	} {
@@ -77,7 +77,7 @@ func TestProxyEnvironmentIsExactlyTheLabelerURL(t *testing.T) {
 	if labelerURL == nil || labelerURL == "" {
 		t.Fatal("the labeler function has no url output")
 	}
-	got := get(run.mocks.one(t, typeLambda).Inputs, "environment.variables")
+	got := get(run.mocks.named(t, typeLambda, "proxy-function").Inputs, "environment.variables")
 	want := map[string]any{"LABELER_URL": labelerURL}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("proxy environment = %v, want %v", got, want)
@@ -87,10 +87,10 @@ func TestProxyEnvironmentIsExactlyTheLabelerURL(t *testing.T) {
 func TestProxyRouteAndPermission(t *testing.T) {
 	run := mustRunStack(t, "dev", testConfig(), fixtures(fixtureArtifacts(t, "l", "p")))
 	api := run.mocks.one(t, typeAPI)
-	fn := run.mocks.one(t, typeLambda)
-	integration := run.mocks.one(t, typeIntegration)
-	route := run.mocks.one(t, typeRoute)
-	permission := run.mocks.one(t, typePermission)
+	fn := run.mocks.named(t, typeLambda, "proxy-function")
+	integration := run.mocks.named(t, typeIntegration, "proxy-detect-integration")
+	route := run.mocks.named(t, typeRoute, "proxy-detect-route")
+	permission := run.mocks.named(t, typePermission, "proxy-detect-permission")
 
 	checks := []struct {
 		what string
@@ -138,8 +138,10 @@ func TestHTTPAPIStage(t *testing.T) {
 			t.Errorf("stage %s = %#v, want %#v", c.path, got, c.want)
 		}
 	}
-	if n := len(run.mocks.all(typeLogGroup)); n != 1 {
-		t.Errorf("dev (no access logs) has %d log groups, want 1: the proxy's", n)
+	for _, g := range run.mocks.all(typeLogGroup) {
+		if name, _ := g.Inputs["name"].(string); !strings.HasPrefix(name, "/aws/lambda/") {
+			t.Errorf("dev (no access logs) has the log group %s, want only the Lambdas'", name)
+		}
 	}
 }
 
@@ -174,8 +176,8 @@ func TestHTTPAPIAccessLogs(t *testing.T) {
 
 func TestProxyRolePolicyOnlyWritesItsOwnLogs(t *testing.T) {
 	run := mustRunStack(t, "dev", testConfig(), fixtures(fixtureArtifacts(t, "l", "p")))
-	role := run.mocks.one(t, typeRole)
-	logGroup := run.mocks.one(t, typeLogGroup)
+	role := run.mocks.named(t, typeRole, "proxy-role")
+	logGroup := run.mocks.named(t, typeLogGroup, "proxy-logs")
 
 	var trust struct {
 		Statement []struct {
@@ -191,7 +193,12 @@ func TestProxyRolePolicyOnlyWritesItsOwnLogs(t *testing.T) {
 		t.Errorf("assume role policy = %+v, want only lambda.amazonaws.com to sts:AssumeRole", trust)
 	}
 
-	policies := run.mocks.all(typeRolePolicy)
+	var policies []recorded
+	for _, p := range run.mocks.all(typeRolePolicy) {
+		if p.Inputs["role"] == role.ID {
+			policies = append(policies, p)
+		}
+	}
 	if len(policies) != 1 {
 		t.Fatalf("the proxy role has %d inline policies, want 1", len(policies))
 	}
@@ -314,7 +321,7 @@ func TestSourceChangeRenamesObject(t *testing.T) {
 	if a, b := object(first), object(second); a == b {
 		t.Errorf("function source object = %v for both labeler sources, want it to change with the source", a)
 	}
-	hash := func(r *stackRun) any { return r.mocks.one(t, typeLambda).Inputs["sourceCodeHash"] }
+	hash := func(r *stackRun) any { return r.mocks.named(t, typeLambda, "proxy-function").Inputs["sourceCodeHash"] }
 	if a, b := hash(first), hash(second); a != b {
 		t.Errorf("proxy sourceCodeHash changed from %v to %v though the proxy zip did not", a, b)
 	}
@@ -336,12 +343,12 @@ func TestStackOutputs(t *testing.T) {
 	if got, want := run.outputs["labelerUrl"], fn.Outputs["url"]; got != want {
 		t.Errorf("output labelerUrl = %v, want %v", got, want)
 	}
-	want := map[string]string{"labeler": arts[0].SHA256, "proxy": arts[1].SHA256}
+	want := map[string]string{"labeler": arts[0].SHA256, "proxy": arts[1].SHA256, "sleuth": arts[2].SHA256}
 	if got := run.outputs["artifacts"]; !reflect.DeepEqual(got, want) {
 		t.Errorf("output artifacts = %v, want %v", got, want)
 	}
-	if len(run.outputs) != 3 {
-		t.Errorf("outputs = %v, want exactly endpoint, labelerUrl and artifacts", run.outputs)
+	if len(run.outputs) != 4 {
+		t.Errorf("outputs = %v, want exactly endpoint, labelerUrl, smsWebhookUrl and artifacts", run.outputs)
 	}
 }
 
@@ -366,7 +373,8 @@ func physicalNames(r *stackRun) map[string]string {
 }
 
 func TestNamesCarryTheStagePrefix(t *testing.T) {
-	nameRule := regexp.MustCompile(`^(/aws/(lambda|apigateway)/)?crossfaas-(dev|prod)-[a-z0-9-]+$`)
+	// SSM parameter names are paths: /crossfaas-dev/twilio/auth-token.
+	nameRule := regexp.MustCompile(`^((/aws/(lambda|apigateway)/)?crossfaas-(dev|prod)-[a-z0-9-]+|/crossfaas-(dev|prod)/[a-z0-9/-]+)$`)
 	runs := map[string]*stackRun{}
 	for _, stack := range []string{"dev", "prod"} {
 		runs[stack] = mustRunStack(t, stack, testConfig(), fixtures(fixtureArtifacts(t, "l", "p")))
@@ -375,7 +383,7 @@ func TestNamesCarryTheStagePrefix(t *testing.T) {
 			t.Fatalf("stack %s: only %d physical names found: %v", stack, len(names), names)
 		}
 		for res, name := range names {
-			if !nameRule.MatchString(name) || !strings.Contains(name, "crossfaas-"+stack+"-") {
+			if !nameRule.MatchString(name) || !strings.Contains(name, "crossfaas-"+stack) {
 				t.Errorf("stack %s: %s is named %q, want the prefix crossfaas-%s-", stack, res, name, stack)
 			}
 		}
@@ -445,7 +453,7 @@ func TestStageSettingsReachTheResources(t *testing.T) {
 	}
 	run := mustRunStack(t, "prod", cfg, fixtures(fixtureArtifacts(t, "l", "p")))
 	fn := run.mocks.one(t, typeFunction)
-	lambda := run.mocks.one(t, typeLambda)
+	lambda := run.mocks.named(t, typeLambda, "proxy-function")
 	stage := run.mocks.one(t, typeStage)
 	for _, c := range []struct {
 		what string
@@ -460,7 +468,7 @@ func TestStageSettingsReachTheResources(t *testing.T) {
 		{"bucket location", run.mocks.one(t, typeBucket).Inputs["location"], "EUROPE-WEST1"},
 		{"proxy memory", lambda.Inputs["memorySize"], float64(512)},
 		{"proxy timeout", lambda.Inputs["timeout"], float64(25)},
-		{"proxy log retention", run.mocks.one(t, typeLogGroup).Inputs["retentionInDays"], float64(90)},
+		{"proxy log retention", run.mocks.named(t, typeLogGroup, "proxy-logs").Inputs["retentionInDays"], float64(90)},
 		{"burst limit", get(stage.Inputs, "defaultRouteSettings.throttlingBurstLimit"), float64(300)},
 		{"rate limit", get(stage.Inputs, "defaultRouteSettings.throttlingRateLimit"), 150.5},
 	} {
@@ -502,6 +510,7 @@ func TestProgramFailures(t *testing.T) {
 				return []build.Artifact{
 					{Name: "labeler", Path: "/x/labeler.zip", SHA256: strings.Repeat("a", 64)},
 					{Name: "proxy", Path: "/x/proxy.zip", SHA256: "not-hex"},
+					{Name: "sleuth", Path: "/x/sleuth.zip", SHA256: strings.Repeat("b", 64)},
 				}, nil
 			},
 			want: "not 64 hex digits",
@@ -527,8 +536,8 @@ func TestPreview(t *testing.T) {
 	if err != nil {
 		t.Fatalf("preview: %v", err)
 	}
-	if n := len(run.mocks.all(typeLambda)); n != 1 {
-		t.Errorf("preview registered %d Lambda functions, want 1", n)
+	if n := len(run.mocks.all(typeLambda)); n != 7 {
+		t.Errorf("preview registered %d Lambda functions, want 7: the proxy and the six of the SMS bot", n)
 	}
 }
 
@@ -564,6 +573,14 @@ func TestStackFiles(t *testing.T) {
 		if cfg["aws:region"] != "us-east-1" || cfg["gcp:region"] != "us-central1" || cfg["gcp:project"] == "" {
 			t.Errorf("Pulumi.%s.yaml provider settings = %v, want aws:region us-east-1, gcp:region us-central1 and a gcp:project", stack, cfg)
 		}
+		// Secrets are encrypted per stack by `pulumi config set --secret`,
+		// never committed: add stand-ins.
+		for _, key := range []string{configTwilioAccountSID, configTwilioAuthToken} {
+			if _, ok := cfg[key]; ok {
+				t.Errorf("Pulumi.%s.yaml commits %s", stack, key)
+			}
+			cfg[key] = testConfig()[key]
+		}
 		loaded[stack] = mustRunStack(t, stack, cfg, fixtures(fixtureArtifacts(t, "l", "p")))
 	}
 
@@ -573,7 +590,7 @@ func TestStackFiles(t *testing.T) {
 		what      string
 		dev, prod any
 	}{
-		{"proxy memory", dev.one(t, typeLambda).Inputs["memorySize"], prod.one(t, typeLambda).Inputs["memorySize"]},
+		{"proxy memory", dev.named(t, typeLambda, "proxy-function").Inputs["memorySize"], prod.named(t, typeLambda, "proxy-function").Inputs["memorySize"]},
 		{"labeler max instances", get(dev.one(t, typeFunction).Inputs, "serviceConfig.maxInstanceCount"), get(prod.one(t, typeFunction).Inputs, "serviceConfig.maxInstanceCount")},
 		{"burst limit", get(dev.one(t, typeStage).Inputs, "defaultRouteSettings.throttlingBurstLimit"), get(prod.one(t, typeStage).Inputs, "defaultRouteSettings.throttlingBurstLimit")},
 	} {
