@@ -230,12 +230,31 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 		return nil, fmt.Errorf("new sleuth %s: collection: %w", name, err)
 	}
 
-	// The failure Lambda's own on-failure destination. Lambda sends to it
-	// with the function's role, so the queue needs no policy of its own.
-	failed, err := newSleuthQueue(ctx, name+"-failed", physical("sleuth-failed"), args.Tags, parent)
+	// The failed queue keeps, for an operator, every event whose retries
+	// are exhausted: it is subscribed to the failures topic (beside the
+	// failure Lambda, which apologises to the user), and it is the on-failure
+	// destination of the Lambdas that cannot apologise (respond, whose reply
+	// could not be sent, and failure itself). Lambda sends to it with the
+	// function's role; SNS needs the queue policy.
+	failed, failedPolicy, err := newTopicQueue(ctx, name+"-failed", physical("sleuth-failed"), topics[topicFailures], args.Tags, parent)
 	if err != nil {
 		return nil, fmt.Errorf("new sleuth %s: %w", name, err)
 	}
+	// Like every subscription, this one has its own dead-letter queue.
+	failedDLQ, failedDLQPolicy, err := newTopicQueue(ctx, name+"-failed-subscription-dlq", physical("sleuth-failed-dlq"), topics[topicFailures], args.Tags, parent)
+	if err != nil {
+		return nil, fmt.Errorf("new sleuth %s: %w", name, err)
+	}
+	if _, err := sns.NewTopicSubscription(ctx, name+"-failed-subscription", &sns.TopicSubscriptionArgs{
+		Topic:              topics[topicFailures].Arn,
+		Protocol:           pulumi.String("sqs"),
+		Endpoint:           failed.Arn,
+		RawMessageDelivery: pulumi.Bool(true),
+		RedrivePolicy:      redrivePolicy(failedDLQ),
+	}, parent, pulumi.DependsOn([]pulumi.Resource{failedPolicy, failedDLQPolicy})); err != nil {
+		return nil, fmt.Errorf("new sleuth %s: failed queue subscription: %w", name, err)
+	}
+	sendFailed := PolicyStatement{Actions: []string{"sqs:SendMessage"}, Resources: pulumi.StringArray{failed.Arn}}
 
 	collections := collectionsArn(ctx, args.Prefix, parent)
 
@@ -306,17 +325,16 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 		{
 			handler: sleuth.HandlerRespond, trigger: topicResponses,
 			environment: merge(pulumi.StringMap{sleuth.EnvIdempotencyTable: table.Name}, secretsEnv),
-			statements:  []PolicyStatement{publish(topicFailures), useLedger, readSecrets},
-			onFailure:   failures,
+			// A reply that could not be sent cannot be apologised for by SMS
+			// either: it goes straight to the failed queue.
+			statements: []PolicyStatement{sendFailed, useLedger, readSecrets},
+			onFailure:  failed.Arn,
 		},
 		{
 			handler: sleuth.HandlerFailure, trigger: topicFailures,
 			environment: merge(pulumi.StringMap{sleuth.EnvIdempotencyTable: table.Name}, secretsEnv),
-			statements: []PolicyStatement{
-				{Actions: []string{"sqs:SendMessage"}, Resources: pulumi.StringArray{failed.Arn}},
-				useLedger, readSecrets,
-			},
-			onFailure: failed.Arn,
+			statements:  []PolicyStatement{sendFailed, useLedger, readSecrets},
+			onFailure:   failed.Arn,
 		},
 	}
 
@@ -394,18 +412,9 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 // name-dlq, name-dlq-policy, name-sns-permission, name-subscription and
 // name-invoke-config.
 func subscribe(ctx *pulumi.Context, name string, topic *sns.Topic, fn *LambdaFunction, onFailure pulumi.StringOutput, queueName string, tags pulumi.StringMap, parent pulumi.ResourceOption) error {
-	dlq, err := newSleuthQueue(ctx, name+"-dlq", queueName, tags, parent)
+	dlq, dlqPolicy, err := newTopicQueue(ctx, name+"-dlq", queueName, topic, tags, parent)
 	if err != nil {
 		return err
-	}
-	dlqPolicy, err := sqs.NewQueuePolicy(ctx, name+"-dlq-policy", &sqs.QueuePolicyArgs{
-		QueueUrl: dlq.Url,
-		Policy: pulumi.All(dlq.Arn, topic.Arn).ApplyT(func(v []any) (string, error) {
-			return snsToQueuePolicy(v[0].(string), v[1].(string))
-		}).(pulumi.StringOutput),
-	}, parent)
-	if err != nil {
-		return fmt.Errorf("%s: dead-letter queue policy: %w", name, err)
 	}
 
 	permission, err := lambda.NewPermission(ctx, name+"-sns-permission", &lambda.PermissionArgs{
@@ -419,13 +428,10 @@ func subscribe(ctx *pulumi.Context, name string, topic *sns.Topic, fn *LambdaFun
 	}
 
 	_, err = sns.NewTopicSubscription(ctx, name+"-subscription", &sns.TopicSubscriptionArgs{
-		Topic:    topic.Arn,
-		Protocol: pulumi.String("lambda"),
-		Endpoint: fn.Function.Arn,
-		RedrivePolicy: dlq.Arn.ApplyT(func(arn string) (string, error) {
-			b, err := json.Marshal(map[string]string{"deadLetterTargetArn": arn})
-			return string(b), err
-		}).(pulumi.StringOutput),
+		Topic:         topic.Arn,
+		Protocol:      pulumi.String("lambda"),
+		Endpoint:      fn.Function.Arn,
+		RedrivePolicy: redrivePolicy(dlq),
 		// Deliveries before the permission and the queue policy exist would
 		// fail, and their dead letters be refused.
 	}, parent, pulumi.DependsOn([]pulumi.Resource{permission, dlqPolicy}))
@@ -445,6 +451,34 @@ func subscribe(ctx *pulumi.Context, name string, topic *sns.Topic, fn *LambdaFun
 		return fmt.Errorf("%s: invoke config: %w", name, err)
 	}
 	return nil
+}
+
+// newTopicQueue creates a queue (see newSleuthQueue) with a policy letting
+// only topic send to it, named name and name-policy.
+func newTopicQueue(ctx *pulumi.Context, name, queueName string, topic *sns.Topic, tags pulumi.StringMap, parent pulumi.ResourceOption) (*sqs.Queue, *sqs.QueuePolicy, error) {
+	q, err := newSleuthQueue(ctx, name, queueName, tags, parent)
+	if err != nil {
+		return nil, nil, err
+	}
+	policy, err := sqs.NewQueuePolicy(ctx, name+"-policy", &sqs.QueuePolicyArgs{
+		QueueUrl: q.Url,
+		Policy: pulumi.All(q.Arn, topic.Arn).ApplyT(func(v []any) (string, error) {
+			return snsToQueuePolicy(v[0].(string), v[1].(string))
+		}).(pulumi.StringOutput),
+	}, parent)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: queue policy: %w", name, err)
+	}
+	return q, policy, nil
+}
+
+// redrivePolicy is the redrive policy of a subscription whose dead letters
+// go to dlq.
+func redrivePolicy(dlq *sqs.Queue) pulumi.StringOutput {
+	return dlq.Arn.ApplyT(func(arn string) (string, error) {
+		b, err := json.Marshal(map[string]string{"deadLetterTargetArn": arn})
+		return string(b), err
+	}).(pulumi.StringOutput)
 }
 
 // newSleuthQueue creates a queue that keeps messages for 14 days,

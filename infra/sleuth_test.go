@@ -414,7 +414,7 @@ func TestSleuthRolePolicies(t *testing.T) {
 			"rekognition:SearchFacesByImage": {collections},
 		}),
 		sleuth.HandlerRespond: ledger(map[string][]string{
-			"sns:Publish":      {s.topicArn(topicFailures)},
+			"sqs:SendMessage":  {s.queue("sleuth-failed").Outputs["arn"].(string)},
 			"ssm:GetParameter": params,
 		}),
 		sleuth.HandlerFailure: ledger(map[string][]string{
@@ -436,8 +436,9 @@ func TestSleuthRolePolicies(t *testing.T) {
 // dead-letter queue only that topic may send to.
 func TestSleuthSubscriptions(t *testing.T) {
 	s := runSleuthStack(t, "dev", testConfig())
-	if n := len(s.mocks.all(typeSubscription)); n != len(sleuthTriggers) {
-		t.Errorf("the stack has %d subscriptions, want %d", n, len(sleuthTriggers))
+	// One subscription per triggered Lambda, plus the failed queue's.
+	if n := len(s.mocks.all(typeSubscription)); n != len(sleuthTriggers)+1 {
+		t.Errorf("the stack has %d subscriptions, want %d", n, len(sleuthTriggers)+1)
 	}
 	queuesUsed := map[string]bool{}
 	for _, sub := range s.mocks.all(typeSubscription) {
@@ -449,8 +450,26 @@ func TestSleuthSubscriptions(t *testing.T) {
 		}
 		queuesUsed[redrive.DeadLetterTargetArn] = true
 	}
-	if len(queuesUsed) != len(sleuthTriggers) {
+	if len(queuesUsed) != len(sleuthTriggers)+1 {
 		t.Errorf("subscriptions share dead-letter queues: %v", queuesUsed)
+	}
+
+	// Every exhausted failure is also kept in the failed queue, for an
+	// operator, whatever the failure Lambda manages to do with it.
+	failedSub := s.mocks.named(t, typeSubscription, "sleuth-failed-subscription")
+	failedArn := s.queue("sleuth-failed").Outputs["arn"]
+	for _, c := range []struct {
+		path string
+		want any
+	}{
+		{"topic", s.topicArn(topicFailures)},
+		{"protocol", "sqs"},
+		{"endpoint", failedArn},
+		{"rawMessageDelivery", true},
+	} {
+		if got := get(failedSub.Inputs, c.path); got != c.want {
+			t.Errorf("failed queue subscription %s = %v, want %v", c.path, got, c.want)
+		}
 	}
 
 	for handler, topic := range sleuthTriggers {
@@ -558,7 +577,8 @@ func TestSleuthInvokeConfigs(t *testing.T) {
 	for handler := range sleuthTriggers {
 		c := s.mocks.named(t, typeInvokeConfig, "sleuth-"+handler+"-invoke-config")
 		want := any(s.topicArn(topicFailures))
-		if handler == sleuth.HandlerFailure {
+		if handler == sleuth.HandlerFailure || handler == sleuth.HandlerRespond {
+			// Neither can apologise by SMS for its own failure.
 			want = failed.Outputs["arn"]
 		}
 		for _, check := range []struct {
