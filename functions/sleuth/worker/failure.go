@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -76,7 +77,7 @@ func (f *Failure) HandleSNS(ctx context.Context, ev events.SNSEvent) error {
 func (f *Failure) Process(ctx context.Context, message []byte) error {
 	var rec DestinationRecord
 	if err := json.Unmarshal(message, &rec); err != nil {
-		f.log.ErrorContext(ctx, "failure record dropped: not a Lambda destination record", "error", err)
+		f.log.ErrorContext(ctx, "no apology: not a Lambda destination record (the failed queue keeps it)", "error", err)
 		return nil
 	}
 	var lastError struct {
@@ -91,25 +92,62 @@ func (f *Failure) Process(ctx context.Context, message []byte) error {
 		"lastError", lastError.ErrorMessage)
 	var payload events.SNSEvent
 	if err := json.Unmarshal(rec.RequestPayload, &payload); err != nil || len(payload.Records) == 0 {
-		log.ErrorContext(ctx, "failure record dropped: its request payload is not an SNS event", "error", err)
+		log.ErrorContext(ctx, "no apology: request payload is not an SNS event (the failed queue keeps it)", "error", err)
 		return nil
 	}
 	var errs []error
 	for _, r := range payload.Records {
 		var job sleuth.Job
 		if err := json.Unmarshal([]byte(r.SNS.Message), &job); err != nil {
-			log.ErrorContext(ctx, "failed message dropped: not a JSON job", "snsMessageId", r.SNS.MessageID, "error", err)
+			log.ErrorContext(ctx, "no apology: message is not a JSON job (the failed queue keeps it)", "snsMessageId", r.SNS.MessageID, "error", err)
 			continue
 		}
 		jobLog := log.With("sid", job.MessageSid, "step", "sms:failure", "failedStep", string(job.Command), "to", maskNumber(job.From))
 		// A Reply (the respond Lambda's payload) parses too, with From and
 		// To the other way round: only jobs have a known command.
 		if err := check(job); err != nil {
-			jobLog.ErrorContext(ctx, "failed message dropped: not a job", "error", err)
+			jobLog.ErrorContext(ctx, "no apology: message is not a job (the failed queue keeps it)", "error", err)
+			continue
+		}
+		answered, err := f.answered(ctx, job)
+		if err != nil {
+			jobLog.WarnContext(ctx, "apology deferred: ledger unavailable", "error", err)
+			errs = append(errs, err)
+			continue
+		}
+		if answered {
+			// A slow first delivery can outlive its duplicates' retries:
+			// the user has (or is about to get) the real answer.
+			jobLog.InfoContext(ctx, "no apology: another delivery of this job answered")
 			continue
 		}
 		jobLog.WarnContext(ctx, "job failed for good, apologising")
 		errs = append(errs, sendOnce(ctx, f.ledger, f.sms, jobLog, job.MessageSid+"#sms:failure", job.To, job.From, replySorryFailed))
 	}
 	return errors.Join(errs...)
+}
+
+// answered reports whether another delivery of job has done its step (its
+// reply is published or will be again) or had its reply SMS sent, or is
+// doing one of them now: then an apology would contradict the answer. A
+// claim taken only to look is released at once.
+func (f *Failure) answered(ctx context.Context, job sleuth.Job) (bool, error) {
+	for _, key := range []string{
+		job.MessageSid + "#" + string(job.Command),
+		job.MessageSid + "#sms:" + string(job.Command),
+	} {
+		proceed, err := f.ledger.Begin(ctx, key)
+		switch {
+		case errors.Is(err, sleuth.ErrInProgress):
+			return true, nil
+		case err != nil:
+			return false, fmt.Errorf("worker: failure: %s: %w", key, err)
+		case !proceed:
+			return true, nil
+		}
+		if err := f.ledger.Release(ctx, key); err != nil {
+			return false, fmt.Errorf("worker: failure: %s: %w", key, err)
+		}
+	}
+	return false, nil
 }

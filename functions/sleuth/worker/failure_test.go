@@ -7,6 +7,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/crossfaas/crossfaas/functions/sleuth/ledger"
 )
 
 //go:embed testdata/destination-record.json
@@ -105,5 +109,53 @@ func TestFailureLedgerKey(t *testing.T) {
 		if _, ok := rec[field]; !ok {
 			t.Errorf("fixture lacks %q", field)
 		}
+	}
+}
+
+// A slow first delivery can outlive the retries of its duplicates: when the
+// ledger shows the job's step or its reply SMS done, or in progress, the
+// user has or will get the real answer, and no apology is sent.
+func TestFailureSkipsAnsweredJobs(t *testing.T) {
+	const sid = "MM0123456789abcdef0123456789abcdef"
+	tests := []struct {
+		name    string
+		key     string
+		done    bool
+		wantSMS int
+	}{
+		{name: "step done", key: sid + "#addimg", done: true},
+		{name: "reply sms sent", key: sid + "#sms:addimg", done: true},
+		{name: "step in progress", key: sid + "#addimg"},
+		{name: "another job's step done", key: "MMother#addimg", done: true, wantSMS: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			ctx := context.Background()
+			led := ledger.New(dynamodb.NewFromConfig(h.cloud.Config()), table, h.clock.Now)
+			if proceed, err := led.Begin(ctx, tt.key); err != nil || !proceed {
+				t.Fatalf("Begin(%q) = %v, %v, want true, nil", tt.key, proceed, err)
+			}
+			if tt.done {
+				if err := led.Done(ctx, tt.key); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := h.failure.Process(ctx, []byte(destinationRecord)); err != nil {
+				t.Fatalf("Process = %v, want nil", err)
+			}
+			if got := len(h.twilio.sent()); got != tt.wantSMS {
+				t.Errorf("%d SMS sent, want %d", got, tt.wantSMS)
+			}
+			// Looking must not leave a claim behind.
+			for _, key := range []string{sid + "#addimg", sid + "#sms:addimg"} {
+				if key == tt.key {
+					continue
+				}
+				if item, ok := h.cloud.DynamoDB.Get(table, key); ok {
+					t.Errorf("ledger item %q = %v left behind, want none", key, item)
+				}
+			}
+		})
 	}
 }
