@@ -5,9 +5,12 @@ package build
 var Targets = []Target{
 	// The Lambda behind GET /detect that forwards to the labeler.
 	{Name: "proxy", Kind: Lambda, Package: "./functions/proxy/bootstrap"},
-	// Every Lambda of the SMS bot: one binary serving the handler named by
-	// the function's handler setting.
+	// The SNS-triggered Lambdas of the SMS bot: one binary serving the
+	// handler named by the function's handler setting.
 	{Name: "sleuth", Kind: Lambda, Package: "./functions/sleuth/bootstrap"},
+	// The SMS bot's webhook (handler "request"): a lean binary of its own,
+	// because its cold start is on Twilio's clock and the user's wait.
+	{Name: "sleuth-request", Kind: Lambda, Package: "./functions/sleuth/request/bootstrap"},
 	// The Cloud Function; Google Cloud builds it from this source.
 	{Name: "labeler", Kind: Source, Dir: "functions/labeler"},
 }

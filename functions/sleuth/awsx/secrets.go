@@ -68,8 +68,8 @@ func (s *Secrets) LoadTwilio(ctx context.Context) (TwilioCredentials, error) {
 		tokenErr error
 		wg       sync.WaitGroup
 	)
-	wg.Go(func() { creds.AccountSID, sidErr = s.get(ctx, s.accountSIDParam) })
-	wg.Go(func() { creds.AuthToken, tokenErr = s.get(ctx, s.authTokenParam) })
+	wg.Go(func() { creds.AccountSID, sidErr = GetSecureString(ctx, s.client, s.accountSIDParam) })
+	wg.Go(func() { creds.AuthToken, tokenErr = GetSecureString(ctx, s.client, s.authTokenParam) })
 	wg.Wait()
 	if err := errors.Join(sidErr, tokenErr); err != nil {
 		return TwilioCredentials{}, err
@@ -78,9 +78,11 @@ func (s *Secrets) LoadTwilio(ctx context.Context) (TwilioCredentials, error) {
 	return creds, nil
 }
 
-// get reads and decrypts one parameter.
-func (s *Secrets) get(ctx context.Context, name string) (string, error) {
-	out, err := s.client.GetParameter(ctx, &ssm.GetParameterInput{
+// GetSecureString reads the SSM parameter called name with client, with
+// decryption, and returns its value. An empty value is an error; errors
+// start with "ssm get parameter <name>: ".
+func GetSecureString(ctx context.Context, client *ssm.Client, name string) (string, error) {
+	out, err := client.GetParameter(ctx, &ssm.GetParameterInput{
 		Name:           aws.String(name),
 		WithDecryption: aws.Bool(true),
 	})

@@ -4,40 +4,52 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/crossfaas/crossfaas/functions/sleuth"
 	"github.com/crossfaas/crossfaas/functions/sleuth/awsx"
 )
 
 // FromEnv builds the handler as the request Lambda runs it, at cold start:
-// the configuration from ConfigFromEnv, AWS clients from the Lambda
-// environment (config.LoadDefaultConfig, so AWS_ENDPOINT_URL_SNS and
-// AWS_ENDPOINT_URL_SSM redirect them), the Twilio auth token read from SSM
-// (awsx.SecretsFromEnv), and an SNS publisher. ctx bounds the reading of
-// the secrets. The error names what is missing or failed.
+// the configuration from ConfigFromEnv, the SSM parameter holding the Twilio
+// auth token from sleuth.EnvAuthTokenParam (the account SID is not needed
+// to check signatures, so it is not read), SNS and SSM clients from
+// awsx.LambdaConfig (AWS_ENDPOINT_URL_SNS and AWS_ENDPOINT_URL_SSM redirect
+// them), and an SNS publisher. Errors name what is missing.
+//
+// FromEnv does not wait for the token: it starts reading it in the
+// background and returns, so that the read overlaps what the runtime does
+// before the first request (starting up, polling for the event, decoding
+// it). ctx bounds the read, and must outlive FromEnv. Handle waits for the
+// token; call Ready first to learn if the read failed.
 func FromEnv(ctx context.Context, logger *slog.Logger) (*Handler, error) {
 	cfg, err := ConfigFromEnv()
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("request: load aws config: %w", err)
+	tokenParam := strings.TrimSpace(os.Getenv(sleuth.EnvAuthTokenParam))
+	if tokenParam == "" {
+		return nil, fmt.Errorf("request config: %s is not set: it names the SSM parameter holding the Twilio auth token", sleuth.EnvAuthTokenParam)
 	}
-	secrets, err := awsx.SecretsFromEnv(ssm.NewFromConfig(awsCfg))
-	if err != nil {
-		return nil, err
-	}
-	creds, err := secrets.LoadTwilio(ctx)
+	awsCfg, err := awsx.LambdaConfig()
 	if err != nil {
 		return nil, fmt.Errorf("request: %w", err)
 	}
-	return New(cfg, Deps{
+	ssmClient := ssm.NewFromConfig(awsCfg)
+	h := newHandler(cfg, Deps{
 		Publisher: awsx.NewSNSPublisher(sns.NewFromConfig(awsCfg)),
-		AuthToken: creds.AuthToken,
 		Logger:    logger,
-	}), nil
+	})
+	go func() {
+		token, err := awsx.GetSecureString(ctx, ssmClient, tokenParam)
+		if err != nil {
+			err = fmt.Errorf("request: twilio auth token: %w", err)
+		}
+		h.setAuthToken(token, err)
+	}()
+	return h, nil
 }

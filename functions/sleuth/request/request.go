@@ -56,6 +56,7 @@ type Deps struct {
 	Publisher sleuth.Publisher
 	// AuthToken is the Twilio auth token that signs webhooks. When empty,
 	// every request is refused with a 500, never accepted unchecked.
+	// (FromEnv reads it from SSM instead.)
 	AuthToken string
 	// Logger receives one record per request. Nil means
 	// lambdacontext.NewLogger().
@@ -65,29 +66,45 @@ type Deps struct {
 }
 
 // Handler handles Twilio's SMS webhooks. Build it once per execution
-// environment with New; Handle is safe for concurrent use.
+// environment with New or FromEnv; Handle is safe for concurrent use.
 type Handler struct {
 	cfg       Config
 	publisher sleuth.Publisher
-	validator client.RequestValidator
-	hasToken  bool
 	allowed   map[string]bool // nil: everyone
 	logger    *slog.Logger
 	now       func() time.Time
+
+	// ready is closed once validator and tokenErr are final: at once for a
+	// handler from New, when the read of the auth token ends for one from
+	// FromEnv. Neither changes afterwards.
+	ready     chan struct{}
+	validator client.RequestValidator
+	tokenErr  error // why there is no auth token; nil when validator holds one
 }
+
+// errNoAuthToken is the reason a handler built with an empty auth token
+// refuses every request.
+var errNoAuthToken = errors.New("no Twilio auth token configured")
 
 // New returns a handler for cfg and deps.
 func New(cfg Config, deps Deps) *Handler {
+	h := newHandler(cfg, deps)
+	h.setAuthToken(deps.AuthToken, nil)
+	return h
+}
+
+// newHandler returns a handler still waiting for its auth token (see
+// setAuthToken); deps.AuthToken is ignored.
+func newHandler(cfg Config, deps Deps) *Handler {
 	if cfg.PublishTimeout <= 0 {
 		cfg.PublishTimeout = DefaultPublishTimeout
 	}
 	h := &Handler{
 		cfg:       cfg,
 		publisher: deps.Publisher,
-		validator: client.NewRequestValidator(deps.AuthToken),
-		hasToken:  deps.AuthToken != "",
 		logger:    deps.Logger,
 		now:       deps.Now,
+		ready:     make(chan struct{}),
 	}
 	if h.logger == nil {
 		h.logger = lambdacontext.NewLogger()
@@ -104,6 +121,42 @@ func New(cfg Config, deps Deps) *Handler {
 	return h
 }
 
+// setAuthToken gives the handler its auth token, or the error that kept it
+// from getting one, and makes it ready. It must be called exactly once.
+func (h *Handler) setAuthToken(token string, err error) {
+	if err == nil && token == "" {
+		err = errNoAuthToken
+	}
+	if err == nil {
+		h.validator = client.NewRequestValidator(token)
+	}
+	h.tokenErr = err
+	close(h.ready)
+}
+
+// Ready waits until the handler has its Twilio auth token or ctx ends. It
+// returns nil when the handler can check signatures; otherwise why not: the
+// error of reading the token (a handler from FromEnv), an error for an
+// empty Deps.AuthToken (New), or ctx's. After the first return other than
+// ctx's, the answer never changes.
+//
+// Handle waits the same way and answers 500 when there is no token. A
+// Lambda bootstrap calls Ready before Handle to exit instead, so that
+// Lambda reports the failure and starts a fresh execution environment.
+func (h *Handler) Ready(ctx context.Context) error {
+	select {
+	case <-h.ready:
+		return h.tokenErr
+	default:
+	}
+	select {
+	case <-h.ready:
+		return h.tokenErr
+	case <-ctx.Done():
+		return fmt.Errorf("request: wait for the twilio auth token: %w", context.Cause(ctx))
+	}
+}
+
 // Handle answers one webhook call; see the package documentation for the
 // answers. The error is always nil: every outcome is an HTTP response.
 func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
@@ -114,8 +167,8 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest)
 		resp.Headers["Allow"] = http.MethodPost
 		return resp, nil
 	}
-	if !h.hasToken {
-		log.ErrorContext(ctx, "webhook refused: no Twilio auth token configured")
+	if err := h.Ready(ctx); err != nil {
+		log.ErrorContext(ctx, "webhook refused: no Twilio auth token", "error", err)
 		return plain(http.StatusInternalServerError, "webhook not configured"), nil
 	}
 	params, err := decodeWebhook(ev)
