@@ -10,9 +10,9 @@ require (
 	github.com/aws/aws-sdk-go-v2/config v1.33.18
 	github.com/aws/aws-sdk-go-v2/service/dynamodb v1.74.0
 	github.com/aws/aws-sdk-go-v2/service/rekognition v1.51.26
-	github.com/aws/aws-sdk-go-v2/service/sns v1.48.0
+	github.com/aws/aws-sdk-go-v2/service/sns v1.47.10 // held below v1.48.0 (schema serde): its package init slows the request Lambda's cold start
 	github.com/aws/aws-sdk-go-v2/service/sqs v1.53.0
-	github.com/aws/aws-sdk-go-v2/service/ssm v1.82.1
+	github.com/aws/aws-sdk-go-v2/service/ssm v1.79.3 // held below v1.80.0 (schema serde): its package init slows the request Lambda's cold start
 	github.com/chromedp/chromedp v0.23.0
 	github.com/crossfaas/crossfaas/functions/labeler v0.0.0-00010101000000-000000000000
 	github.com/esimov/pigo v1.4.6

@@ -1,7 +1,17 @@
-// Command bootstrap is the one binary of every CelebritySleuth Lambda
-// (runtime provided.al2023). It serves the handler named by the function's
-// handler setting, which Lambda passes as _HANDLER (sleuth.Handler*), so
-// all sleuth functions deploy the same zip.
+// Command bootstrap is the one binary of CelebritySleuth's SNS-triggered
+// Lambdas (runtime provided.al2023, artifact sleuth): the command handlers
+// (addcol, addimg, match), respond and failure. It serves the handler named
+// by the function's handler setting, which Lambda passes as _HANDLER
+// (sleuth.Handler*), so all of them deploy the same zip.
+//
+// The webhook (handler "request") is not here: it is the sleuth-request
+// artifact, built from functions/sleuth/request/bootstrap, because its cold
+// start is on Twilio's clock and the user's wait, and this binary links
+// what the workers need (Rekognition, DynamoDB, the SDK's full
+// configuration chain), which would make it slower to start. Serving it
+// from here too would keep a second, slower way to deploy the webhook; a
+// function still set to "request" on this zip fails at cold start with a
+// message saying which artifact to deploy.
 //
 // Each handler is built once, at cold start: configuration is read from the
 // environment and secrets from SSM, failing fast with a message that names
@@ -19,7 +29,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/crossfaas/crossfaas/functions/sleuth"
-	"github.com/crossfaas/crossfaas/functions/sleuth/request"
 	"github.com/crossfaas/crossfaas/functions/sleuth/worker"
 )
 
@@ -44,24 +53,14 @@ func main() {
 // accepts.
 func newHandler(ctx context.Context, name string, logger *slog.Logger) (any, error) {
 	switch name {
-	case sleuth.HandlerRequest:
-		return newRequest(ctx, logger)
 	case sleuth.HandlerAddCollection, sleuth.HandlerAddImage, sleuth.HandlerMatch,
 		sleuth.HandlerRespond, sleuth.HandlerFailure:
 		return worker.HandlerFromEnv(ctx, name, logger)
+	case sleuth.HandlerRequest:
+		return nil, fmt.Errorf("handler %q is not in this binary: deploy the sleuth-request artifact (functions/sleuth/request/bootstrap) for it", name)
 	default:
-		return nil, fmt.Errorf("unknown handler %q in _HANDLER: set the function's handler to one of %q, %q, %q, %q, %q, %q",
-			name, sleuth.HandlerRequest, sleuth.HandlerAddCollection, sleuth.HandlerAddImage,
+		return nil, fmt.Errorf("unknown handler %q in _HANDLER: set the function's handler to one of %q, %q, %q, %q, %q",
+			name, sleuth.HandlerAddCollection, sleuth.HandlerAddImage,
 			sleuth.HandlerMatch, sleuth.HandlerRespond, sleuth.HandlerFailure)
 	}
-}
-
-// newRequest builds the webhook handler (package request): it reads the
-// Twilio auth token from SSM, to check signatures, and publishes to SNS.
-func newRequest(ctx context.Context, logger *slog.Logger) (any, error) {
-	h, err := request.FromEnv(ctx, logger)
-	if err != nil {
-		return nil, err
-	}
-	return h.Handle, nil
 }

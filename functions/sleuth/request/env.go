@@ -15,17 +15,18 @@ import (
 )
 
 // FromEnv builds the handler as the request Lambda runs it, at cold start:
-// the configuration from ConfigFromEnv, the SSM parameter holding the Twilio
-// auth token from sleuth.EnvAuthTokenParam (the account SID is not needed
-// to check signatures, so it is not read), SNS and SSM clients from
-// awsx.LambdaConfig (AWS_ENDPOINT_URL_SNS and AWS_ENDPOINT_URL_SSM redirect
-// them), and an SNS publisher. Errors name what is missing.
+// the configuration from ConfigFromEnv, SSM and SNS clients from
+// awsx.LambdaConfig (so AWS_ENDPOINT_URL_SSM and AWS_ENDPOINT_URL_SNS
+// redirect them) and an SNS publisher. The Twilio auth token is read from
+// the SSM parameter named by sleuth.EnvAuthTokenParam; the account SID is
+// not needed to check signatures, so it is not read. Errors name what is
+// missing.
 //
 // FromEnv does not wait for the token: it starts reading it in the
 // background and returns, so that the read overlaps what the runtime does
-// before the first request (starting up, polling for the event, decoding
-// it). ctx bounds the read, and must outlive FromEnv. Handle waits for the
-// token; call Ready first to learn if the read failed.
+// before the first request (polling for the event, decoding it). ctx
+// bounds the read and must outlive FromEnv. Handle waits for the token;
+// call Ready to wait for it and learn whether reading it failed.
 func FromEnv(ctx context.Context, logger *slog.Logger) (*Handler, error) {
 	cfg, err := ConfigFromEnv()
 	if err != nil {

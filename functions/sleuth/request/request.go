@@ -9,6 +9,9 @@
 // Answers, by case:
 //
 //   - not a POST: 405; not a form body, or a malformed one: 4xx, text/plain;
+//   - no Twilio auth token to check signatures with (none configured, its
+//     read from SSM failed, or the request's context ended while waiting
+//     for it): 500, text/plain, nothing published;
 //   - no signature, or one that does not match the URL and parameters:
 //     403, text/plain, nothing published;
 //   - a signed request that is not an SMS webhook (no MessageSid, From or

@@ -75,11 +75,25 @@ func signedEvent(token string, params map[string]string) events.APIGatewayV2HTTP
 }
 
 // TestBootstrapUnderRIE runs the request Lambda's bootstrap under the
-// Runtime Interface Emulator, with SSM and SNS faked on loopback.
+// Runtime Interface Emulator, with SSM and SNS faked on loopback, as an
+// on-demand function and with provisioned concurrency (which read the auth
+// token at different times).
 func TestBootstrapUnderRIE(t *testing.T) {
-	c := newCloud(t)
-	fn := lambdatest.Start(t, lambdatest.Options{Package: requestPackage, Handler: sleuth.HandlerRequest, Env: c.env})
+	for _, initType := range []string{"on-demand", "provisioned-concurrency"} {
+		t.Run(initType, func(t *testing.T) {
+			c := newCloud(t)
+			c.env["AWS_LAMBDA_INITIALIZATION_TYPE"] = initType
+			fn := lambdatest.Start(t, lambdatest.Options{Package: requestPackage, Handler: sleuth.HandlerRequest, Env: c.env})
+			checkRequestLambda(t, fn, c)
+		})
+	}
+}
 
+// checkRequestLambda checks fn, the request Lambda running against c: it
+// publishes a signed command, refuses a forged one, and has read the auth
+// token once.
+func checkRequestLambda(t *testing.T, fn *lambdatest.Function, c *cloud) {
+	t.Helper()
 	params := smsParams("face addcol celebs")
 	resp := fn.InvokeAPIGatewayV2(t, signedEvent(testToken, params))
 	if got, want := twimlMessage(t, resp), "Got it - creating collection celebs..."; got != want {
@@ -110,8 +124,8 @@ func TestBootstrapUnderRIE(t *testing.T) {
 		t.Errorf("SNS has %d messages after a forged request, want still 1", n)
 	}
 
-	// The auth token was read once, at cold start, decrypted; the account
-	// SID is not needed to check signatures.
+	// The auth token was read once, decrypted; the account SID is not
+	// needed to check signatures.
 	reqs := c.ssm.Requests()
 	if want := []awsxtest.GetParameterRequest{{Name: authTokenParam, WithDecryption: true}}; !slices.Equal(reqs, want) {
 		t.Errorf("SSM served %+v, want %+v", reqs, want)
@@ -129,20 +143,29 @@ func TestBootstrapUnderRIE(t *testing.T) {
 	}
 }
 
-// TestBootstrapInitFailures checks that a misconfigured function fails at
-// cold start with a message naming the problem.
+// TestBootstrapInitFailures checks that a misconfigured function fails
+// with a message naming the problem: at cold start, or, when the auth token
+// cannot be read on an on-demand cold start, on its first request (the
+// read is then no longer part of init).
 func TestBootstrapInitFailures(t *testing.T) {
+	const (
+		initFails   = "INIT RTDONE(status: error)"   // the emulator's log of a failed init
+		invokeFails = "INIT RTDONE(status: success)" // init succeeded, the invocation failed
+	)
+	provisioned := map[string]string{"AWS_LAMBDA_INITIALIZATION_TYPE": "provisioned-concurrency", sleuth.EnvAuthTokenParam: "/nope"}
 	tests := []struct {
 		name    string
 		handler string
 		env     map[string]string
 		want    string
+		phase   string // initFails or invokeFails
 	}{
-		{"other handler", sleuth.HandlerMatch, nil, `handler \"match\" in _HANDLER: this binary serves only \"request\"`},
-		{"missing topic", sleuth.HandlerRequest, map[string]string{sleuth.EnvMatchTopic: ""}, sleuth.EnvMatchTopic + " is not set"},
-		{"missing parameter name", sleuth.HandlerRequest, map[string]string{sleuth.EnvAuthTokenParam: ""}, sleuth.EnvAuthTokenParam + " is not set"},
-		{"no credentials", sleuth.HandlerRequest, map[string]string{"AWS_SECRET_ACCESS_KEY": ""}, "AWS_SECRET_ACCESS_KEY must both be set"},
-		{"parameter not in SSM", sleuth.HandlerRequest, map[string]string{sleuth.EnvAuthTokenParam: "/nope"}, "ssm get parameter /nope"},
+		{"other handler", sleuth.HandlerMatch, nil, `handler \"match\" in _HANDLER: this binary serves only \"request\"`, initFails},
+		{"missing topic", sleuth.HandlerRequest, map[string]string{sleuth.EnvMatchTopic: ""}, sleuth.EnvMatchTopic + " is not set", initFails},
+		{"missing parameter name", sleuth.HandlerRequest, map[string]string{sleuth.EnvAuthTokenParam: ""}, sleuth.EnvAuthTokenParam + " is not set", initFails},
+		{"no credentials", sleuth.HandlerRequest, map[string]string{"AWS_SECRET_ACCESS_KEY": ""}, "AWS_SECRET_ACCESS_KEY must both be set", initFails},
+		{"parameter not in SSM", sleuth.HandlerRequest, map[string]string{sleuth.EnvAuthTokenParam: "/nope"}, "ssm get parameter /nope", invokeFails},
+		{"parameter not in SSM, provisioned", sleuth.HandlerRequest, provisioned, "ssm get parameter /nope", initFails},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -154,8 +177,10 @@ func TestBootstrapInitFailures(t *testing.T) {
 			if !ok || fnErr.Type != "Runtime.ExitError" {
 				t.Fatalf("Invoke() error = %v, want a Runtime.ExitError", err)
 			}
-			if !strings.Contains(fn.Output(), tt.want) {
-				t.Errorf("output lacks %q:\n%s", tt.want, fn.Output())
+			for _, want := range []string{tt.want, tt.phase} {
+				if !strings.Contains(fn.Output(), want) {
+					t.Errorf("output lacks %q:\n%s", want, fn.Output())
+				}
 			}
 			if n := len(c.sns.Published()); n != 0 {
 				t.Errorf("SNS got %d messages from a function that failed to start", n)

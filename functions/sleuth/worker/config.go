@@ -5,7 +5,6 @@ import (
 	"math"
 	"net/url"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -38,10 +37,35 @@ type Config struct {
 	WikipediaURL string
 }
 
-// prefixPattern is what a prefix may hold: it becomes part of Rekognition
+// maxPrefix is the longest prefix: it becomes part of Rekognition
 // collection ids, [a-zA-Z0-9_.-]{1,255}, which must also leave room for the
 // user's collection name (64 characters at most).
-var prefixPattern = regexp.MustCompile(`^[a-zA-Z0-9_.\-]{1,128}$`)
+const maxPrefix = 128
+
+// validPrefix reports whether s may be a prefix: 1 to maxPrefix letters,
+// digits, '_', '.' and '-'.
+func validPrefix(s string) bool { return isID(s, maxPrefix, false) }
+
+// isID reports whether s is 1 to max bytes of digits, '_', '.', '-' and
+// letters, lower-case only when lower is set.
+//
+// A loop rather than a regexp: a bounded repetition such as `{1,128}`
+// compiles to that many copies of the class, which cost every cold start
+// of the sleuth Lambdas a third of a millisecond.
+func isID(s string, max int, lower bool) bool {
+	if len(s) == 0 || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '_', c == '.', c == '-':
+		case 'A' <= c && c <= 'Z' && !lower:
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // ConfigFromEnv reads the configuration of handler (one of the sleuth
 // command handlers, "respond" or "failure") from the environment. Every
@@ -71,7 +95,7 @@ func ConfigFromEnv(handler string) (Config, error) {
 	if len(missing) > 0 {
 		return Config{}, fmt.Errorf("worker config: %s not set (handler %s)", strings.Join(missing, ", "), handler)
 	}
-	if cfg.Prefix != "" && !prefixPattern.MatchString(cfg.Prefix) {
+	if cfg.Prefix != "" && !validPrefix(cfg.Prefix) {
 		return Config{}, fmt.Errorf("worker config: %s: %q may only hold letters, digits, _ . - (at most 128)", sleuth.EnvPrefix, cfg.Prefix)
 	}
 	if raw := strings.TrimSpace(os.Getenv(sleuth.EnvMatchThreshold)); raw != "" {

@@ -33,7 +33,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
 	"time"
 
@@ -84,7 +83,7 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 	switch {
 	case deps.Faces == nil || deps.Publisher == nil || deps.Ledger == nil:
 		return nil, errors.New("worker: Faces, Publisher and Ledger are required")
-	case !prefixPattern.MatchString(cfg.Prefix):
+	case !validPrefix(cfg.Prefix):
 		return nil, fmt.Errorf("worker: invalid prefix %q", cfg.Prefix)
 	case cfg.ResponsesTopicARN == "":
 		return nil, errors.New("worker: no responses topic")
@@ -303,11 +302,10 @@ func (w *Worker) release(ctx context.Context, log *slog.Logger, key string) erro
 	return nil
 }
 
-// Ids as the request handler validates them (package command).
-var (
-	collectionPattern = regexp.MustCompile(`^[a-z0-9_.\-]{1,64}$`)
-	namePattern       = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,64}$`)
-)
+// Ids as the request handler validates them (package command): a
+// collection is 1 to 64 lower-case letters, digits, '_', '.' and '-'; a
+// name the same with upper-case letters too.
+const maxID = 64
 
 // check rejects jobs no retry could process. The request handler never
 // publishes them, so there is nobody to tell.
@@ -315,13 +313,13 @@ func check(job sleuth.Job) error {
 	switch {
 	case job.MessageSid == "" || job.From == "" || job.To == "":
 		return errors.New("job has no messageSid, from or to")
-	case !collectionPattern.MatchString(job.Collection):
+	case !isID(job.Collection, maxID, true):
 		return fmt.Errorf("invalid collection %q", job.Collection)
 	}
 	switch job.Command {
 	case sleuth.VerbAddCollection, sleuth.VerbMatch:
 	case sleuth.VerbAddImage:
-		if !namePattern.MatchString(job.Name) {
+		if !isID(job.Name, maxID, false) {
 			return fmt.Errorf("invalid name %q", job.Name)
 		}
 	default:

@@ -30,11 +30,12 @@ const (
 	SecretAccessKey = "fake-secret-for-tests"
 )
 
-// Env returns the environment that makes config.LoadDefaultConfig build a
-// config for the fakes: static credentials, Region, no shared config files,
-// no instance metadata, and AWS_ENDPOINT_URL_<SERVICE> for each entry of
-// endpoints (service id, e.g. "SNS", to base URL). Pass it to a Lambda
-// bootstrap's environment, or use Setenv in-process.
+// Env returns the environment that makes config.LoadDefaultConfig and
+// awsx.LambdaConfig build a config for the fakes: static credentials,
+// Region, no shared config files, no instance metadata, and
+// AWS_ENDPOINT_URL_<SERVICE> for each entry of endpoints (service id, e.g.
+// "SNS", to base URL). Pass it to a Lambda bootstrap's environment, or use
+// Setenv in-process.
 func Env(t testing.TB, endpoints map[string]string) map[string]string {
 	t.Helper()
 	missing := filepath.Join(t.TempDir(), "no-such-file")

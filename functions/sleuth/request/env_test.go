@@ -1,0 +1,191 @@
+package request
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/crossfaas/crossfaas/functions/sleuth"
+	"github.com/crossfaas/crossfaas/functions/sleuth/awsx/awsxtest"
+)
+
+// setRequestEnv sets the request Lambda's environment for the rest of the
+// test, with SSM and SNS at ssmURL and snsURL, then the overrides ("" unsets
+// a variable).
+func setRequestEnv(t *testing.T, ssmURL, snsURL string, overrides map[string]string) {
+	t.Helper()
+	awsxtest.Setenv(t, map[string]string{"SSM": ssmURL, "SNS": snsURL})
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	for k, v := range map[string]string{
+		sleuth.EnvAddCollectionTopic: testTopics[sleuth.VerbAddCollection],
+		sleuth.EnvAddImageTopic:      testTopics[sleuth.VerbAddImage],
+		sleuth.EnvMatchTopic:         testTopics[sleuth.VerbMatch],
+		sleuth.EnvAuthTokenParam:     authTokenParam,
+		sleuth.EnvAllowedSenders:     "",
+		sleuth.EnvWebhookURL:         testURL,
+	} {
+		t.Setenv(k, v)
+	}
+	for k, v := range overrides {
+		t.Setenv(k, v)
+	}
+}
+
+// gatedSSM is a fake SSM that holds every request until open is closed.
+func gatedSSM(t *testing.T, fake *awsxtest.SSM) (endpoint string, open func()) {
+	t.Helper()
+	target, err := url.Parse(fake.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := make(chan struct{})
+	next := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-gate:
+			next.ServeHTTP(w, r)
+		case <-r.Context().Done():
+		}
+	}))
+	var opened bool
+	open = func() {
+		if !opened {
+			opened = true
+			close(gate)
+		}
+	}
+	t.Cleanup(func() { open(); srv.Close() })
+	return srv.URL, open
+}
+
+func TestFromEnv(t *testing.T) {
+	ssm := awsxtest.NewSSM(t, map[string]string{authTokenParam: testToken})
+	sns := awsxtest.NewSNS(t, testTopics[sleuth.VerbAddCollection])
+	ssmURL, open := gatedSSM(t, ssm)
+	setRequestEnv(t, ssmURL, sns.URL, nil)
+
+	h, err := FromEnv(t.Context(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("FromEnv() error = %v", err)
+	}
+
+	// FromEnv returned before the token came; requests wait for it.
+	short, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if err := h.Ready(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Ready() while SSM holds the token = %v, want context.DeadlineExceeded", err)
+	}
+	resp, err := h.Handle(short, webhookEvent(testToken, smsParams("face addcol celebs")))
+	if err != nil || resp.StatusCode != http.StatusInternalServerError {
+		t.Errorf("Handle() before the token came = %d %q, %v; want 500", resp.StatusCode, resp.Body, err)
+	}
+
+	open()
+	if err := h.Ready(t.Context()); err != nil {
+		t.Fatalf("Ready() once SSM answers = %v", err)
+	}
+	resp, err = h.Handle(t.Context(), webhookEvent(testToken, smsParams("face addcol celebs")))
+	if err != nil {
+		t.Fatalf("Handle() error = %v", err)
+	}
+	if got, want := twimlMessage(t, resp), "Got it - creating collection celebs..."; got != want {
+		t.Errorf("reply = %q, want %q", got, want)
+	}
+	if pubs := sns.Published(); len(pubs) != 1 || pubs[0].TopicARN != testTopics[sleuth.VerbAddCollection] {
+		t.Errorf("SNS got %+v, want one job on the addcol topic", pubs)
+	}
+	forged, _ := h.Handle(t.Context(), webhookEvent("forged-token", smsParams("face addcol celebs")))
+	if forged.StatusCode != http.StatusForbidden {
+		t.Errorf("Handle(forged) status = %d, want 403", forged.StatusCode)
+	}
+	if want := []awsxtest.GetParameterRequest{{Name: authTokenParam, WithDecryption: true}}; !slices.Equal(ssm.Requests(), want) {
+		t.Errorf("SSM served %+v, want %+v", ssm.Requests(), want)
+	}
+	for _, errs := range [][]error{ssm.Errors(), sns.Errors()} {
+		if len(errs) > 0 {
+			t.Errorf("fakes saw malformed requests: %v", errs)
+		}
+	}
+}
+
+func TestFromEnvTokenFails(t *testing.T) {
+	ssm := awsxtest.NewSSM(t, map[string]string{authTokenParam: testToken, "/blank": ""})
+	sns := awsxtest.NewSNS(t)
+	tests := []struct {
+		name  string
+		param string
+		want  string
+		is    func(error) bool
+	}{
+		{"missing parameter", "/nope", "ssm get parameter /nope: ", func(err error) bool {
+			var notFound *ssmtypes.ParameterNotFound
+			return errors.As(err, &notFound)
+		}},
+		{"empty parameter", "/blank", "ssm get parameter /blank: empty value", func(error) bool { return true }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			setRequestEnv(t, ssm.URL, sns.URL, map[string]string{sleuth.EnvAuthTokenParam: tt.param})
+			h, err := FromEnv(t.Context(), slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatalf("FromEnv() error = %v", err)
+			}
+			err = h.Ready(t.Context())
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !tt.is(err) {
+				t.Fatalf("Ready() = %v, want an error containing %q", err, tt.want)
+			}
+			if again := h.Ready(t.Context()); again != err {
+				t.Errorf("Ready() again = %v, want the same %v", again, err)
+			}
+			resp, _ := h.Handle(t.Context(), webhookEvent(testToken, smsParams("face addcol celebs")))
+			if resp.StatusCode != http.StatusInternalServerError {
+				t.Errorf("Handle() without a token = %d, want 500", resp.StatusCode)
+			}
+		})
+	}
+	if n := len(sns.Published()); n != 0 {
+		t.Errorf("SNS got %d messages, want none", n)
+	}
+}
+
+func TestFromEnvConfigErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"missing topic", map[string]string{sleuth.EnvMatchTopic: ""}, sleuth.EnvMatchTopic + " is not set"},
+		{"missing parameter name", map[string]string{sleuth.EnvAuthTokenParam: " "}, sleuth.EnvAuthTokenParam + " is not set"},
+		{"missing region", map[string]string{"AWS_REGION": ""}, "AWS_REGION is not set"},
+		{"missing credentials", map[string]string{"AWS_ACCESS_KEY_ID": ""}, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must both be set"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			setRequestEnv(t, "http://127.0.0.1:1", "http://127.0.0.1:1", tt.env)
+			if h, err := FromEnv(t.Context(), slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("FromEnv() = %v, %v, want an error containing %q", h, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestNewReady(t *testing.T) {
+	h, _, _ := newTestHandler(t, Config{})
+	if err := h.Ready(t.Context()); err != nil {
+		t.Errorf("Ready() of a handler with a token = %v, want nil", err)
+	}
+	noToken := New(Config{Topics: testTopics}, Deps{Publisher: &fakePublisher{t: t}, Logger: slog.New(slog.DiscardHandler)})
+	if err := noToken.Ready(t.Context()); !errors.Is(err, errNoAuthToken) {
+		t.Errorf("Ready() of a handler without a token = %v, want %v", err, errNoAuthToken)
+	}
+}
