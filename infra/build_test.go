@@ -41,18 +41,26 @@ func TestRealBuild(t *testing.T) {
 	}
 	assertZipHas(t, proxyZip, "bootstrap")
 
-	// The six sleuth Lambdas deploy one zip.
+	// The five SNS-triggered sleuth Lambdas deploy one zip, the webhook its
+	// own lean one.
 	sleuthZip := filepath.Join(out, "sleuth.zip")
 	sleuthHash := base64.StdEncoding.EncodeToString(fileSHA256(t, sleuthZip))
+	requestZip := filepath.Join(out, "sleuth-request.zip")
+	requestHash := base64.StdEncoding.EncodeToString(fileSHA256(t, requestZip))
 	for _, fn := range run.mocks.all(typeLambda) {
-		if fn.Name == "proxy-function" {
+		zip, hash := sleuthZip, sleuthHash
+		switch fn.Name {
+		case "proxy-function":
 			continue
+		case "sleuth-request-function":
+			zip, hash = requestZip, requestHash
 		}
-		if code, ok := fn.Inputs["code"].(*archive.Archive); !ok || code.Path != sleuthZip || fn.Inputs["sourceCodeHash"] != sleuthHash {
-			t.Errorf("%s code = %#v (hash %v), want the archive %s (hash %s)", fn.Name, fn.Inputs["code"], fn.Inputs["sourceCodeHash"], sleuthZip, sleuthHash)
+		if code, ok := fn.Inputs["code"].(*archive.Archive); !ok || code.Path != zip || fn.Inputs["sourceCodeHash"] != hash {
+			t.Errorf("%s code = %#v (hash %v), want the archive %s (hash %s)", fn.Name, fn.Inputs["code"], fn.Inputs["sourceCodeHash"], zip, hash)
 		}
 	}
 	assertZipHas(t, sleuthZip, "bootstrap")
+	assertZipHas(t, requestZip, "bootstrap")
 
 	labelerZip := filepath.Join(out, "labeler.zip")
 	labelerSum := hex.EncodeToString(fileSHA256(t, labelerZip))
@@ -62,7 +70,7 @@ func TestRealBuild(t *testing.T) {
 	// Cloud Build wants the module's go.mod at the root of the archive.
 	assertZipHas(t, labelerZip, "go.mod")
 
-	want := map[string]string{"proxy": hex.EncodeToString(proxySum), "labeler": labelerSum, "sleuth": hex.EncodeToString(fileSHA256(t, sleuthZip))}
+	want := map[string]string{"proxy": hex.EncodeToString(proxySum), "labeler": labelerSum, "sleuth": hex.EncodeToString(fileSHA256(t, sleuthZip)), "sleuth-request": hex.EncodeToString(fileSHA256(t, requestZip))}
 	got, _ := run.outputs["artifacts"].(map[string]string)
 	for name, sum := range want {
 		if got[name] != sum {

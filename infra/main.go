@@ -37,7 +37,7 @@ func main() {
 }
 
 // Builder produces the deployable artifacts; the program needs "labeler",
-// "proxy" and "sleuth". Tests substitute fixtures for the real build.
+// "proxy", "sleuth" and "sleuth-request". Tests substitute fixtures for the real build.
 type Builder func(ctx *pulumi.Context) ([]build.Artifact, error)
 
 // buildArtifacts returns the Builder the program uses: it builds every
@@ -117,6 +117,10 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []build.Artifact) (*deployment
 	if err != nil {
 		return nil, err
 	}
+	sleuthRequestZip, err := findArtifact(arts, "sleuth-request")
+	if err != nil {
+		return nil, err
+	}
 
 	labeler, err := NewLabeler(ctx, "labeler", &LabelerArgs{
 		FunctionName:     cfg.Name("labeler"),
@@ -169,6 +173,7 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []build.Artifact) (*deployment
 	bot, err := NewSleuth(ctx, "sleuth", &SleuthArgs{
 		Prefix:                cfg.Prefix,
 		Artifact:              sleuthZip,
+		RequestArtifact:       sleuthRequestZip,
 		API:                   api,
 		TwilioAccountSID:      cfg.TwilioAccountSID,
 		TwilioAuthToken:       cfg.TwilioAuthToken,

@@ -298,17 +298,21 @@ func withConfig(cfg map[string]string) pulumi.RunOption {
 	}
 }
 
-// fixtureSleuthZip is the content of the stand-in sleuth zip.
-const fixtureSleuthZip = "sleuth zip"
+// fixtureSleuthZip and fixtureSleuthRequestZip are the contents of the
+// stand-in sleuth zips.
+const (
+	fixtureSleuthZip        = "sleuth zip"
+	fixtureSleuthRequestZip = "sleuth-request zip"
+)
 
 // fixtureArtifacts writes a stand-in labeler source zip and proxy zip
-// with the given contents, and a sleuth zip, and returns them as the build
+// with the given contents, and the sleuth zips, and returns them as the build
 // would, in that order.
 func fixtureArtifacts(t *testing.T, labelerZip, proxyZip string) []build.Artifact {
 	t.Helper()
 	dir := t.TempDir()
 	var arts []build.Artifact
-	for _, f := range []struct{ name, content string }{{"labeler", labelerZip}, {"proxy", proxyZip}, {"sleuth", fixtureSleuthZip}} {
+	for _, f := range []struct{ name, content string }{{"labeler", labelerZip}, {"proxy", proxyZip}, {"sleuth", fixtureSleuthZip}, {"sleuth-request", fixtureSleuthRequestZip}} {
 		path := filepath.Join(dir, f.name+".zip")
 		if err := os.WriteFile(path, []byte(f.content), 0o644); err != nil {
 			t.Fatal(err)

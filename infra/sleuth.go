@@ -64,9 +64,14 @@ type SleuthArgs struct {
 	// the SSM parameters live under /<Prefix>/, and the command Lambdas
 	// namespace Rekognition collection ids with it.
 	Prefix string
-	// Artifact is the one zip of every sleuth Lambda (the "sleuth" build
-	// artifact); each function picks its handler by the handler setting.
+	// Artifact is the zip of the SNS-triggered sleuth Lambdas (the
+	// "sleuth" build artifact); each function picks its handler by the
+	// handler setting.
 	Artifact build.Artifact
+	// RequestArtifact is the zip of the webhook Lambda (the
+	// "sleuth-request" build artifact): a lean binary of its own, because
+	// its cold start is on Twilio's 15 s clock and the user's wait.
+	RequestArtifact build.Artifact
 	// API is the HTTP API that gets the POST /sms route.
 	API *HTTPAPI
 	// TwilioAccountSID and TwilioAuthToken are the Twilio credentials. They
@@ -267,7 +272,9 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 		sleuth.EnvResponsesTopic:   topics[topicResponses].Arn,
 		sleuth.EnvIdempotencyTable: table.Name,
 	}
+	// The webhook needs only the auth token, to check signatures.
 	requestEnv := pulumi.StringMap{
+		sleuth.EnvAuthTokenParam:     authToken.Name,
 		sleuth.EnvAddCollectionTopic: topics[topicAddCollection].Arn,
 		sleuth.EnvAddImageTopic:      topics[topicAddImage].Arn,
 		sleuth.EnvMatchTopic:         topics[topicMatch].Arn,
@@ -293,10 +300,10 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 	functions := []sleuthFunction{
 		{
 			handler:     sleuth.HandlerRequest,
-			environment: merge(requestEnv, secretsEnv),
+			environment: requestEnv,
 			statements: []PolicyStatement{
 				publish(topicAddCollection, topicAddImage, topicMatch),
-				readSecrets,
+				{Actions: []string{"ssm:GetParameter"}, Resources: pulumi.StringArray{authToken.Arn}},
 			},
 		},
 		{
@@ -341,13 +348,13 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 	var request *LambdaFunction
 	functionNames := pulumi.StringMap{}
 	for _, f := range functions {
-		memoryMB, timeoutSeconds := args.WorkerMemoryMB, args.WorkerTimeoutSeconds
+		artifact, memoryMB, timeoutSeconds := args.Artifact, args.WorkerMemoryMB, args.WorkerTimeoutSeconds
 		if f.trigger == "" {
-			memoryMB, timeoutSeconds = args.RequestMemoryMB, args.RequestTimeoutSeconds
+			artifact, memoryMB, timeoutSeconds = args.RequestArtifact, args.RequestMemoryMB, args.RequestTimeoutSeconds
 		}
 		fn, err := NewLambdaFunction(ctx, name+"-"+f.handler, &LambdaFunctionArgs{
 			Name:             physical("sleuth-" + f.handler),
-			Artifact:         args.Artifact,
+			Artifact:         artifact,
 			Handler:          f.handler,
 			MemoryMB:         memoryMB,
 			TimeoutSeconds:   timeoutSeconds,

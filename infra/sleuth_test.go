@@ -158,14 +158,17 @@ func policyStrings(t *testing.T, v any) []string {
 
 func TestSleuthFunctions(t *testing.T) {
 	s := runSleuthStack(t, "dev", testConfig())
-	sum := sha256.Sum256([]byte(fixtureSleuthZip))
+	workerSum := sha256.Sum256([]byte(fixtureSleuthZip))
+	requestSum := sha256.Sum256([]byte(fixtureSleuthRequestZip))
 
 	for _, handler := range sleuthHandlers {
 		t.Run(handler, func(t *testing.T) {
 			fn := s.function(handler)
 			memory, timeout := defaultSleuthWorkerMemoryMB, defaultSleuthWorkerTimeoutSeconds
+			sum, zip := workerSum, "/sleuth.zip"
 			if handler == sleuth.HandlerRequest {
 				memory, timeout = defaultSleuthRequestMemoryMB, defaultSleuthRequestTimeoutSeconds
+				sum, zip = requestSum, "/sleuth-request.zip"
 			}
 			name := "crossfaas-dev-sleuth-" + handler
 			for _, c := range []struct {
@@ -187,10 +190,10 @@ func TestSleuthFunctions(t *testing.T) {
 					t.Errorf("%s Lambda %s = %#v, want %#v", handler, c.path, got, c.want)
 				}
 			}
-			// One zip for all: only its file name differs from the fixture's
-			// temporary directory.
-			if code, ok := fn.Inputs["code"].(*archive.Archive); !ok || !strings.HasSuffix(code.Path, "/sleuth.zip") {
-				t.Errorf("%s Lambda code = %#v, want the sleuth zip", handler, fn.Inputs["code"])
+			// One zip for the SNS-triggered Lambdas, a lean one for the
+			// webhook; the path below the fixture's temporary directory.
+			if code, ok := fn.Inputs["code"].(*archive.Archive); !ok || !strings.HasSuffix(code.Path, zip) {
+				t.Errorf("%s Lambda code = %#v, want %s", handler, fn.Inputs["code"], zip)
 			}
 			logs := s.mocks.named(t, typeLogGroup, "sleuth-"+handler+"-logs")
 			if got := logs.Inputs["retentionInDays"]; got != float64(defaultLogRetentionDays) {
@@ -225,7 +228,8 @@ func TestSleuthEnvironment(t *testing.T) {
 		return out
 	}
 	want := map[string]map[string]any{
-		sleuth.HandlerRequest: union(secrets, map[string]any{
+		sleuth.HandlerRequest: union(map[string]any{
+			sleuth.EnvAuthTokenParam:     "/crossfaas-dev/twilio/auth-token",
 			sleuth.EnvAddCollectionTopic: s.topicArn(topicAddCollection),
 			sleuth.EnvAddImageTopic:      s.topicArn(topicAddImage),
 			sleuth.EnvMatchTopic:         s.topicArn(topicMatch),
@@ -290,9 +294,11 @@ func TestSleuthEnvironmentSatisfiesTheHandlers(t *testing.T) {
 					t.Errorf("worker threshold = %v, want %v", wc.Threshold, defaultMatchThreshold)
 				}
 			}
-			// Every handler but addcol reads the Twilio credentials.
+			// Every handler but addcol and request (which reads only the auth
+			// token, checked above by ConfigFromEnv) reads the Twilio
+			// credentials.
 			_, err := awsx.SecretsFromEnv(ssm.New(ssm.Options{Region: "us-east-1"}))
-			if wantErr := handler == sleuth.HandlerAddCollection; (err != nil) != wantErr {
+			if wantErr := handler == sleuth.HandlerAddCollection || handler == sleuth.HandlerRequest; (err != nil) != wantErr {
 				t.Errorf("awsx.SecretsFromEnv() error = %v, want an error: %v", err, wantErr)
 			}
 		})
@@ -397,7 +403,7 @@ func TestSleuthRolePolicies(t *testing.T) {
 	want := map[string]map[string][]string{
 		sleuth.HandlerRequest: {
 			"sns:Publish":      sorted(s.topicArn(topicAddCollection), s.topicArn(topicAddImage), s.topicArn(topicMatch)),
-			"ssm:GetParameter": params,
+			"ssm:GetParameter": {s.mocks.named(t, typeParameter, "sleuth-twilio-auth-token").Outputs["arn"].(string)},
 		},
 		sleuth.HandlerAddCollection: ledger(map[string][]string{
 			"sns:Publish":                  responsesAndFailures,

@@ -343,7 +343,7 @@ func TestStackOutputs(t *testing.T) {
 	if got, want := run.outputs["labelerUrl"], fn.Outputs["url"]; got != want {
 		t.Errorf("output labelerUrl = %v, want %v", got, want)
 	}
-	want := map[string]string{"labeler": arts[0].SHA256, "proxy": arts[1].SHA256, "sleuth": arts[2].SHA256}
+	want := map[string]string{"labeler": arts[0].SHA256, "proxy": arts[1].SHA256, "sleuth": arts[2].SHA256, "sleuth-request": arts[3].SHA256}
 	if got := run.outputs["artifacts"]; !reflect.DeepEqual(got, want) {
 		t.Errorf("output artifacts = %v, want %v", got, want)
 	}
@@ -511,6 +511,7 @@ func TestProgramFailures(t *testing.T) {
 					{Name: "labeler", Path: "/x/labeler.zip", SHA256: strings.Repeat("a", 64)},
 					{Name: "proxy", Path: "/x/proxy.zip", SHA256: "not-hex"},
 					{Name: "sleuth", Path: "/x/sleuth.zip", SHA256: strings.Repeat("b", 64)},
+					{Name: "sleuth-request", Path: "/x/sleuth-request.zip", SHA256: strings.Repeat("c", 64)},
 				}, nil
 			},
 			want: "not 64 hex digits",
