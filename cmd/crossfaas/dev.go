@@ -21,7 +21,10 @@ func init() {
 }
 
 // runDev starts the local system, prints where everything is to stdout and
-// logs every hop as JSON to stderr until ctx ends (Ctrl-C).
+// logs every hop as JSON to stderr until ctx ends (Ctrl-C). The labeler is
+// served through functions-framework-go, as Cloud Functions serves it; its
+// server cannot be stopped and lives until the process exits, right after
+// runDev returns. So runDev runs at most once per process.
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("dev", "[--port 8787] [--data dir] [--cloud] [--duplicate-deliveries]", stderr)
 	host := fs.String("host", "127.0.0.1", "listen on `interface` (the default keeps everything on this machine)")
@@ -66,6 +69,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		UserNumber:          *userNumber,
 		TwilioNumber:        *twilioNumber,
 		MatchThreshold:      *threshold,
+		FunctionsFramework:  true,
 		Logger:              slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
 	if *port == 0 {

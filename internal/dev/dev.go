@@ -7,7 +7,10 @@
 //     proxy) and POST /sms (the sleuth's request handler) with payload
 //     format 2.0 events;
 //   - the labeler's HTTP handler on its own port, the "Cloud Function",
-//     whose URL is the proxy's LABELER_URL;
+//     whose URL is the proxy's LABELER_URL: served through
+//     functions-framework-go as Cloud Functions serves it
+//     (Options.FunctionsFramework, what `crossfaas dev` does), or on a
+//     server of the System's own, which Close stops (tests);
 //   - SNS topics with Lambda's asynchronous invocation semantics (package
 //     bus): fan-out, retries, a dead-letter list and the on-failure
 //     destination that tells the user "Sorry, that failed";
@@ -99,9 +102,22 @@ type Options struct {
 	Prefix string
 	// Logger receives every hop's logs; nil means JSON on stderr.
 	Logger *slog.Logger
+	// FunctionsFramework serves the labeler through functions-framework-go
+	// with FUNCTION_TARGET set, exactly as Cloud Functions serves it, and
+	// adds funcframework's execution id (and trace, if the caller sent
+	// one) to the labeler's log lines. funcframework's registry and server
+	// are process-wide and cannot be stopped: the labeler then keeps
+	// serving until the process exits (Close neither stops nor waits for
+	// it), and a second Run with FunctionsFramework in the same process
+	// fails. Commands set it; tests that run several systems leave it off,
+	// and the labeler gets a server of the System's own.
+	FunctionsFramework bool
 
 	// editEngines, if set, may replace engines before wiring (tests).
 	editEngines func(*engines)
+	// labelerPortReleased, if set, is called with the labeler's port once
+	// it is released for funcframework to bind (tests).
+	labelerPortReleased func(port int)
 }
 
 // System is a running local system.
@@ -116,6 +132,9 @@ type System struct {
 	DataDir string
 	// Mode is "offline" or "cloud".
 	Mode string
+	// LabelerServer is what serves the labeler: "functions-framework-go"
+	// or "net/http" (see Options.FunctionsFramework).
+	LabelerServer string
 	// AccountSID and AuthToken are the simulated Twilio account's.
 	AccountSID string
 	AuthToken  string
@@ -135,8 +154,9 @@ type System struct {
 	closed    chan struct{}
 }
 
-// Run starts the system and returns once every server listens. It stops
-// when ctx ends (Wait returns then) or when Close is called.
+// Run starts the system and returns once every server listens (and, with
+// Options.FunctionsFramework, once funcframework answers). It stops when
+// ctx ends (Wait returns then) or when Close is called.
 func Run(ctx context.Context, opts Options) (*System, error) {
 	if opts.Host == "" {
 		opts.Host = "127.0.0.1"
@@ -145,6 +165,12 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 		// The handlers only talk plain http to loopback hosts (credentials
 		// never cross a network in clear).
 		return nil, fmt.Errorf("dev: host %q: listen on a loopback address (127.0.0.1, ::1) or on all interfaces (0.0.0.0, ::)", opts.Host)
+	}
+	if opts.FunctionsFramework {
+		// Fail before binding anything; serveFramework checks again.
+		if err := checkFrameworkFree(); err != nil {
+			return nil, err
+		}
 	}
 	if opts.Prefix == "" {
 		opts.Prefix = DefaultPrefix
@@ -170,13 +196,14 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 	}
 
 	s := &System{
-		DataDir:    opts.DataDir,
-		Mode:       "offline",
-		AccountSID: opts.AccountSID,
-		AuthToken:  opts.AuthToken,
-		logger:     opts.Logger,
-		serveErr:   make(chan error, 3),
-		closed:     make(chan struct{}),
+		DataDir:       opts.DataDir,
+		Mode:          "offline",
+		LabelerServer: "net/http",
+		AccountSID:    opts.AccountSID,
+		AuthToken:     opts.AuthToken,
+		logger:        opts.Logger,
+		serveErr:      make(chan error, 3),
+		closed:        make(chan struct{}),
 	}
 	if opts.Cloud {
 		s.Mode = "cloud"
@@ -237,7 +264,14 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 		return nil, err
 	}
 
-	s.labelerSrv = s.serve(labelerLn, eng.labeler)
+	if opts.FunctionsFramework {
+		s.LabelerServer = "functions-framework-go"
+		if err := s.serveFramework(ctx, opts.Host, labelerLn, eng.labeler, opts.labelerPortReleased); err != nil {
+			return nil, err
+		}
+	} else {
+		s.labelerSrv = s.serve(labelerLn, eng.labeler)
+	}
 	s.gatewaySrv = s.serve(gatewayLn, gw)
 	console := http.NewServeMux()
 	console.HandleFunc("GET "+samplePath, serveSample)
@@ -252,7 +286,7 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 		s.Close()
 	}()
 	s.logger.Info("dev: running", "mode", s.Mode, "gateway", s.GatewayURL, "phone", s.PhoneURL,
-		"labeler", s.LabelerURL, "data", s.DataDir)
+		"labeler", s.LabelerURL, "labelerServer", s.LabelerServer, "data", s.DataDir)
 	return s, nil
 }
 
@@ -334,6 +368,11 @@ func (s *System) Wait() error {
 // finish the ones in flight, the bus delivers what it holds (for up to 10
 // seconds; pending retries are dropped after that), the phone's streams
 // end and the face database is closed. It is safe to call more than once.
+//
+// With Options.FunctionsFramework the labeler keeps listening until the
+// process exits, as functions-framework-go cannot stop its server: Close
+// does not wait for it, and what it answers after Close it answers without
+// the rest of the system (no sample image, a closed Vision client).
 func (s *System) Close() error {
 	s.closeOnce.Do(func() {
 		s.closeErr = s.shutdown()
@@ -347,8 +386,8 @@ func (s *System) shutdown() error {
 	defer cancel()
 	var errs []error
 	// The gateway first: in-flight webhooks finish and publish. Then the
-	// labeler (the proxy may be waiting on it). The phone simulator last
-	// but one: the bus's replies land in it.
+	// labeler, unless funcframework serves it (the proxy may be waiting on
+	// it). The phone simulator last but one: the bus's replies land in it.
 	for _, srv := range []struct {
 		name string
 		srv  *http.Server
@@ -391,12 +430,12 @@ crossfaas dev: the whole system on this machine (%s)
   Phone simulator   %s
   API (gateway)     GET  %s/detect?imageUri=<url>   (proxy -> labeler)
                     POST %s/sms                     (Twilio webhook -> sleuth)
-  Labeler           %s/?imageUri=<url>              (the "Cloud Function")
+  Labeler           %s/?imageUri=<url>              (the "Cloud Function", served by %s)
   Dead letters      %s/_dev/dlq
   Data directory    %s
   Twilio account    %s, auth token %s
                     (webhooks are signed with it: X-Twilio-Signature)
-`, s.Mode, s.PhoneURL, s.GatewayURL, s.GatewayURL, s.LabelerURL, s.PhoneURL, s.DataDir, s.AccountSID, s.AuthToken)
+`, s.Mode, s.PhoneURL, s.GatewayURL, s.GatewayURL, s.LabelerURL, s.LabelerServer, s.PhoneURL, s.DataDir, s.AccountSID, s.AuthToken)
 	if len(s.notes) > 0 {
 		fmt.Fprintln(w)
 	}

@@ -3,6 +3,7 @@ package dev
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"time"
@@ -79,7 +80,7 @@ func openEngines(ctx context.Context, opts Options, s *System) (*engines, error)
 		// each annotation, the client bounds a stuck connection.
 		e.annotator = labels.New(&http.Client{Timeout: 30 * time.Second})
 		e.labeler = labeler.NewHandler(e.annotator, labeler.Config{DefaultImageURI: s.PhoneURL + samplePath},
-			log.With("function", opts.Prefix+"-labeler"))
+			labelerLogger(log, opts.Prefix))
 		return e, nil
 	}
 
@@ -116,8 +117,14 @@ func openEngines(ctx context.Context, opts Options, s *System) (*engines, error)
 	}
 	s.closers = append(s.closers, vision.Close)
 	e.annotator = vision
-	e.labeler = labeler.NewHandler(vision, labeler.Config{}, log.With("function", opts.Prefix+"-labeler"))
+	e.labeler = labeler.NewHandler(vision, labeler.Config{}, labelerLogger(log, opts.Prefix))
 	return e, nil
+}
+
+// labelerLogger is the labeler's logger: its lines carry the function's
+// name and, when funcframework serves it, each request's execution id.
+func labelerLogger(log *slog.Logger, prefix string) *slog.Logger {
+	return slog.New(executionIDs{log.Handler()}).With("function", prefix+"-labeler")
 }
 
 // tee sends an SMS for real, then shows it in the phone simulator.
