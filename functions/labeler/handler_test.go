@@ -322,6 +322,7 @@ func TestHandlerVisionFailures(t *testing.T) {
 	}{
 		{name: "not an image", target: queryFor("https://example.com/notes.txt"), respond: perImage(codes.InvalidArgument, "Bad image data."), status: http.StatusUnprocessableEntity, wantErr: "image cannot be analysed: cloud vision: Bad image data."},
 		{name: "not reachable", target: queryFor("https://example.com/gone.jpg"), respond: perImage(codes.PermissionDenied, "The URL does not appear to be accessible by us."), status: http.StatusUnprocessableEntity, wantErr: "not appear to be accessible"},
+		{name: "url not fetchable", target: queryFor("https://example.com/gone.jpg"), respond: perImage(codes.Unavailable, "We can not access the URL currently. Please download the content and pass it in."), status: http.StatusUnprocessableEntity, wantErr: "We can not access the URL currently"},
 		{name: "default image unusable", target: "/", respond: perImage(codes.NotFound, "No such object."), status: http.StatusInternalServerError, wantErr: "the default image cannot be analysed"},
 		{name: "per-image internal error", target: queryFor("gs://b/o.jpg"), respond: perImage(codes.Internal, "backend error"), status: http.StatusBadGateway, wantErr: "image analysis failed upstream"},
 		{name: "unavailable", target: queryFor("gs://b/o.jpg"), respond: rpcError(codes.Unavailable), status: http.StatusBadGateway, wantErr: "image analysis failed upstream (Unavailable)"},

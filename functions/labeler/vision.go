@@ -76,8 +76,10 @@ func (v *VisionAnnotator) Close() error {
 // A URI that imageuri.Validate refuses, or that is not UTF-8, wraps
 // ErrUnusableImage without a call. So does a per-image error reported by
 // Vision (the image cannot be fetched or decoded), except the server-side
-// codes Internal, Unavailable and ResourceExhausted, which are upstream
-// failures like an RPC error. Unavailable RPCs are retried twice.
+// codes Internal and ResourceExhausted, which are upstream failures like an
+// RPC error. A per-image Unavailable is Vision failing to fetch the caller's
+// URL ("We can not access the URL currently"), not Vision being down: the RPC
+// itself succeeded. Unavailable RPCs are retried twice.
 func (v *VisionAnnotator) Annotate(ctx context.Context, imageURI string) (*Annotation, error) {
 	if err := imageuri.Validate(imageURI); err != nil {
 		return nil, fmt.Errorf("annotate: %w: %w", ErrUnusableImage, err)
@@ -105,7 +107,7 @@ func (v *VisionAnnotator) Annotate(ctx context.Context, imageURI string) (*Annot
 	if st := r.GetError(); st != nil && codes.Code(st.GetCode()) != codes.OK {
 		code := codes.Code(st.GetCode())
 		switch code {
-		case codes.Internal, codes.Unavailable, codes.ResourceExhausted:
+		case codes.Internal, codes.ResourceExhausted:
 			return nil, fmt.Errorf("annotate %s: cloud vision failed on the image: %s (%s)", imageURI, st.GetMessage(), code)
 		}
 		return nil, fmt.Errorf("%w: cloud vision: %s (%s)", ErrUnusableImage, st.GetMessage(), code)

@@ -100,6 +100,8 @@ func TestVisionAnnotatorErrors(t *testing.T) {
 		{name: "bad image data", uri: "https://example.com/notes.txt", respond: perImage(codes.InvalidArgument, "Bad image data."), unusable: true, calls: 1},
 		{name: "url not accessible", uri: "https://example.com/private.jpg", respond: perImage(codes.PermissionDenied, "The URL does not appear to be accessible by us."), unusable: true, calls: 1},
 		{name: "url fetch timed out", uri: "https://example.com/slow.jpg", respond: perImage(codes.DeadlineExceeded, "We can not access the URL currently."), unusable: true, calls: 1},
+		// What Vision answers for a URL it cannot fetch (a dead or blocking host).
+		{name: "url not fetchable", uri: "https://example.com/gone.jpg", respond: perImage(codes.Unavailable, "We can not access the URL currently. Please download the content and pass it in."), unusable: true, calls: 1},
 		{name: "per-image internal error is upstream", uri: "gs://b/o.jpg", respond: perImage(codes.Internal, "oops"), code: codes.Unknown, calls: 1},
 		{name: "invalid uri never sent", uri: "ftp://example.com/a.jpg", unusable: true, calls: 0},
 		{name: "non-UTF-8 uri never sent", uri: "gs://b/\xff.jpg", unusable: true, calls: 0},

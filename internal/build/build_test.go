@@ -252,6 +252,25 @@ func TestAll(t *testing.T) {
 	})
 }
 
+// TestAllThroughSymlink builds a checkout reached through a symbolic link,
+// as a checkout under macOS's /tmp or a linked home directory is: the go
+// command must see the same path, not the link's target.
+func TestAllThroughSymlink(t *testing.T) {
+	base := t.TempDir()
+	real := copyFixture(t, filepath.Join(base, "real", "checkout"))
+	link := filepath.Join(base, "link")
+	if err := os.Symlink(filepath.Join(base, "real"), link); err != nil {
+		t.Skipf("cannot create a symbolic link: %v", err)
+	}
+	viaLink := mustAll(t, Options{Root: filepath.Join(link, "checkout"), OutDir: t.TempDir(), Targets: fixtureTargets})
+	direct := mustAll(t, Options{Root: real, OutDir: t.TempDir(), Targets: fixtureTargets})
+	for i := range direct {
+		if viaLink[i].SHA256 != direct[i].SHA256 {
+			t.Errorf("%s: sha256 %s through the link, %s directly", direct[i].Name, viaLink[i].SHA256, direct[i].SHA256)
+		}
+	}
+}
+
 // TestBinaryForHost builds the fixture for the machine running the test,
 // with GOFLAGS in the environment that the release build must ignore.
 func TestBinaryForHost(t *testing.T) {

@@ -56,6 +56,13 @@ func goCommand(ctx context.Context, dir, goos, goarch string, args ...string) ([
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
 	cmd.Env = releaseEnv(os.Environ(), goos, goarch)
+	// With Env set, os/exec leaves PWD as this process has it; the go
+	// command would then take its directory from the kernel, symlinks
+	// resolved, and name package directories outside a dir reached through a
+	// symlink (macOS's /tmp, a linked home or checkout). The last PWD wins.
+	if abs, err := filepath.Abs(dir); err == nil {
+		cmd.Env = append(cmd.Env, "PWD="+abs)
+	}
 	// The go command's children may outlive it when ctx kills it; don't wait
 	// on them forever.
 	cmd.WaitDelay = 10 * time.Second

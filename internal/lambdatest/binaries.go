@@ -2,6 +2,8 @@ package lambdatest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -40,9 +42,14 @@ var (
 // output.
 //
 // The executables live in the user's cache directory
-// (crossfaas-lambdatest/<goos>_<goarch>/<package>/bootstrap), one per package,
-// replaced atomically by each new build, rather than in a temporary
-// directory that nothing would remove when the test process ends.
+// (crossfaas-lambdatest/<goos>_<goarch>/<checkout>/<package>/bootstrap, where
+// <checkout> is a digest of the repository root's path), one per package and
+// checkout, replaced atomically by each new build, rather than in a
+// temporary directory that nothing would remove when the test process ends.
+// Keying by checkout keeps the tests of one worktree from running a
+// bootstrap that another worktree, with other code, built into the same
+// slot in the meantime: the emulator starts the file only at the first
+// invocation.
 func Build(t testing.TB, pkg string) string {
 	t.Helper()
 	buildsMu.Lock()
@@ -65,7 +72,7 @@ func buildHost(pkg string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	dir, err := binaryDir(pkg)
+	dir, err := binaryDir(root, pkg)
 	if err != nil {
 		return "", err
 	}
@@ -89,8 +96,9 @@ func buildHost(pkg string) (string, error) {
 	return final, nil
 }
 
-// binaryDir returns (creating it) the directory holding pkg's executable.
-func binaryDir(pkg string) (string, error) {
+// binaryDir returns (creating it) the directory holding the executable of
+// pkg built from the checkout at root.
+func binaryDir(root, pkg string) (string, error) {
 	base, err := os.UserCacheDir()
 	if err != nil {
 		base = os.TempDir()
@@ -100,7 +108,9 @@ func binaryDir(pkg string) (string, error) {
 	if slot == "" {
 		slot = "root"
 	}
-	dir := filepath.Join(base, "crossfaas-lambdatest", runtime.GOOS+"_"+runtime.GOARCH, slot)
+	sum := sha256.Sum256([]byte(root))
+	checkout := hex.EncodeToString(sum[:6])
+	dir := filepath.Join(base, "crossfaas-lambdatest", runtime.GOOS+"_"+runtime.GOARCH, checkout, slot)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("build %s: %w", pkg, err)
 	}

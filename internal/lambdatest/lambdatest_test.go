@@ -129,6 +129,29 @@ func TestDefaultName(t *testing.T) {
 	}
 }
 
+// TestBinaryDir checks that two checkouts never share the slot of a
+// package's executable, while one checkout always finds its own.
+func TestBinaryDir(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	const pkg = "./functions/proxy/bootstrap"
+	dir := func(root string) string {
+		t.Helper()
+		d, err := binaryDir(root, pkg)
+		if err != nil {
+			t.Fatalf("binaryDir(%q, %q): %v", root, pkg, err)
+		}
+		return d
+	}
+	a, again, b := dir("/src/crossfaas"), dir("/src/crossfaas"), dir("/src/crossfaas-worktree")
+	if a != again {
+		t.Errorf("binaryDir(%q, %q) = %q, then %q", "/src/crossfaas", pkg, a, again)
+	}
+	if a == b {
+		t.Errorf("binaryDir(%q, %q) = binaryDir(%q, %q) = %q, want a slot per checkout", "/src/crossfaas", pkg, "/src/crossfaas-worktree", pkg, a)
+	}
+}
+
 func TestTailBuffer(t *testing.T) {
 	b := newTailBuffer(8)
 	b.Write([]byte("abcdef"))
