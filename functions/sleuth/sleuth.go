@@ -152,7 +152,7 @@ const (
 	EnvMatchThreshold     = "SLEUTH_MATCH_THRESHOLD"          // optional, 0-100, default 85
 	EnvWebhookURL         = "SLEUTH_WEBHOOK_URL"              // optional, overrides the URL rebuilt from the event (custom domains)
 	EnvTwilioAPIURL       = "SLEUTH_TWILIO_API_URL"           // optional, overrides https://api.twilio.com (tests, dev)
-	EnvTwilioMediaHosts   = "SLEUTH_TWILIO_MEDIA_HOSTS"       // optional, comma-separated hosts media may come from or redirect to
+	EnvTwilioMediaHosts   = "SLEUTH_TWILIO_MEDIA_HOSTS"       // optional, comma-separated hosts (or host/path-prefix) media may redirect to
 	EnvWikipediaURL       = "SLEUTH_WIKIPEDIA_URL"            // optional, overrides https://en.wikipedia.org (tests, dev)
 )
 

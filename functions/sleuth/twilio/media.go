@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -25,10 +26,13 @@ const FetchTimeout = 15 * time.Second
 // URL with one redirect to its CDN.
 const maxRedirects = 3
 
-// DefaultMediaHosts are where Twilio media may come from or redirect to:
-// the API, which redirects to a signed URL on Twilio's CDN
-// (media.twiliocdn.com, mms.twiliocdn.com, ...).
-var DefaultMediaHosts = []string{"api.twilio.com", "*.twiliocdn.com"}
+// DefaultMediaHosts are where a Twilio media URL may redirect to. Twilio
+// answers the API's media URL with a redirect to where the bytes are: a
+// short-lived URL on mms.twiliocdn.com for accounts that enforce HTTP auth
+// on media, otherwise Twilio's media bucket on S3
+// (https://s3-external-1.amazonaws.com/media.twiliocdn.com/...), allowed
+// under that path only: the rest of the host is anyone's bucket.
+var DefaultMediaHosts = []string{"api.twilio.com", "*.twiliocdn.com", "s3-external-1.amazonaws.com/media.twiliocdn.com/"}
 
 // imageTypes are the media types accepted, by their canonical name.
 var imageTypes = map[string]string{
@@ -37,9 +41,10 @@ var imageTypes = map[string]string{
 	"image/png":  "image/png",
 }
 
-// Media downloads MMS media from Twilio (sleuth.Media). Credentials are sent
-// only to the API host, never to the hosts it redirects to. It is safe for
-// concurrent use.
+// Media downloads MMS media from Twilio (sleuth.Media). Media URLs must be on
+// the API host; redirects are followed to the allowed media hosts only.
+// Credentials are sent only to the API host, never to the hosts it
+// redirects to. It is safe for concurrent use.
 type Media struct {
 	sid, token string
 	api        *url.URL
@@ -49,9 +54,10 @@ type Media struct {
 
 var _ sleuth.Media = (*Media)(nil)
 
-// NewMedia returns a Media for the account of cfg that fetches from and
-// follows redirects to hosts only (nil means DefaultMediaHosts; see
-// ParseHosts for the syntax). The API host of cfg is always allowed.
+// NewMedia returns a Media for the account of cfg that fetches media URLs on
+// the API host of cfg only and follows redirects to hosts only (nil means
+// DefaultMediaHosts; see ParseHosts for the syntax). The API host is
+// always allowed.
 func NewMedia(cfg Config, hosts []string) (*Media, error) {
 	api, err := cfg.apiBase()
 	if err != nil {
@@ -81,9 +87,11 @@ func NewMedia(cfg Config, hosts []string) (*Media, error) {
 
 // ParseHosts parses a comma-separated list of hosts (the
 // SLEUTH_TWILIO_MEDIA_HOSTS variable): "api.twilio.com", "*.twiliocdn.com"
-// for any subdomain, or "127.0.0.1:4010" for one port. A host without a
-// port matches the scheme's default port only. Empty entries are skipped;
-// an empty list returns nil.
+// for any subdomain, or "127.0.0.1:4010" for one port; a host may end with
+// a path prefix, "s3-external-1.amazonaws.com/media.twiliocdn.com/", to
+// allow only URLs under that path. A host without a port matches the
+// scheme's default port only. Empty entries are skipped; an empty list
+// returns nil.
 func ParseHosts(list string) ([]string, error) {
 	var hosts []string
 	for _, h := range strings.Split(list, ",") {
@@ -104,14 +112,24 @@ type hostPattern struct {
 	host     string // lower case; for a wildcard, the parent domain
 	port     string // "" for the scheme's default port
 	wildcard bool   // matches subdomains of host, not host itself
+	// pathPrefix, when not empty, is the clean path, ending in "/", that
+	// URLs must be under.
+	pathPrefix string
 }
 
 func parseHost(s string) (hostPattern, error) {
 	bad := func() (hostPattern, error) {
-		return hostPattern{}, fmt.Errorf("twilio: media host %q: want a host name like api.twilio.com or *.twiliocdn.com, optionally with :port", s)
+		return hostPattern{}, fmt.Errorf("twilio: media host %q: want a host name like api.twilio.com or *.twiliocdn.com, optionally with :port and a /path prefix", s)
 	}
 	var p hostPattern
-	rest := strings.ToLower(strings.TrimSpace(s))
+	rest := strings.TrimSpace(s)
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		rest, p.pathPrefix = rest[:i], strings.TrimSuffix(rest[i:], "/")+"/"
+		if p.pathPrefix == "/" || path.Clean(p.pathPrefix)+"/" != p.pathPrefix || strings.ContainsAny(p.pathPrefix, "@?#*%\\") {
+			return bad()
+		}
+	}
+	rest = strings.ToLower(rest)
 	if after, ok := strings.CutPrefix(rest, "*."); ok {
 		p.wildcard, rest = true, after
 	}
@@ -142,7 +160,11 @@ func (m *Media) allowed(u *url.URL) bool {
 		if p.port != port && !(p.port == defaultPort(u.Scheme) && port == "") {
 			continue
 		}
-		if p.wildcard && strings.HasSuffix(host, "."+p.host) || !p.wildcard && host == p.host {
+		if !(p.wildcard && strings.HasSuffix(host, "."+p.host) || !p.wildcard && host == p.host) {
+			continue
+		}
+		// A dot segment could leave the prefix once the server resolves it.
+		if p.pathPrefix == "" || strings.HasPrefix(u.Path, p.pathPrefix) && strings.HasPrefix(path.Clean(u.Path), p.pathPrefix) {
 			return true
 		}
 	}
@@ -185,17 +207,18 @@ func canonicalType(contentType string) string {
 
 // Fetch downloads the image at mediaURL, which Twilio reported with
 // contentType. It refuses, before any request, a contentType other than
-// JPEG or PNG (sleuth.ErrMediaType) and a URL off the allowed hosts
-// (sleuth.ErrMediaHost); then a redirect off them (ErrMediaHost), a
-// response declared or sniffed as anything but JPEG or PNG (ErrMediaType)
-// and one over MaxMediaBytes (sleuth.ErrMediaTooLarge). Other errors
-// (network, Twilio's 5xx, a media URL that no longer exists) are failures.
+// JPEG or PNG (sleuth.ErrMediaType) and a URL off the API host
+// (sleuth.ErrMediaHost); then a redirect off the allowed hosts
+// (ErrMediaHost), a response declared or sniffed as anything but JPEG or
+// PNG (ErrMediaType) and one over MaxMediaBytes (sleuth.ErrMediaTooLarge).
+// Other errors (network, Twilio's 5xx, a media URL that no longer exists)
+// are failures.
 func (m *Media) Fetch(ctx context.Context, mediaURL, contentType string) ([]byte, error) {
 	if canonicalType(contentType) == "" {
 		return nil, fmt.Errorf("twilio media: declared type %q: %w", contentType, sleuth.ErrMediaType)
 	}
 	u, err := url.Parse(mediaURL)
-	if err != nil || !u.IsAbs() || !m.allowed(u) {
+	if err != nil || !u.IsAbs() || u.User != nil || !m.isAPI(u) {
 		return nil, fmt.Errorf("twilio media: %q: %w", redact(mediaURL), sleuth.ErrMediaHost)
 	}
 	ctx, cancel := context.WithTimeout(ctx, FetchTimeout)

@@ -201,6 +201,7 @@ func TestFetch(t *testing.T) {
 		{name: "credentials in URL", url: fixed("https://user:pw@api.twilio.com/x"), contentType: "image/jpeg", wantErr: sleuth.ErrMediaHost, wantNoFetch: true},
 		{name: "relative URL", url: fixed("/2010-04-01/x"), contentType: "image/jpeg", wantErr: sleuth.ErrMediaHost, wantNoFetch: true},
 		{name: "other loopback port", url: func(f *mediaFakes) string { return f.evil.URL + "/x.jpg" }, contentType: "image/jpeg", wantErr: sleuth.ErrMediaHost, wantNoFetch: true},
+		{name: "media URL on the CDN, not the API", url: func(f *mediaFakes) string { return f.cdn.URL + "/media/jpeg" }, contentType: "image/jpeg", wantErr: sleuth.ErrMediaHost, wantNoFetch: true},
 		{name: "redirect to a loopback host not allowed", url: viaAPI("to-evil"), contentType: "image/jpeg", wantErr: sleuth.ErrMediaHost},
 		{name: "redirect to the internet", url: viaAPI("to-internet"), contentType: "image/jpeg", wantErr: sleuth.ErrMediaHost},
 		{name: "redirect to Twilio's CDN over http", url: viaAPI("to-http-twilio"), contentType: "image/jpeg", wantErr: sleuth.ErrMediaHost},
@@ -297,6 +298,86 @@ func TestDefaultHostsAllowTwilioOnly(t *testing.T) {
 	}
 }
 
+// handlerTransport serves every request with handler, in process: the real
+// hosts' names without the network.
+type handlerTransport struct {
+	handler http.Handler
+	mu      sync.Mutex
+	urls    []string // the URLs requested, in order
+}
+
+func (h *handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	h.mu.Lock()
+	h.urls = append(h.urls, r.URL.String())
+	h.mu.Unlock()
+	rec := httptest.NewRecorder()
+	h.handler.ServeHTTP(rec, r)
+	resp := rec.Result()
+	resp.Request = r
+	return resp, nil
+}
+
+func (h *handlerTransport) requested() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.urls...)
+}
+
+// With the default hosts, media is fetched wherever Twilio really redirects
+// its media URLs: its S3 media bucket (accounts without HTTP auth on media)
+// or mms.twiliocdn.com (with it); other buckets on the same S3 host are
+// refused.
+func TestDefaultHostsFollowTwilioRedirects(t *testing.T) {
+	jpg := encode(t, "jpeg")
+	const s3 = "https://s3-external-1.amazonaws.com"
+	tests := []struct {
+		name     string
+		location string // where api.twilio.com redirects the media URL
+		wantErr  error  // nil: the image is returned
+	}{
+		{name: "S3 media bucket", location: s3 + "/media.twiliocdn.com/" + accountSID + "/0123abcd"},
+		{name: "mms.twiliocdn.com", location: "https://mms.twiliocdn.com/" + accountSID + "/0123abcd?Expires=1&Signature=x"},
+		{name: "another S3 bucket", location: s3 + "/evil-bucket/x.jpg", wantErr: sleuth.ErrMediaHost},
+		{name: "bucket look-alike", location: s3 + "/media.twiliocdn.com.evil/x.jpg", wantErr: sleuth.ErrMediaHost},
+		{name: "dot segments out of the bucket", location: s3 + "/media.twiliocdn.com/../evil-bucket/x.jpg", wantErr: sleuth.ErrMediaHost},
+		{name: "S3 over http", location: "http://s3-external-1.amazonaws.com/media.twiliocdn.com/x", wantErr: sleuth.ErrMediaHost},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			transport := &handlerTransport{handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Host {
+				case "api.twilio.com":
+					http.Redirect(w, r, tt.location, http.StatusTemporaryRedirect)
+				default:
+					if r.Header.Get("Authorization") != "" {
+						t.Errorf("%s got credentials", r.URL.Host)
+					}
+					w.Header().Set("Content-Type", "image/jpeg")
+					w.Write(jpg)
+				}
+			})}
+			media, err := twilio.NewMedia(twilio.Config{AccountSID: accountSID, AuthToken: authToken, Transport: transport}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mediaURL := "https://api.twilio.com" + mediaPath + "ME0123"
+			got, err := media.Fetch(context.Background(), mediaURL, "image/jpeg")
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Errorf("Fetch(%q) redirected to %q: error = %v, want %v", mediaURL, tt.location, err, tt.wantErr)
+				}
+				if reqs := transport.requested(); len(reqs) != 1 {
+					t.Errorf("requests = %q, want only the media URL", reqs)
+				}
+				return
+			}
+			if err != nil || !bytes.Equal(got, jpg) {
+				t.Errorf("Fetch(%q) redirected to %q = %d bytes, %v, want the image", mediaURL, tt.location, len(got), err)
+			}
+		})
+	}
+}
+
 func TestParseHosts(t *testing.T) {
 	tests := []struct {
 		in      string
@@ -307,7 +388,12 @@ func TestParseHosts(t *testing.T) {
 		{in: " api.twilio.com , *.twiliocdn.com ,", want: "api.twilio.com|*.twiliocdn.com"},
 		{in: "127.0.0.1:4010", want: "127.0.0.1:4010"},
 		{in: "https://api.twilio.com", wantErr: true},
-		{in: "api.twilio.com/path", wantErr: true},
+		{in: "s3-external-1.amazonaws.com/media.twiliocdn.com/", want: "s3-external-1.amazonaws.com/media.twiliocdn.com/"},
+		{in: "api.twilio.com/path", want: "api.twilio.com/path"},
+		{in: "api.twilio.com/", wantErr: true},
+		{in: "s3.amazonaws.com/bucket/../other", wantErr: true},
+		{in: "s3.amazonaws.com//bucket", wantErr: true},
+		{in: "s3.amazonaws.com/bucket?x", wantErr: true},
 		{in: "*", wantErr: true},
 		{in: "a.*.com", wantErr: true},
 		{in: "user@host", wantErr: true},

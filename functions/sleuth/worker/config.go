@@ -30,7 +30,8 @@ type Config struct {
 	IdempotencyTable string
 	// TwilioAPIURL overrides https://api.twilio.com when not empty.
 	TwilioAPIURL string
-	// MediaHosts are the hosts media may come from; nil means
+	// MediaHosts are the hosts a media URL may redirect to (media URLs
+	// themselves must be on the Twilio API's host); nil means
 	// twilio.DefaultMediaHosts.
 	MediaHosts []string
 	// WikipediaURL overrides https://en.wikipedia.org when not empty.

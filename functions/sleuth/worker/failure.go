@@ -72,8 +72,9 @@ func (f *Failure) HandleSNS(ctx context.Context, ev events.SNSEvent) error {
 // Process handles one destination record: for every job in its request
 // payload, it sends the apology once per MessageSid. A record it can't
 // parse is logged and dropped (returning nil: the destination's own
-// dead-letter queue keeps it); an SMS that could not be sent returns an
-// error, for a retry.
+// dead-letter queue keeps it); an SMS that could not be sent, or a job
+// whose step a delivery still claims (see answered), returns an error, for
+// a retry.
 func (f *Failure) Process(ctx context.Context, message []byte) error {
 	var rec DestinationRecord
 	if err := json.Unmarshal(message, &rec); err != nil {
@@ -111,7 +112,11 @@ func (f *Failure) Process(ctx context.Context, message []byte) error {
 		}
 		answered, err := f.answered(ctx, job)
 		if err != nil {
-			jobLog.WarnContext(ctx, "apology deferred: ledger unavailable", "error", err)
+			if errors.Is(err, sleuth.ErrInProgress) {
+				jobLog.InfoContext(ctx, "apology deferred: a delivery of this job holds its step", "error", err)
+			} else {
+				jobLog.WarnContext(ctx, "apology deferred: ledger unavailable", "error", err)
+			}
 			errs = append(errs, err)
 			continue
 		}
@@ -128,9 +133,18 @@ func (f *Failure) Process(ctx context.Context, message []byte) error {
 }
 
 // answered reports whether another delivery of job has done its step (its
-// reply is published or will be again) or had its reply SMS sent, or is
-// doing one of them now: then an apology would contradict the answer. A
-// claim taken only to look is released at once.
+// reply is published or will be again) or had its reply SMS sent: then an
+// apology would contradict the answer. A claim taken only to look is
+// released at once.
+//
+// A claim still held is no answer yet: it may be a live duplicate's, or
+// the claim of the failed delivery itself, which Lambda ended (a timeout,
+// a crash) before it could release it. Either way the error wraps
+// sleuth.ErrInProgress, so that Lambda retries the failure handler: by
+// then the duplicate has answered, or the dead claim's lease has run out
+// and the user gets the apology instead of silence. (Lambda retries one
+// minute later, then two minutes after that; a claim's lease is 2 minutes
+// from the start of a delivery, which times out before then.)
 func (f *Failure) answered(ctx context.Context, job sleuth.Job) (bool, error) {
 	for _, key := range []string{
 		job.MessageSid + "#" + string(job.Command),
@@ -138,8 +152,6 @@ func (f *Failure) answered(ctx context.Context, job sleuth.Job) (bool, error) {
 	} {
 		proceed, err := f.ledger.Begin(ctx, key)
 		switch {
-		case errors.Is(err, sleuth.ErrInProgress):
-			return true, nil
 		case err != nil:
 			return false, fmt.Errorf("worker: failure: %s: %w", key, err)
 		case !proceed:

@@ -4,12 +4,15 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/crossfaas/crossfaas/functions/sleuth"
 	"github.com/crossfaas/crossfaas/functions/sleuth/ledger"
 )
 
@@ -113,8 +116,8 @@ func TestFailureLedgerKey(t *testing.T) {
 }
 
 // A slow first delivery can outlive the retries of its duplicates: when the
-// ledger shows the job's step or its reply SMS done, or in progress, the
-// user has or will get the real answer, and no apology is sent.
+// ledger shows the job's step or its reply SMS done, the user has or will
+// get the real answer, and no apology is sent.
 func TestFailureSkipsAnsweredJobs(t *testing.T) {
 	const sid = "MM0123456789abcdef0123456789abcdef"
 	tests := []struct {
@@ -125,7 +128,6 @@ func TestFailureSkipsAnsweredJobs(t *testing.T) {
 	}{
 		{name: "step done", key: sid + "#addimg", done: true},
 		{name: "reply sms sent", key: sid + "#sms:addimg", done: true},
-		{name: "step in progress", key: sid + "#addimg"},
 		{name: "another job's step done", key: "MMother#addimg", done: true, wantSMS: 1},
 	}
 	for _, tt := range tests {
@@ -155,6 +157,56 @@ func TestFailureSkipsAnsweredJobs(t *testing.T) {
 				if item, ok := h.cloud.DynamoDB.Get(table, key); ok {
 					t.Errorf("ledger item %q = %v left behind, want none", key, item)
 				}
+			}
+		})
+	}
+}
+
+// A claim still held on the job's step or reply SMS is no answer: it may be
+// a live duplicate's, or that of the failed delivery itself, which Lambda
+// ended (a timeout) before it could release it. The apology is deferred
+// with an error, so Lambda retries the failure handler; by the retry the
+// duplicate has answered (no apology), or the dead claim's lease has run
+// out (the apology, not silence).
+func TestFailureDefersWhileStepClaimed(t *testing.T) {
+	const sid = "MM0123456789abcdef0123456789abcdef"
+	const sorry = "Sorry, that failed. Please try again later."
+	tests := []struct {
+		name     string
+		key      string
+		answered bool // the claim's delivery finishes before the retry
+		wantSMS  [][3]string
+	}{
+		{name: "timed-out delivery's claim on the step", key: sid + "#addimg", wantSMS: [][3]string{{botNumber, user, sorry}}},
+		{name: "timed-out delivery's claim on the reply sms", key: sid + "#sms:addimg", wantSMS: [][3]string{{botNumber, user, sorry}}},
+		{name: "live duplicate answers", key: sid + "#addimg", answered: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			ctx := context.Background()
+			led := ledger.New(dynamodb.NewFromConfig(h.cloud.Config()), table, h.clock.Now)
+			if proceed, err := led.Begin(ctx, tt.key); err != nil || !proceed {
+				t.Fatalf("Begin(%q) = %v, %v, want true, nil", tt.key, proceed, err)
+			}
+			h.clock.Advance(time.Minute) // the delivery timed out; its destination record arrives
+			if err := h.failure.Process(ctx, []byte(destinationRecord)); !errors.Is(err, sleuth.ErrInProgress) {
+				t.Errorf("Process while %q is claimed = %v, want an error wrapping %v", tt.key, err, sleuth.ErrInProgress)
+			}
+			if got := h.twilio.sent(); len(got) != 0 {
+				t.Errorf("SMS sent while %q is claimed = %q, want none", tt.key, got)
+			}
+			if tt.answered {
+				if err := led.Done(ctx, tt.key); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.clock.Advance(ledger.DefaultLease) // Lambda's retries come later than the lease lasts
+			if err := h.failure.Process(ctx, []byte(destinationRecord)); err != nil {
+				t.Errorf("Process on retry = %v, want nil", err)
+			}
+			if got := h.twilio.sent(); !equalSMS(got, tt.wantSMS) {
+				t.Errorf("SMS sent = %q, want %q", got, tt.wantSMS)
 			}
 		})
 	}
