@@ -26,6 +26,7 @@
 package dev
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -60,6 +61,10 @@ var DefaultRetryDelays = []time.Duration{2 * time.Second, 4 * time.Second}
 
 // drainTimeout bounds how long Close waits for deliveries in flight.
 const drainTimeout = 10 * time.Second
+
+// phoneShutdownTimeout bounds how long Close waits, after the drain, for the
+// phone simulator's requests in flight before closing its connections.
+const phoneShutdownTimeout = time.Second
 
 // Options configures Run. The zero value runs offline on the default ports
 // with the default data directory.
@@ -118,6 +123,8 @@ type Options struct {
 	// labelerPortReleased, if set, is called with the labeler's port once
 	// it is released for funcframework to bind (tests).
 	labelerPortReleased func(port int)
+	// drainTimeout, if set, replaces drainTimeout (tests).
+	drainTimeout time.Duration
 }
 
 // System is a running local system.
@@ -144,6 +151,7 @@ type System struct {
 	Bus   *bus.Bus
 
 	logger                           *slog.Logger
+	drainTimeout                     time.Duration
 	gatewaySrv, labelerSrv, phoneSrv *http.Server
 	closers                          []func() error
 	notes                            []string // shown in the banner
@@ -202,6 +210,7 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 		AccountSID:    opts.AccountSID,
 		AuthToken:     opts.AuthToken,
 		logger:        opts.Logger,
+		drainTimeout:  cmp.Or(opts.drainTimeout, drainTimeout),
 		serveErr:      make(chan error, 3),
 		closed:        make(chan struct{}),
 	}
@@ -382,7 +391,7 @@ func (s *System) Close() error {
 }
 
 func (s *System) shutdown() error {
-	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.drainTimeout)
 	defer cancel()
 	var errs []error
 	// The gateway first: in-flight webhooks finish and publish. Then the
@@ -407,8 +416,19 @@ func (s *System) shutdown() error {
 		s.Phone.Close()
 	}
 	if s.phoneSrv != nil {
-		if err := s.phoneSrv.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("dev: shut down the phone simulator: %w", err))
+		// The drain may have used up ctx, and the page's event streams
+		// have only just ended: the phone gets a grace period of its own.
+		// Nothing needs it any more, so what is still open then is closed:
+		// http.Server.Shutdown waits 5 seconds for a connection that has
+		// not sent a request yet, such as the spare one an http.Transport
+		// dials while another connection frees up.
+		phoneCtx, cancelPhone := context.WithTimeout(context.Background(), phoneShutdownTimeout)
+		defer cancelPhone()
+		if err := s.phoneSrv.Shutdown(phoneCtx); err != nil {
+			s.logger.Info("dev: closing the phone simulator's remaining connections", "err", err)
+			if err := s.phoneSrv.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("dev: close the phone simulator: %w", err))
+			}
 		}
 	}
 	for i := len(s.closers) - 1; i >= 0; i-- {

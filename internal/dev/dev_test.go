@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -205,6 +206,89 @@ func TestFailureReachesUser(t *testing.T) {
 	buf.ReadFrom(resp.Body)
 	if resp.StatusCode != 200 || !strings.Contains(buf.String(), res.MessageSid) {
 		t.Errorf("GET /_dev/dlq = %d %s, want the dead letter", resp.StatusCode, &buf)
+	}
+}
+
+// TestNoDeadLetters: the dead-letter list the banner points at is a JSON
+// list even before anything failed.
+func TestNoDeadLetters(t *testing.T) {
+	sys := start(t, nil)
+	resp, err := http.Get(sys.PhoneURL + "/_dev/dlq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	buf.ReadFrom(resp.Body)
+	if got := strings.TrimSpace(buf.String()); resp.StatusCode != http.StatusOK || got != "[]" {
+		t.Errorf("GET /_dev/dlq = %d %s, want 200 []", resp.StatusCode, got)
+	}
+}
+
+// signallingFaces fails every call, as failingFaces, and says when it was
+// called.
+type signallingFaces struct {
+	failingFaces
+	called chan struct{}
+}
+
+func (f signallingFaces) CreateCollection(ctx context.Context, id string) (bool, error) {
+	select {
+	case f.called <- struct{}{}:
+	default:
+	}
+	return f.failingFaces.CreateCollection(ctx, id)
+}
+
+// TestCloseAfterAbandonedDrain: when Close runs out of time for a pending
+// retry while the page follows the thread, the system still stops cleanly
+// (Ctrl-C must not end in an error).
+func TestCloseAfterAbandonedDrain(t *testing.T) {
+	called := make(chan struct{}, 1)
+	sys := start(t, func(o *Options) {
+		o.RetryDelays = []time.Duration{time.Minute, time.Minute}
+		o.drainTimeout = 100 * time.Millisecond
+		o.editEngines = func(e *engines) { e.faces = signallingFaces{called: called} }
+	})
+	// The page's event stream, open across the shutdown.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", sys.PhoneURL+"/api/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	go io.Copy(io.Discard, resp.Body)
+
+	text(t, sys, "face addcol stuck", nil, "")
+	select {
+	case <-called:
+	case <-ctx.Done():
+		t.Fatal("the addcol function never ran")
+	}
+	if err := sys.Close(); err != nil {
+		t.Errorf("Close with a retry pending and the page open = %v, want nil", err)
+	}
+}
+
+// TestCloseWithUnusedConnection: a connection to the phone simulator that
+// never sent a request (an HTTP client's spare dial) neither fails Close nor
+// holds it for the 5 seconds http.Server.Shutdown gives such connections.
+func TestCloseWithUnusedConnection(t *testing.T) {
+	sys := start(t, nil)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(sys.PhoneURL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	time.Sleep(50 * time.Millisecond) // accepted by the server
+	begin := time.Now()
+	if err := sys.Close(); err != nil {
+		t.Errorf("Close with an unused connection open = %v, want nil", err)
+	}
+	if took := time.Since(begin); took > 3*time.Second {
+		t.Errorf("Close with an unused connection open took %v, want at most about %v", took, phoneShutdownTimeout)
 	}
 }
 

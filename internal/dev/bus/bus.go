@@ -368,11 +368,12 @@ func errMessage(err error) string {
 	return err.Error()
 }
 
-// DeadLetters returns the dead-lettered events, oldest first.
+// DeadLetters returns the dead-lettered events, oldest first; never nil, so
+// that it encodes as a JSON list even when empty.
 func (b *Bus) DeadLetters() []DeadLetter {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return slices.Clone(b.dead)
+	return append([]DeadLetter{}, b.dead...)
 }
 
 // Close waits for the deliveries in flight, retries and the messages they

@@ -196,7 +196,14 @@ func New(cfg Config, logger *slog.Logger) (*Simulator, error) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /", http.FileServerFS(static))
 	mux.HandleFunc("GET /api/info", s.handleInfo)
-	mux.HandleFunc("POST /api/messages", s.handleSend)
+	// Any web page the developer visits could post to the simulator, and
+	// so text the bot (with --cloud: Rekognition calls and real SMS on
+	// the developer's accounts); only the simulator's own page may.
+	sameOrigin := http.NewCrossOriginProtection()
+	sameOrigin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusForbidden, "cross-origin request refused: only the phone simulator's page may send messages")
+	}))
+	mux.Handle("POST /api/messages", sameOrigin.Handler(http.HandlerFunc(s.handleSend)))
 	mux.HandleFunc("GET /api/thread", s.handleThread)
 	mux.HandleFunc("GET /api/events", s.handleEvents)
 	mux.HandleFunc("GET /api/preview/{media}", s.handlePreview)
@@ -272,7 +279,12 @@ type Result struct {
 // to the Twilio number: it posts the signed webhook Twilio would and
 // records the message and its TwiML answer in the thread.
 func (s *Simulator) SendMessage(ctx context.Context, body string, photo *Photo) (Result, error) {
+	// Twilio's ids of messages with media start with MM, of plain SMS
+	// with SM.
 	messageSid := newSid("SM")
+	if photo != nil {
+		messageSid = newSid("MM")
+	}
 	log := s.logger.With("sid", messageSid)
 	params := s.webhookParams(messageSid, body)
 	sent := Entry{Kind: "sent", From: s.cfg.UserNumber, To: s.cfg.TwilioNumber, Body: body, MessageSid: messageSid}
@@ -656,6 +668,10 @@ func (s *Simulator) handleCreateMessage(w http.ResponseWriter, r *http.Request) 
 		return
 	case from == "" && r.PostForm.Get("MessagingServiceSid") == "":
 		writeTwilioError(w, 21603, "A 'From' phone number is required.")
+		return
+	case from != "" && from != s.cfg.TwilioNumber:
+		// The account's only number is the one the phone texts.
+		writeTwilioError(w, 21606, fmt.Sprintf("The From phone number %s is not a valid, SMS-capable inbound phone number or short code for your account.", from))
 		return
 	case body == "" && r.PostForm.Get("MediaUrl") == "":
 		writeTwilioError(w, 21602, "Message body is required.")

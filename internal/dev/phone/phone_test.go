@@ -173,8 +173,17 @@ func TestSendMessage(t *testing.T) {
 			}
 			p := wh.params
 			if p.Get("Body") != tt.body || p.Get("MessageSid") != res.MessageSid || p.Get("AccountSid") != accountSID ||
-				p.Get("From") != DefaultUserNumber || p.Get("To") != DefaultTwilioNumber || !strings.HasPrefix(res.MessageSid, "SM") {
+				p.Get("From") != DefaultUserNumber || p.Get("To") != DefaultTwilioNumber {
 				t.Errorf("webhook params = %v", p)
+			}
+			wantPrefix := "SM" // Twilio: SM for SMS, MM for messages with media
+			if tt.photo != nil {
+				wantPrefix = "MM"
+			}
+			for _, name := range []string{"MessageSid", "SmsSid", "SmsMessageSid"} {
+				if got := p.Get(name); !strings.HasPrefix(got, wantPrefix) || got != res.MessageSid {
+					t.Errorf("%s = %q, want %s followed by 32 hex digits, and the same in every sid parameter", name, got, wantPrefix)
+				}
 			}
 			if tt.photo != nil {
 				if p.Get("NumMedia") != "1" || p.Get("MediaContentType0") != "image/png" ||
@@ -265,6 +274,13 @@ func TestRepliesThroughTwilioClient(t *testing.T) {
 	if err := sender.Send(context.Background(), DefaultTwilioNumber, DefaultUserNumber, strings.Repeat("x", 1601)); !errors.Is(err, sleuthtwilio.ErrRejected) {
 		t.Errorf("Send of 1601 characters = %v, want ErrRejected", err)
 	}
+	// Like Twilio, the API sends only from the account's number.
+	if err := sender.Send(context.Background(), DefaultUserNumber, DefaultTwilioNumber, "swapped"); !errors.Is(err, sleuthtwilio.ErrRejected) {
+		t.Errorf("Send from a number not of the account = %v, want ErrRejected", err)
+	}
+	if got := len(sim.Thread(0)); got != 1 {
+		t.Errorf("thread has %d entries after refused sends, want 1", got)
+	}
 }
 
 func TestSendDirect(t *testing.T) {
@@ -350,6 +366,48 @@ func TestPageAPI(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Errorf("GET %s = %d, want 200", path, resp.StatusCode)
 		}
+	}
+}
+
+// TestSendRefusesOtherOrigins: another web page open in the developer's
+// browser cannot text the bot through the simulator.
+func TestSendRefusesOtherOrigins(t *testing.T) {
+	wh := &webhook{t: t, answer: "<Response/>"}
+	sim, srv := newSimulator(t, wh)
+	tests := []struct {
+		name    string
+		headers map[string]string
+		want    int
+	}{
+		{"the simulator's page", map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": srv.URL}, http.StatusOK},
+		{"not a browser", nil, http.StatusOK},
+		{"another site", map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, http.StatusForbidden},
+		{"another origin, older browser", map[string]string{"Origin": "http://evil.example:8788"}, http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(sim.Thread(0))
+			var buf bytes.Buffer
+			mw := multipart.NewWriter(&buf)
+			mw.WriteField("body", "face addcol x")
+			mw.Close()
+			req, _ := http.NewRequest("POST", srv.URL+"/api/messages", &buf)
+			req.Header.Set("Content-Type", mw.FormDataContentType())
+			for k, v := range tt.headers {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Errorf("POST /api/messages from %s = %d, want %d", tt.name, resp.StatusCode, tt.want)
+			}
+			if sent := len(sim.Thread(0)) > before; sent != (tt.want == http.StatusOK) {
+				t.Errorf("POST /api/messages from %s: message sent = %v, want %v", tt.name, sent, tt.want == http.StatusOK)
+			}
+		})
 	}
 }
 
