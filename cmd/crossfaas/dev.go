@@ -36,6 +36,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	authToken := fs.String("auth-token", "", "the simulated Twilio account's auth token (default: random at each start, shown in the banner)")
 	userNumber := fs.String("phone", "", "the simulated phone's number, E.164 (default +15555550100; with --cloud, your phone)")
 	twilioNumber := fs.String("twilio-number", "", "the number the phone texts, E.164 (default +15555550199; with --cloud, your Twilio number)")
+	prefix := fs.String("prefix", dev.DefaultPrefix, "namespace `prefix` of function, topic and (with --cloud) Rekognition collection names, like a stack's <project>-<stack>")
 	threshold := fs.Float64("threshold", 0, "minimum similarity of a face match, 0-100 (default the handlers' 85)")
 	verbose := fs.Bool("v", false, "log debug records too")
 	if err := parseFlags(fs, args); err != nil {
@@ -49,6 +50,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if *retryDelay < 0 {
 		return usageErrorf("--retry-delay %v is negative", *retryDelay)
+	}
+	if !validPrefix(*prefix) {
+		return usageErrorf("--prefix %q must be 1 to 40 lower-case letters, digits and dashes, starting with a letter", *prefix)
 	}
 	if *threshold < 0 || *threshold > 100 {
 		return usageErrorf("--threshold %v is not between 0 and 100", *threshold)
@@ -69,6 +73,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		UserNumber:          *userNumber,
 		TwilioNumber:        *twilioNumber,
 		MatchThreshold:      *threshold,
+		Prefix:              *prefix,
 		FunctionsFramework:  true,
 		Logger:              slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
@@ -85,4 +90,19 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	fmt.Fprintln(stdout, "crossfaas dev: stopped.")
 	return nil
+}
+
+// validPrefix reports whether p can prefix the names the local system (and,
+// with --cloud, Rekognition) uses: what the stack allows for
+// "<project>-<stack>".
+func validPrefix(p string) bool {
+	if len(p) == 0 || len(p) > 40 || p[0] < 'a' || p[0] > 'z' {
+		return false
+	}
+	for _, r := range p {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
+			return false
+		}
+	}
+	return true
 }

@@ -33,6 +33,10 @@ func TestDevFlags(t *testing.T) {
 		{"port too large", []string{"--port", "65535"}, "--port 65535 is not a port number", ""},
 		{"negative port", []string{"--port", "-1"}, "--port -1 is not a port number", ""},
 		{"threshold", []string{"--threshold", "101"}, "--threshold 101 is not between 0 and 100", ""},
+		{"prefix upper-case", []string{"--prefix", "Crossfaas-Dev"}, `--prefix "Crossfaas-Dev" must be`, ""},
+		{"prefix underscore", []string{"--prefix", "my_app"}, `--prefix "my_app" must be`, ""},
+		{"prefix empty", []string{"--prefix", ""}, `--prefix "" must be`, ""},
+		{"prefix too long", []string{"--prefix", strings.Repeat("a", 41)}, "must be 1 to 40", ""},
 		{"argument", []string{"extra"}, `unexpected argument "extra"`, ""},
 		{"undefined flag", []string{"--bogus"}, "bad flags", "flag provided but not defined: -bogus"},
 	}

@@ -49,8 +49,10 @@ import (
 // simulator on the next port and the labeler on the one after.
 const DefaultPort = 8787
 
-// DefaultPrefix is the "<project>-<stack>" namespace of the local stack.
-const DefaultPrefix = "crossfaas-dev"
+// DefaultPrefix is the "<project>-<stack>" namespace of the local stack. It
+// is not "crossfaas-dev" on purpose: with --cloud, the local system's
+// Rekognition collections must not be the deployed dev stage's.
+const DefaultPrefix = "crossfaas-local"
 
 // DefaultRetryDelays are the waits before the two retries of a failed
 // asynchronous invocation. Lambda waits one and two minutes; locally that
