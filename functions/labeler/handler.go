@@ -320,7 +320,7 @@ func (h *handler) log(r *http.Request, out outcome, latency time.Duration) {
 	}
 	attrs := []slog.Attr{
 		slog.String("method", r.Method),
-		slog.String("imageUri", out.imageURI),
+		slog.String("imageUri", imageuri.ForLog(out.imageURI)),
 		slog.Bool("defaultImage", out.isDefault),
 		slog.Int("status", out.status),
 		slog.Float64("latencyMs", float64(latency.Microseconds())/1000),

@@ -586,3 +586,19 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// A signed URL's signature must not reach the logs.
+func TestHandlerLogsNoQueryOfTheImageURI(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	send(t, newRequest(t, http.MethodGet, ts.url+queryFor("https://storage.googleapis.com/b/o.jpg?X-Goog-Signature=SECRET"), "", ""))
+	lines := ts.logs.lines(t)
+	if len(lines) != 1 {
+		t.Fatalf("logged %d lines, want 1: %v", len(lines), lines)
+	}
+	if got, want := lines[0]["imageUri"], "https://storage.googleapis.com/b/o.jpg?…"; got != want {
+		t.Errorf("log imageUri = %v, want %v", got, want)
+	}
+	if s := fmt.Sprint(lines[0]); strings.Contains(s, "SECRET") {
+		t.Errorf("log line %s holds the URL's signature", s)
+	}
+}

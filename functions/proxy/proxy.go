@@ -218,7 +218,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		slog.Float64("durationMs", millis(time.Since(start))),
 	}
 	if out.imageURI != "" {
-		attrs = append(attrs, slog.String("imageUri", out.imageURI))
+		attrs = append(attrs, slog.String("imageUri", imageuri.ForLog(out.imageURI)))
 	}
 	if out.upstreamStatus > 0 {
 		attrs = append(attrs, slog.Int("upstreamStatus", out.upstreamStatus))

@@ -588,3 +588,17 @@ func TestUpstreamFailureClassifiesClientTimeout(t *testing.T) {
 		t.Errorf("status = %d (%s), want 504", resp.StatusCode, resp.Body)
 	}
 }
+
+// A presigned URL's signature must not reach the logs.
+func TestHandleLogsNoQueryOfTheImageURI(t *testing.T) {
+	labeler := newFakeLabeler(t, jsonReply(200, `{"labels":[]}`))
+	var logs bytes.Buffer
+	h := newHandler(t, labeler.URL, &logs)
+	handle(t, h, detect("imageUri="+url.QueryEscape("https://b.s3.amazonaws.com/o.jpg?X-Amz-Signature=SECRET")))
+	if strings.Contains(logs.String(), "SECRET") {
+		t.Errorf("log = %s, want the image URI's query left out", &logs)
+	}
+	if !strings.Contains(logs.String(), `"imageUri":"https://b.s3.amazonaws.com/o.jpg?…"`) {
+		t.Errorf("log = %s, want the image URI without its query", &logs)
+	}
+}

@@ -60,3 +60,28 @@ func Validate(raw string) error {
 	}
 	return nil
 }
+
+// ForLog returns raw fit for a log line: a URL's query and fragment, which
+// may carry credentials (signed and presigned URLs), are replaced by "?…"
+// and "#…"; user information is dropped. A string that does not parse as a
+// URL is cut to 64 bytes and marked as such, so logs never hold whole
+// unvalidated input.
+func ForLog(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || !utf8.ValidString(raw) {
+		if len(raw) > 64 {
+			raw = strings.ToValidUTF8(raw[:64], "") + "…"
+		}
+		return fmt.Sprintf("unparsed:%q", raw)
+	}
+	hasQuery, hasFragment := u.RawQuery != "" || u.ForceQuery, u.Fragment != ""
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	s := u.String()
+	if hasQuery {
+		s += "?…"
+	}
+	if hasFragment {
+		s += "#…"
+	}
+	return s
+}

@@ -129,3 +129,25 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+func TestForLog(t *testing.T) {
+	tests := []struct {
+		name, raw, want string
+	}{
+		{name: "plain gs", raw: Default, want: Default},
+		{name: "plain https", raw: "https://example.com/a/cat.jpg", want: "https://example.com/a/cat.jpg"},
+		{name: "presigned query", raw: "https://bucket.s3.amazonaws.com/cat.jpg?X-Amz-Signature=abc&X-Amz-Credential=AKIA", want: "https://bucket.s3.amazonaws.com/cat.jpg?…"},
+		{name: "fragment", raw: "https://example.com/cat.jpg#token=abc", want: "https://example.com/cat.jpg#…"},
+		{name: "user info", raw: "https://user:secret@example.com/cat.jpg", want: "https://example.com/cat.jpg"},
+		{name: "empty", raw: "", want: ""},
+		{name: "unparsable", raw: "https://example.com/%zz", want: `unparsed:"https://example.com/%zz"`},
+		{name: "unparsable and long", raw: "%zz" + strings.Repeat("a", 100), want: `unparsed:"%zz` + strings.Repeat("a", 61) + `…"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ForLog(tt.raw); got != tt.want {
+				t.Errorf("ForLog(%q) = %q, want %q", tt.raw, got, tt.want)
+			}
+		})
+	}
+}
