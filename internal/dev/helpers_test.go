@@ -4,19 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"image"
-	"image/color"
-	"image/draw"
-	"image/jpeg"
-	"image/png"
 	"io"
 	"log/slog"
-	"math"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -24,6 +17,7 @@ import (
 	"time"
 
 	"github.com/crossfaas/crossfaas/internal/dev/phone"
+	"github.com/crossfaas/crossfaas/internal/offline/faces/facetest"
 )
 
 // faceTestdata holds the face photos of the offline engine's tests.
@@ -47,112 +41,28 @@ var (
 func loadPhotos(t testing.TB) photos {
 	t.Helper()
 	photosOnce.Do(func() {
-		sample, err := readImage(filepath.Join(faceTestdata, "pigo-sample.jpg"))
+		sample, err := facetest.Decode(filepath.Join(faceTestdata, "pigo-sample.jpg"))
 		if err != nil {
 			photosErr = err
 			return
 		}
-		video, err := readImage(filepath.Join(faceTestdata, "go-video-001.png"))
+		video, err := facetest.Decode(filepath.Join(faceTestdata, "go-video-001.png"))
 		if err != nil {
 			photosErr = err
 			return
 		}
 		testPhotos = photos{
-			person:        encodeJPEG(sample, 90),
-			personVariant: encodeJPEG(scaled(cropped(sample, image.Rect(20, 10, 310, 380)), 0.8), 60),
-			personPNG:     encodePNG(scaled(sample, 0.5)),
-			otherMan:      encodePNG(scaled(cropped(video, image.Rect(75, 0, 150, 103)), 4)),
-			landscape:     encodeJPEG(landscape(640, 480), 85),
+			person:        facetest.JPEG(sample, 90),
+			personVariant: facetest.JPEG(facetest.Scaled(facetest.Cropped(sample, image.Rect(20, 10, 310, 380)), 0.8), 60),
+			personPNG:     facetest.PNG(facetest.Scaled(sample, 0.5)),
+			otherMan:      facetest.PNG(facetest.Scaled(facetest.Cropped(video, image.Rect(75, 0, 150, 103)), 4)),
+			landscape:     facetest.JPEG(facetest.Landscape(640, 480), 85),
 		}
 	})
 	if photosErr != nil {
 		t.Fatal(photosErr)
 	}
 	return testPhotos
-}
-
-func readImage(path string) (image.Image, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	img, _, err := image.Decode(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("decode %s: %w", path, err)
-	}
-	return img, nil
-}
-
-// scaled resizes img by factor f, bilinearly.
-func scaled(img image.Image, f float64) image.Image {
-	b := img.Bounds()
-	src := image.NewRGBA(b)
-	draw.Draw(src, b, img, b.Min, draw.Src)
-	w, h := int(float64(b.Dx())*f), int(float64(b.Dy())*f)
-	dst := image.NewRGBA(image.Rect(0, 0, w, h))
-	at := func(x, y, c int) float64 {
-		x = min(max(x, 0), b.Dx()-1)
-		y = min(max(y, 0), b.Dy()-1)
-		return float64(src.Pix[src.PixOffset(b.Min.X+x, b.Min.Y+y)+c])
-	}
-	for y := range h {
-		for x := range w {
-			sx, sy := (float64(x)+0.5)/f-0.5, (float64(y)+0.5)/f-0.5
-			x0, y0 := int(math.Floor(sx)), int(math.Floor(sy))
-			fx, fy := sx-float64(x0), sy-float64(y0)
-			for c := range 4 {
-				v := (1-fx)*(1-fy)*at(x0, y0, c) + fx*(1-fy)*at(x0+1, y0, c) +
-					(1-fx)*fy*at(x0, y0+1, c) + fx*fy*at(x0+1, y0+1, c)
-				dst.Pix[dst.PixOffset(x, y)+c] = uint8(math.Round(v))
-			}
-		}
-	}
-	return dst
-}
-
-func cropped(img image.Image, r image.Rectangle) image.Image {
-	dst := image.NewRGBA(image.Rect(0, 0, r.Dx(), r.Dy()))
-	draw.Draw(dst, dst.Bounds(), img, r.Min, draw.Src)
-	return dst
-}
-
-// landscape draws a sky, a sun and hills: a photo without a face.
-func landscape(w, h int) image.Image {
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			fx, fy := float64(x)/float64(w), float64(y)/float64(h)
-			hill := 0.55 + 0.08*math.Sin(fx*9) + 0.04*math.Sin(fx*23+1)
-			var c color.RGBA
-			switch {
-			case fy > hill:
-				n := (x*7 + y*13) % 40
-				c = color.RGBA{uint8(40 + n), uint8(110 + n), uint8(30 + n/2), 255}
-			case math.Hypot(fx-0.75, fy-0.2) < 0.06:
-				c = color.RGBA{255, 236, 150, 255}
-			default:
-				c = color.RGBA{uint8(90 + 100*fy), uint8(150 + 80*fy), 235, 255}
-			}
-			img.SetRGBA(x, y, c)
-		}
-	}
-	return img
-}
-
-func encodeJPEG(img image.Image, q int) []byte {
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: q}); err != nil {
-		panic(err)
-	}
-	return buf.Bytes()
-}
-
-func encodePNG(img image.Image) []byte {
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		panic(err)
-	}
-	return buf.Bytes()
 }
 
 // fakeWikipedia serves page summaries for the people in bios (by title).

@@ -4,6 +4,8 @@ import (
 	"image"
 	"math"
 	"testing"
+
+	"github.com/crossfaas/crossfaas/internal/offline/faces/facetest"
 )
 
 // TestCalibration measures the distances the similarity mapping and the
@@ -22,9 +24,11 @@ func TestCalibration(t *testing.T) {
 	// the right is found at any scale (his face is ~20 px, x4 gives ~76
 	// px); the man on the left, turned away a little and with glasses,
 	// scores close to minQuality and is found at this crop and scale.
-	rightMan := func(f float64) image.Image { return scaled(cropped(video, image.Rect(75, 0, 150, 103)), f) }
+	rightMan := func(f float64) image.Image {
+		return facetest.Scaled(facetest.Cropped(video, image.Rect(75, 0, 150, 103)), f)
+	}
 	video4 := rightMan(4)
-	leftMan := scaled(cropped(video, image.Rect(0, 0, 60, 70)), 4)
+	leftMan := facetest.Scaled(facetest.Cropped(video, image.Rect(0, 0, 60, 70)), 4)
 
 	tests := []struct {
 		name       string
@@ -33,25 +37,25 @@ func TestCalibration(t *testing.T) {
 		samePerson bool
 	}{
 		{"sample vs itself", sample, sample, true},
-		{"sample vs half size", sample, scaled(sample, 0.5), true},
-		{"sample vs 3/4 size", sample, scaled(sample, 0.75), true},
-		{"sample vs 1.6x", sample, scaled(sample, 1.6), true},
-		{"sample vs 1/5 size (48 px face)", sample, scaled(sample, 0.2), true},
-		{"sample vs cropped", sample, cropped(sample, image.Rect(37, 21, 300, 390)), true},
+		{"sample vs half size", sample, facetest.Scaled(sample, 0.5), true},
+		{"sample vs 3/4 size", sample, facetest.Scaled(sample, 0.75), true},
+		{"sample vs 1.6x", sample, facetest.Scaled(sample, 1.6), true},
+		{"sample vs 1/5 size (48 px face)", sample, facetest.Scaled(sample, 0.2), true},
+		{"sample vs cropped", sample, facetest.Cropped(sample, image.Rect(37, 21, 300, 390)), true},
 		{"sample vs moved on a canvas", sample, onCanvas(sample, 1600, 1200, 700, 500), true},
 		{"sample vs jpeg q30", sample, reencoded(t, sample, 30), true},
 		{"sample vs jpeg q75", sample, reencoded(t, sample, 75), true},
 		{"sample vs brightened", sample, brightened(sample, 25), true},
-		{"sample vs cropped, 0.8x, jpeg q60", sample, reencoded(t, scaled(cropped(sample, image.Rect(20, 10, 310, 380)), 0.8), 60), true},
-		{"half size vs sample", scaled(sample, 0.5), sample, true},
-		{"jpeg q30 vs cropped", reencoded(t, sample, 30), cropped(sample, image.Rect(37, 21, 300, 390)), true},
+		{"sample vs cropped, 0.8x, jpeg q60", sample, reencoded(t, facetest.Scaled(facetest.Cropped(sample, image.Rect(20, 10, 310, 380)), 0.8), 60), true},
+		{"half size vs sample", facetest.Scaled(sample, 0.5), sample, true},
+		{"jpeg q30 vs cropped", reencoded(t, sample, 30), facetest.Cropped(sample, image.Rect(37, 21, 300, 390)), true},
 		{"video man x4 vs x3", video4, rightMan(3), true},
 		{"video man x4 vs x6", video4, rightMan(6), true},
 		{"video man x4 vs x3.3 jpeg q50", video4, reencoded(t, rightMan(3.3), 50), true},
 
 		{"sample vs video man", sample, video4, false},
 		{"video man vs sample", video4, sample, false},
-		{"video man vs sample 1/5 size", video4, scaled(sample, 0.2), false},
+		{"video man vs sample 1/5 size", video4, facetest.Scaled(sample, 0.2), false},
 		{"video man vs the other man", video4, leftMan, false},
 		{"the other man vs video man", leftMan, video4, false},
 	}

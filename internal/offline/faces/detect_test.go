@@ -3,6 +3,8 @@ package faces
 import (
 	"image"
 	"testing"
+
+	"github.com/crossfaas/crossfaas/internal/offline/faces/facetest"
 )
 
 func TestDetect(t *testing.T) {
@@ -25,14 +27,14 @@ func TestDetect(t *testing.T) {
 		wantSide  [2]int      // min and max side of the largest face
 	}{
 		{"sample", sample, 1, sampleFace, [2]int{200, 290}},
-		{"sample half size", scaled(sample, 0.5), 1, scale(sampleFace, 0.5), [2]int{100, 145}},
-		{"sample tiny", scaled(sample, 0.12), 1, scale(sampleFace, 0.12), [2]int{20, 40}},
+		{"sample half size", facetest.Scaled(sample, 0.5), 1, scale(sampleFace, 0.5), [2]int{100, 145}},
+		{"sample tiny", facetest.Scaled(sample, 0.12), 1, scale(sampleFace, 0.12), [2]int{20, 40}},
 		{"sample jpeg q30", reencoded(t, sample, 30), 1, sampleFace, [2]int{200, 290}},
 		{"sample on large canvas", canvas, 1, sampleFace.Add(image.Pt(700, 500)), [2]int{200, 290}},
 		{"sample in a sub-image", canvas.(*image.RGBA).SubImage(image.Rect(600, 400, 1100, 1000)), 1, sampleFace.Add(image.Pt(700, 500)), [2]int{200, 290}},
 		{"video frame", video, 1, rightMan, [2]int{15, 30}},
-		{"video frame x4", scaled(video, 4), 1, scale(rightMan, 4), [2]int{60, 100}},
-		{"landscape", landscape(640, 480), 0, image.Point{}, [2]int{}},
+		{"video frame x4", facetest.Scaled(video, 4), 1, scale(rightMan, 4), [2]int{60, 100}},
+		{"landscape", facetest.Landscape(640, 480), 0, image.Point{}, [2]int{}},
 		{"gradient", gradient(800, 600), 0, image.Point{}, [2]int{}},
 		{"noise", noise(300, 300), 0, image.Point{}, [2]int{}},
 		{"smaller than a face", gradient(12, 12), 0, image.Point{}, [2]int{}},
@@ -63,7 +65,7 @@ func TestDetect(t *testing.T) {
 func TestDetectOrdersLargestFirst(t *testing.T) {
 	// Two copies of the face, the second one twice as large.
 	sample := readImage(t, samplePath)
-	small, large := scaled(sample, 0.5), sample
+	small, large := facetest.Scaled(sample, 0.5), sample
 	img := onCanvas(small, 560, 420, 20, 100)
 	img = onCanvasOver(img, large, 220, 10)
 	got := Detect(img)

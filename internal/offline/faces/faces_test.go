@@ -17,6 +17,8 @@ import (
 
 	"github.com/crossfaas/crossfaas/functions/sleuth"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/crossfaas/crossfaas/internal/offline/faces/facetest"
 )
 
 // faceSet is the test images encoded as a user would send them.
@@ -28,14 +30,14 @@ func newFaceSet(t testing.TB) faceSet {
 	t.Helper()
 	sample := readImage(t, samplePath)
 	video := readImage(t, videoPath)
-	right := cropped(video, image.Rect(75, 0, 150, 103))
+	right := facetest.Cropped(video, image.Rect(75, 0, 150, 103))
 	return faceSet{
-		sample:          jpegBytes(t, sample, 90),
-		sampleVariant:   jpegBytes(t, scaled(cropped(sample, image.Rect(20, 10, 310, 380)), 0.8), 60),
-		rightMan:        pngBytes(t, scaled(right, 4)),
-		rightManVariant: jpegBytes(t, scaled(right, 3), 70),
-		leftMan:         pngBytes(t, scaled(cropped(video, image.Rect(0, 0, 60, 70)), 4)),
-		landscape:       jpegBytes(t, landscape(640, 480), 85),
+		sample:          facetest.JPEG(sample, 90),
+		sampleVariant:   facetest.JPEG(facetest.Scaled(facetest.Cropped(sample, image.Rect(20, 10, 310, 380)), 0.8), 60),
+		rightMan:        facetest.PNG(facetest.Scaled(right, 4)),
+		rightManVariant: facetest.JPEG(facetest.Scaled(right, 3), 70),
+		leftMan:         facetest.PNG(facetest.Scaled(facetest.Cropped(video, image.Rect(0, 0, 60, 70)), 4)),
+		landscape:       facetest.JPEG(facetest.Landscape(640, 480), 85),
 	}
 }
 
@@ -114,9 +116,9 @@ func TestIndexAndSearch(t *testing.T) {
 	}{
 		{"the indexed image", set.sample, "sample_person"},
 		{"sample cropped, 0.8x, jpeg q60", set.sampleVariant, "sample_person"},
-		{"sample half size png", pngBytes(t, scaled(sample, 0.5)), "sample_person"},
-		{"sample brightened", jpegBytes(t, brightened(sample, 25), 80), "sample_person"},
-		{"sample on a large photo", jpegBytes(t, onCanvas(sample, 1600, 1200, 900, 200), 85), "sample_person"},
+		{"sample half size png", facetest.PNG(facetest.Scaled(sample, 0.5)), "sample_person"},
+		{"sample brightened", facetest.JPEG(brightened(sample, 25), 80), "sample_person"},
+		{"sample on a large photo", facetest.JPEG(onCanvas(sample, 1600, 1200, 900, 200), 85), "sample_person"},
 		{"right man x3 jpeg", set.rightManVariant, "right_man"},
 		{"left man", set.leftMan, "left_man"},
 	}
@@ -454,9 +456,9 @@ func BenchmarkSearchFace(b *testing.B) {
 		{"4032x3024", 4032, 3024, 3},
 	}
 	for _, p := range photos {
-		face := scaled(sample, p.factor)
-		photo := onCanvasOver(landscape(p.w, p.h), face, p.w/3, p.h/5)
-		data := jpegBytes(b, photo, 85)
+		face := facetest.Scaled(sample, p.factor)
+		photo := onCanvasOver(facetest.Landscape(p.w, p.h), face, p.w/3, p.h/5)
+		data := facetest.JPEG(photo, 85)
 		b.Run(p.name, func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			for b.Loop() {

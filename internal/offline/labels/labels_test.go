@@ -11,7 +11,6 @@ import (
 	"image/draw"
 	"image/gif"
 	"image/jpeg"
-	"image/png"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/crossfaas/crossfaas/functions/labeler"
+	"github.com/crossfaas/crossfaas/internal/offline/faces/facetest"
 )
 
 // The face photo of the faces package's tests (see its testdata/README.md).
@@ -40,24 +40,6 @@ func twoColors(w, h int) *image.RGBA {
 	return img
 }
 
-func encodePNG(t testing.TB, img image.Image) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func encodeJPEG(t testing.TB, img image.Image) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 // twoFaces puts the face photo twice, side by side.
 func twoFaces(t testing.TB, photo []byte) []byte {
 	t.Helper()
@@ -70,13 +52,13 @@ func twoFaces(t testing.TB, photo []byte) []byte {
 	draw.Draw(img, img.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
 	draw.Draw(img, b.Add(image.Pt(10, 20)), face, b.Min, draw.Src)
 	draw.Draw(img, b.Add(image.Pt(b.Dx()+30, 20)), face, b.Min, draw.Src)
-	return encodeJPEG(t, img)
+	return facetest.JPEG(img, 90)
 }
 
 // bombPNG is a valid PNG header declaring w x h pixels, without the pixels.
 func bombPNG(t testing.TB, w, h uint32) []byte {
 	t.Helper()
-	data := encodePNG(t, image.NewGray(image.Rect(0, 0, 1, 1)))
+	data := facetest.PNG(image.NewGray(image.Rect(0, 0, 1, 1)))
 	// The IHDR chunk follows the 8-byte signature: length, type, data, CRC.
 	ihdr := data[8+8 : 8+8+13]
 	binary.BigEndian.PutUint32(ihdr[0:], w)
@@ -140,7 +122,7 @@ func TestAnnotate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	twoColorsPNG := encodePNG(t, twoColors(200, 100))
+	twoColorsPNG := facetest.PNG(twoColors(200, 100))
 	var gifBuf bytes.Buffer
 	paletted := image.NewPaletted(image.Rect(0, 0, 40, 20), color.Palette{red, blue})
 	draw.Draw(paletted, paletted.Bounds(), twoColors(40, 20), image.Point{}, draw.Src)
@@ -149,7 +131,7 @@ func TestAnnotate(t *testing.T) {
 	}
 	half := image.NewNRGBA(image.Rect(0, 0, 64, 64))
 	draw.Draw(half, image.Rect(0, 0, 64, 16), image.NewUniform(color.NRGBA{0, 0xff, 0, 0xff}), image.Point{}, draw.Src)
-	halfPNG := encodePNG(t, half) // the rest is fully transparent
+	halfPNG := facetest.PNG(half) // the rest is fully transparent
 	twoFacesJPEG := twoFaces(t, photo)
 
 	srv := newServer(t, map[string]file{
