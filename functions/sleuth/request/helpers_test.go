@@ -3,14 +3,11 @@ package request
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
 	"log/slog"
 	"net/url"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/crossfaas/crossfaas/functions/sleuth"
+	"github.com/crossfaas/crossfaas/internal/dev/phone"
 )
 
 const (
@@ -32,24 +30,15 @@ var testTopics = map[sleuth.Verb]string{
 	sleuth.VerbMatch:         "arn:aws:sns:us-east-1:123456789012:crossfaas-dev-sleuth-match",
 }
 
-// sign computes an X-Twilio-Signature as Twilio does for a form POST: the
-// URL followed by every parameter's name and value, sorted by name, signed
-// with HMAC-SHA1 under the auth token, base64-encoded.
+// sign computes an X-Twilio-Signature as Twilio does for a form POST, with
+// the phone simulator's signer (one implementation, checked here against
+// twilio-go's validator and Twilio's published example).
 func sign(token, rawURL string, params map[string]string) string {
-	names := make([]string, 0, len(params))
-	for name := range params {
-		names = append(names, name)
+	form := make(url.Values, len(params))
+	for name, value := range params {
+		form.Set(name, value)
 	}
-	sort.Strings(names)
-	var b strings.Builder
-	b.WriteString(rawURL)
-	for _, name := range names {
-		b.WriteString(name)
-		b.WriteString(params[name])
-	}
-	mac := hmac.New(sha1.New, []byte(token))
-	mac.Write([]byte(b.String()))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	return phone.Signature(token, rawURL, form)
 }
 
 // smsParams returns the parameters Twilio posts for an SMS with body and
