@@ -1,15 +1,12 @@
 package dev
 
 import (
-	"bufio"
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
-)
 
-// rootModule is the module path of the crossfaas repository.
-const rootModule = "github.com/crossfaas/crossfaas"
+	"github.com/crossfaas/crossfaas/internal/build"
+)
 
 // DefaultDataDir returns where `crossfaas dev` keeps its data when --data
 // is not given: .crossfaas/dev at the root of the crossfaas checkout that
@@ -17,7 +14,7 @@ const rootModule = "github.com/crossfaas/crossfaas"
 // (~/.local/share/crossfaas when XDG_DATA_HOME is unset).
 func DefaultDataDir() (string, error) {
 	if wd, err := os.Getwd(); err == nil {
-		if root, ok := repoRoot(wd); ok {
+		if root, err := build.FindRoot(wd); err == nil {
 			return filepath.Join(root, ".crossfaas", "dev"), nil
 		}
 	}
@@ -29,35 +26,4 @@ func DefaultDataDir() (string, error) {
 		return "", errors.New("dev: no data directory: neither in a crossfaas checkout nor with a home directory; pass --data")
 	}
 	return filepath.Join(home, ".local", "share", "crossfaas"), nil
-}
-
-// repoRoot walks up from dir to the directory whose go.mod declares the
-// crossfaas root module.
-func repoRoot(dir string) (string, bool) {
-	for {
-		if modulePath(filepath.Join(dir, "go.mod")) == rootModule {
-			return dir, true
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
-	}
-}
-
-// modulePath returns the module path a go.mod declares, or "".
-func modulePath(gomod string) string {
-	f, err := os.Open(gomod)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	lines := bufio.NewScanner(f)
-	for lines.Scan() {
-		if rest, ok := strings.CutPrefix(strings.TrimSpace(lines.Text()), "module "); ok {
-			return strings.Trim(strings.TrimSpace(rest), `"`)
-		}
-	}
-	return ""
 }
