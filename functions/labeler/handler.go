@@ -227,21 +227,10 @@ func requestedImage(r *http.Request) (uri string, given bool, bad *outcome) {
 	}
 	if msg != "" {
 		out := failure(http.StatusBadRequest, msg)
-		out.imageURI = truncate(uri, maxLoggedURI) // for the log line only
+		out.imageURI = uri // for the log line only: logged through imageuri.ForLog
 		return "", false, &out
 	}
 	return uri, true, nil
-}
-
-// maxLoggedURI bounds a rejected imageUri in the log line.
-const maxLoggedURI = 256
-
-// truncate shortens s to at most n bytes, marking the cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "...(truncated)"
 }
 
 // imageFromBody reads the imageUri of a POST body: JSON {"imageUri": "..."}

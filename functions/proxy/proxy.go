@@ -258,7 +258,7 @@ func (h *Handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	uri, given, err := imageURIParam(req)
 	if err != nil {
 		out := errorOutcome(http.StatusBadRequest, err.Error(), "bad request")
-		out.imageURI = truncate(uri, 256)
+		out.imageURI = uri
 		return out
 	}
 
@@ -268,7 +268,7 @@ func (h *Handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	} else {
 		out = h.forward(ctx, uri, given)
 	}
-	out.imageURI = truncate(uri, 256)
+	out.imageURI = uri
 	return out
 }
 

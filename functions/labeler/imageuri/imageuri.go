@@ -61,10 +61,14 @@ func Validate(raw string) error {
 	return nil
 }
 
+// maxLogLength bounds what ForLog returns for a URL, in bytes.
+const maxLogLength = 256
+
 // ForLog returns raw fit for a log line: a URL's query and fragment, which
 // may carry credentials (signed and presigned URLs), are replaced by "?…"
-// and "#…"; user information is dropped. A string that does not parse as a
-// URL is cut to 64 bytes and marked as such, so logs never hold whole
+// and "#…"; user information is dropped; the rest is cut to 256 bytes, not
+// inside a character or a percent escape, marked by "…". A string that does not parse as a URL
+// is cut to 64 bytes and marked as such, so logs never hold whole
 // unvalidated input.
 func ForLog(raw string) string {
 	u, err := url.Parse(raw)
@@ -77,6 +81,17 @@ func ForLog(raw string) string {
 	hasQuery, hasFragment := u.RawQuery != "" || u.ForceQuery, u.Fragment != ""
 	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
 	s := u.String()
+	if len(s) > maxLogLength {
+		n := maxLogLength
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		// Nor inside a percent escape, which String writes for non-ASCII.
+		if i := strings.LastIndexByte(s[:n], '%'); i >= 0 && i > n-3 {
+			n = i
+		}
+		s = s[:n] + "…"
+	}
 	if hasQuery {
 		s += "?…"
 	}

@@ -140,6 +140,8 @@ func TestForLog(t *testing.T) {
 		{name: "fragment", raw: "https://example.com/cat.jpg#token=abc", want: "https://example.com/cat.jpg#…"},
 		{name: "user info", raw: "https://user:secret@example.com/cat.jpg", want: "https://example.com/cat.jpg"},
 		{name: "empty", raw: "", want: ""},
+		{name: "long", raw: "https://example.com/" + strings.Repeat("a", 300) + ".jpg?sig=x", want: "https://example.com/" + strings.Repeat("a", 236) + "…?…"},
+		{name: "long, cut inside an escape", raw: "https://example.com/" + strings.Repeat("a", 235) + "é" + strings.Repeat("b", 40), want: "https://example.com/" + strings.Repeat("a", 235) + "…"},
 		{name: "unparsable", raw: "https://example.com/%zz", want: `unparsed:"https://example.com/%zz"`},
 		{name: "unparsable and long", raw: "%zz" + strings.Repeat("a", 100), want: `unparsed:"%zz` + strings.Repeat("a", 61) + `…"`},
 	}
