@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Verb is a command of the SMS bot.
@@ -135,6 +136,15 @@ type Biographies interface {
 
 // ErrNoBiography is returned by Biographies when no biography exists.
 var ErrNoBiography = errors.New("no biography found")
+
+// MaskNumber keeps the last four characters of a phone number, enough to
+// tell users apart in logs without writing their numbers there.
+func MaskNumber(n string) string {
+	if len(n) <= 4 {
+		return strings.Repeat("*", len(n))
+	}
+	return strings.Repeat("*", len(n)-4) + n[len(n)-4:]
+}
 
 // Environment variables the stack sets on the sleuth Lambdas (and `crossfaas
 // dev` sets for its in-process copies). Secrets never travel this way: the

@@ -185,7 +185,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest)
 	if err != nil {
 		return h.refuse(ctx, log, err), nil
 	}
-	log = log.With("sid", sms.MessageSid, "from", maskNumber(sms.From))
+	log = log.With("sid", sms.MessageSid, "from", sleuth.MaskNumber(sms.From))
 	if h.allowed != nil && !h.allowed[sms.From] {
 		log.InfoContext(ctx, "sender not allowed")
 		return twiml(replyNotAllowed), nil
@@ -313,13 +313,4 @@ func plain(status int, message string) events.APIGatewayV2HTTPResponse {
 		Headers:    map[string]string{"Content-Type": "text/plain; charset=utf-8"},
 		Body:       message + "\n",
 	}
-}
-
-// maskNumber keeps the last four characters of a phone number, enough to
-// tell users apart in logs without writing their numbers there.
-func maskNumber(n string) string {
-	if len(n) <= 4 {
-		return strings.Repeat("*", len(n))
-	}
-	return strings.Repeat("*", len(n)-4) + n[len(n)-4:]
 }

@@ -103,7 +103,7 @@ func (f *Failure) Process(ctx context.Context, message []byte) error {
 			log.ErrorContext(ctx, "no apology: message is not a JSON job (the failed queue keeps it)", "snsMessageId", r.SNS.MessageID, "error", err)
 			continue
 		}
-		jobLog := log.With("sid", job.MessageSid, "step", "sms:failure", "failedStep", string(job.Command), "to", maskNumber(job.From))
+		jobLog := log.With("sid", job.MessageSid, "step", "sms:failure", "failedStep", string(job.Command), "to", sleuth.MaskNumber(job.From))
 		// A Reply (the respond Lambda's payload) parses too, with From and
 		// To the other way round: only jobs have a known command.
 		if err := check(job); err != nil {

@@ -55,7 +55,7 @@ func (r *Responder) HandleSNS(ctx context.Context, ev events.SNSEvent) error {
 // retrying; a message Twilio refused for good (twilio.ErrRejected) is
 // logged and not retried.
 func (r *Responder) Process(ctx context.Context, reply sleuth.Reply) error {
-	log := r.log.With("sid", reply.MessageSid, "step", "sms:"+reply.Step, "to", maskNumber(reply.To))
+	log := r.log.With("sid", reply.MessageSid, "step", "sms:"+reply.Step, "to", sleuth.MaskNumber(reply.To))
 	if reply.MessageSid == "" || reply.Step == "" || reply.From == "" || reply.To == "" || reply.Body == "" {
 		log.ErrorContext(ctx, "reply dropped: messageSid, step, from, to and body are required")
 		return nil

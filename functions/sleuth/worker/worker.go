@@ -135,7 +135,7 @@ type outcome struct {
 // duplicate delivery holds the step); the user's mistakes are answered.
 func (w *Worker) Process(ctx context.Context, job sleuth.Job) error {
 	step := string(job.Command)
-	log := w.log.With("sid", job.MessageSid, "step", step, "collection", job.Collection, "from", maskNumber(job.From))
+	log := w.log.With("sid", job.MessageSid, "step", step, "collection", job.Collection, "from", sleuth.MaskNumber(job.From))
 	if err := check(job); err != nil {
 		log.ErrorContext(ctx, "job dropped", "error", err)
 		return nil
@@ -339,13 +339,4 @@ func (w *Worker) serves(verb sleuth.Verb) error {
 		return errors.New("worker: match needs a media fetcher and biographies: is the topic wired to the right function?")
 	}
 	return nil
-}
-
-// maskNumber keeps the last four characters of a phone number, enough to
-// tell users apart in logs without writing their numbers there.
-func maskNumber(n string) string {
-	if len(n) <= 4 {
-		return strings.Repeat("*", len(n))
-	}
-	return strings.Repeat("*", len(n)-4) + n[len(n)-4:]
 }
