@@ -7,12 +7,14 @@
 // X-Amz-Target header ("RekognitionService.*", "DynamoDB_20120810.*",
 // "AmazonSSM.*"), the SNS query protocol by its form's Action. Each fake keeps
 // its state in memory behind a mutex and records what it was asked, for
-// assertions.
+// assertions. The SNS and SSM fakes are also http.Handlers of their own, for
+// a test that wants one server per service.
 package awsfake
 
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"hash/crc32"
 	"net/http"
 	"net/http/httptest"
@@ -87,7 +89,7 @@ func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "DynamoDB_20120810":
 		c.DynamoDB.serve(w, r, op)
 	case "AmazonSSM":
-		c.SSM.serve(w, r, op)
+		c.SSM.ServeHTTP(w, r)
 	case "":
 		c.SNS.ServeHTTP(w, r)
 	default:
@@ -96,7 +98,8 @@ func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Faults injects errors: the next calls of an operation fail with the queued
-// error codes, one per call, before the fake looks at the request.
+// error codes, one per call, once a request is well-formed and before the
+// fake acts on it.
 type Faults struct {
 	mu    sync.Mutex
 	queue map[string][]string
@@ -111,6 +114,13 @@ func (f *Faults) Inject(op string, codes ...string) {
 		f.queue = map[string][]string{}
 	}
 	f.queue[op] = append(f.queue[op], codes...)
+}
+
+// Clear drops the faults queued for op.
+func (f *Faults) Clear(op string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.queue, op)
 }
 
 // next pops the fault queued for op, if any.
@@ -135,6 +145,64 @@ func faultStatus(code string) int {
 	default:
 		return http.StatusBadRequest
 	}
+}
+
+// Envelope checks what a request carries besides its parameters (method,
+// path, content type, protocol version or target, SigV4 signature) and
+// records the requests it refuses. A test whose client is the real SDK
+// should find none: one means the client was built or pointed wrongly.
+type Envelope struct {
+	mu          sync.Mutex
+	accessKeyID string
+	errs        []error
+}
+
+// RequireAccessKey makes the fake refuse requests that are not signed with
+// SigV4 for accessKeyID. Until it is called, any SigV4 signature passes.
+func (e *Envelope) RequireAccessKey(accessKeyID string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.accessKeyID = accessKeyID
+}
+
+// Errors returns the malformed requests the fake refused so far, in order.
+func (e *Envelope) Errors() []error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]error(nil), e.errs...)
+}
+
+// refuse records err as a malformed request.
+func (e *Envelope) refuse(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.errs = append(e.errs, err)
+}
+
+// checkSigned returns an error unless r carries a SigV4 Authorization
+// header, for the required access key if there is one, as AWS would.
+func (e *Envelope) checkSigned(r *http.Request) error {
+	e.mu.Lock()
+	key := e.accessKeyID
+	e.mu.Unlock()
+	auth := r.Header.Get("Authorization")
+	scheme := "AWS4-HMAC-SHA256 Credential="
+	if key != "" && !strings.HasPrefix(auth, scheme+key+"/") {
+		return fmt.Errorf("request not signed with SigV4 for %s: Authorization %q", key, auth)
+	}
+	if !strings.HasPrefix(auth, scheme) || len(auth) == len(scheme) {
+		return fmt.Errorf("request not signed with SigV4: Authorization %q", auth)
+	}
+	return nil
+}
+
+// checkPost returns an error unless r is a POST to /, as every AWS
+// protocol the fakes speak sends.
+func checkPost(r *http.Request) error {
+	if r.Method != http.MethodPost || r.URL.Path != "/" {
+		return fmt.Errorf("got %s %s, want POST /", r.Method, r.URL.Path)
+	}
+	return nil
 }
 
 // writeJSONError writes an error of the AWS JSON protocols.
