@@ -2,6 +2,8 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -20,6 +22,29 @@ import (
 	"github.com/crossfaas/crossfaas/functions/sleuth/wikipedia"
 )
 
+// CleanupFromEnv builds the cleanup Lambda's handler at cold start: the
+// stack's prefix from CROSSFAAS_PREFIX and a Rekognition client from the
+// SDK's configuration.
+func CleanupFromEnv(ctx context.Context, logger *slog.Logger) (func(context.Context, json.RawMessage) (CleanupResult, error), error) {
+	cfg, err := ConfigFromEnv(sleuth.HandlerCleanup)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("worker: load aws config: %w", err)
+	}
+	collections, err := rekognition.NewCollections(awsrek.NewFromConfig(awsCfg), cfg.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	c, err := NewCleanup(collections, logger)
+	if err != nil {
+		return nil, err
+	}
+	return c.Handle, nil
+}
+
 // HandlerFromEnv builds, at cold start, the Lambda handler called name
 // (sleuth.HandlerAddCollection, HandlerAddImage, HandlerMatch,
 // HandlerRespond or HandlerFailure) from the environment: ConfigFromEnv,
@@ -35,6 +60,9 @@ func HandlerFromEnv(ctx context.Context, name string, logger *slog.Logger) (func
 	awsCfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("worker: load aws config: %w", err)
+	}
+	if name == sleuth.HandlerCleanup {
+		return nil, errors.New("worker: the cleanup handler is built by CleanupFromEnv")
 	}
 	led := ledger.New(dynamodb.NewFromConfig(awsCfg), cfg.IdempotencyTable, nil)
 
@@ -58,13 +86,13 @@ func HandlerFromEnv(ctx context.Context, name string, logger *slog.Logger) (func
 			return nil, err
 		}
 		if name == sleuth.HandlerRespond {
-			r, err := NewResponder(led, sender, logger)
+			r, err := NewResponder(led, sender, cfg.FunctionTimeout, logger)
 			if err != nil {
 				return nil, err
 			}
 			return r.HandleSNS, nil
 		}
-		f, err := NewFailure(led, sender, logger)
+		f, err := NewFailure(led, sender, cfg.FunctionTimeout, logger)
 		if err != nil {
 			return nil, err
 		}

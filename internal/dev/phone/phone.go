@@ -210,6 +210,7 @@ func New(cfg Config, logger *slog.Logger) (*Simulator, error) {
 	mux.HandleFunc("GET /_dev/dlq", s.handleDeadLetters)
 	mux.HandleFunc("GET /2010-04-01/Accounts/{account}/Messages/{message}/Media/{media}", s.handleMedia)
 	mux.HandleFunc("POST /2010-04-01/Accounts/{account}/Messages.json", s.handleCreateMessage)
+	mux.HandleFunc("GET /2010-04-01/Accounts/{account}/Messages.json", s.handleListMessages)
 	s.mux = mux
 	return s, nil
 }

@@ -217,6 +217,36 @@ func (e *Engine) index(ctx context.Context, collectionID, externalID string, img
 	})
 }
 
+// FaceIndexed reports whether the collection holds a face indexed under
+// externalID. Errors wrap sleuth.ErrCollectionNotFound for a missing
+// collection.
+func (e *Engine) FaceIndexed(ctx context.Context, collectionID, externalID string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("faces: list faces of %q: %w", collectionID, err)
+	}
+	found := false
+	err := e.db.View(func(tx *bolt.Tx) error {
+		b, err := collection(tx, collectionID)
+		if err != nil {
+			return err
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var r struct {
+				ExternalID string `json:"externalId"`
+			}
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("face %x: %w", k, err)
+			}
+			found = found || r.ExternalID == externalID
+			return nil
+		})
+	})
+	if err != nil {
+		return false, fmt.Errorf("faces: list faces of %q: %w", collectionID, err)
+	}
+	return found, nil
+}
+
 // SearchFace compares the largest face of image (JPEG or PNG bytes) with
 // every face of the collection and returns the most similar one if its
 // similarity (0-100) is at least threshold. Errors wrap
