@@ -3,6 +3,7 @@ package twilio_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"image"
 	"image/color"
@@ -24,7 +25,7 @@ import (
 const (
 	accountSID = "AC0123456789abcdef0123456789abcdef"
 	authToken  = "0123456789abcdef0123456789abcdef"
-	mediaPath  = "/2010-04-01/Accounts/" + accountSID + "/Messages/MM0123/Media/"
+	mediaPath  = "/2010-04-01/Accounts/" + accountSID + "/Messages/MM0123456789abcdef0123456789abcdef/Media/"
 )
 
 // encode returns a real 8x8 image in format "jpeg", "png" or "gif".
@@ -98,6 +99,7 @@ func newMediaFakes(t *testing.T) *mediaFakes {
 			return
 		}
 		name, ok := strings.CutPrefix(r.URL.Path, mediaPath)
+		name = unme(name)
 		if !ok {
 			http.NotFound(w, r)
 			return
@@ -197,7 +199,7 @@ func TestFetch(t *testing.T) {
 
 		{name: "not a Twilio URL", url: fixed("https://example.com/cat.jpg"), contentType: "image/jpeg", wantErr: sleuth.ErrMediaHost, wantNoFetch: true},
 		{name: "look-alike host", url: fixed("https://api.twilio.com.evil.example/x.jpg"), contentType: "image/jpeg", wantErr: sleuth.ErrMediaHost, wantNoFetch: true},
-		{name: "plain http to Twilio", url: fixed("http://api.twilio.com" + mediaPath + "jpeg"), contentType: "image/jpeg", wantErr: sleuth.ErrMediaHost, wantNoFetch: true},
+		{name: "plain http to Twilio", url: fixed("http://api.twilio.com" + mediaPath + me("jpeg")), contentType: "image/jpeg", wantErr: sleuth.ErrMediaHost, wantNoFetch: true},
 		{name: "credentials in URL", url: fixed("https://user:pw@api.twilio.com/x"), contentType: "image/jpeg", wantErr: sleuth.ErrMediaHost, wantNoFetch: true},
 		{name: "relative URL", url: fixed("/2010-04-01/x"), contentType: "image/jpeg", wantErr: sleuth.ErrMediaHost, wantNoFetch: true},
 		{name: "other loopback port", url: func(f *mediaFakes) string { return f.evil.URL + "/x.jpg" }, contentType: "image/jpeg", wantErr: sleuth.ErrMediaHost, wantNoFetch: true},
@@ -251,7 +253,7 @@ func TestFetch(t *testing.T) {
 
 func TestFetchSendsCredentialsToTheAPIOnly(t *testing.T) {
 	f := newMediaFakes(t)
-	if _, err := f.media.Fetch(context.Background(), f.api.URL+mediaPath+"jpeg", "image/jpeg"); err != nil {
+	if _, err := f.media.Fetch(context.Background(), f.api.URL+mediaPath+me("jpeg"), "image/jpeg"); err != nil {
 		t.Fatal(err)
 	}
 	f.mu.Lock()
@@ -269,7 +271,7 @@ func TestFetchHonoursContext(t *testing.T) {
 	f := newMediaFakes(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := f.media.Fetch(ctx, f.api.URL+mediaPath+"jpeg", "image/jpeg")
+	_, err := f.media.Fetch(ctx, f.api.URL+mediaPath+me("jpeg"), "image/jpeg")
 	if !errors.Is(err, context.Canceled) || errors.Is(err, sleuth.ErrMediaRefused) {
 		t.Errorf("Fetch(canceled) error = %v, want context.Canceled", err)
 	}
@@ -341,6 +343,11 @@ func TestDefaultHostsFollowTwilioRedirects(t *testing.T) {
 		{name: "bucket look-alike", location: s3 + "/media.twiliocdn.com.evil/x.jpg", wantErr: sleuth.ErrMediaHost},
 		{name: "dot segments out of the bucket", location: s3 + "/media.twiliocdn.com/../evil-bucket/x.jpg", wantErr: sleuth.ErrMediaHost},
 		{name: "S3 over http", location: "http://s3-external-1.amazonaws.com/media.twiliocdn.com/x", wantErr: sleuth.ErrMediaHost},
+		{name: "encoded dot segments out of the bucket", location: s3 + "/media.twiliocdn.com/%2e%2e/evil-bucket/x.jpg", wantErr: sleuth.ErrMediaHost},
+		{name: "encoded upper-case dot segments", location: s3 + "/media.twiliocdn.com/%2E%2E/evil-bucket/x.jpg", wantErr: sleuth.ErrMediaHost},
+		// *.twiliocdn.com is a subdomain, not a suffix of the name.
+		{name: "look-alike host suffix", location: "https://eviltwiliocdn.com/" + accountSID + "/0123abcd", wantErr: sleuth.ErrMediaHost},
+		{name: "look-alike host prefix", location: "https://mms.twiliocdn.com.evil.example/x.jpg", wantErr: sleuth.ErrMediaHost},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -360,7 +367,7 @@ func TestDefaultHostsFollowTwilioRedirects(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mediaURL := "https://api.twilio.com" + mediaPath + "ME0123"
+			mediaURL := "https://api.twilio.com" + mediaPath + me("ME0123")
 			got, err := media.Fetch(context.Background(), mediaURL, "image/jpeg")
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
@@ -435,8 +442,121 @@ func TestNewMediaRejectsBadConfig(t *testing.T) {
 	}
 }
 
+// me returns the media SID that stands for a test's media name (at most
+// 16 bytes): "ME" and the name's bytes in hex, padded with zeros.
+func me(name string) string {
+	b := make([]byte, 16)
+	copy(b, name)
+	return "ME" + hex.EncodeToString(b)
+}
+
+// unme returns the media name of a media SID of me, or sid itself.
+func unme(sid string) string {
+	b, err := hex.DecodeString(strings.TrimPrefix(sid, "ME"))
+	if err != nil || !strings.HasPrefix(sid, "ME") {
+		return sid
+	}
+	return strings.TrimRight(string(b), "\x00")
+}
+
 func viaAPI(name string) func(*mediaFakes) string {
-	return func(f *mediaFakes) string { return f.api.URL + mediaPath + name }
+	return func(f *mediaFakes) string { return f.api.URL + mediaPath + me(name) }
 }
 
 func fixed(u string) func(*mediaFakes) string { return func(*mediaFakes) string { return u } }
+
+// TestFetchRefusesNonMediaURLs: the account's credentials go only to
+// <API>/2010-04-01/Accounts/<this SID>/Messages/MM.../Media/ME..., so any
+// other URL on the API host is refused before a request is made.
+func TestFetchRefusesNonMediaURLs(t *testing.T) {
+	f := newMediaFakes(t)
+	const (
+		mm    = "MM0123456789abcdef0123456789abcdef"
+		me    = "ME0123456789abcdef0123456789abcdef"
+		other = "AC00000000000000000000000000000000"
+	)
+	accounts := "/2010-04-01/Accounts/"
+	tests := []struct{ name, path string }{
+		{"another account", accounts + other + "/Messages/" + mm + "/Media/" + me},
+		{"Messages list", accounts + accountSID + "/Messages.json"},
+		{"a message, not its media", accounts + accountSID + "/Messages/" + mm + ".json"},
+		{"SMS sid instead of MM", accounts + accountSID + "/Messages/SM0123456789abcdef0123456789abcdef/Media/" + me},
+		{"short media sid", accounts + accountSID + "/Messages/" + mm + "/Media/ME0123"},
+		{"media list", accounts + accountSID + "/Messages/" + mm + "/Media.json"},
+		{"encoded dot segments", accounts + accountSID + "/Messages/" + mm + "/Media/%2e%2e/%2e%2e/%2e%2e/Calls.json"},
+		{"encoded dot segments in the account", accounts + accountSID + "/%2e%2e/" + other + "/Messages/" + mm + "/Media/" + me},
+		{"dot segments", accounts + other + "/../" + accountSID + "/Messages/" + mm + "/Media/" + me},
+		{"encoded slash", accounts + accountSID + "/Messages/" + mm + "/Media%2F" + me},
+		{"trailing path", accounts + accountSID + "/Messages/" + mm + "/Media/" + me + "/x"},
+		{"query", accounts + accountSID + "/Messages/" + mm + "/Media/" + me + "?x=1"},
+		{"other API", "/v1/Services"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := f.transport.n.Load()
+			_, err := f.media.Fetch(context.Background(), f.api.URL+tt.path, "image/jpeg")
+			if !errors.Is(err, sleuth.ErrMediaHost) {
+				t.Errorf("Fetch(%q) error = %v, want %v", tt.path, err, sleuth.ErrMediaHost)
+			}
+			if n := f.transport.n.Load() - before; n != 0 {
+				t.Errorf("Fetch(%q) made %d requests, want none", tt.path, n)
+			}
+		})
+	}
+	// The same shape with this account's SID is fetched.
+	if _, err := f.media.Fetch(context.Background(), f.api.URL+accounts+accountSID+"/Messages/"+mm+"/Media/"+me, "image/jpeg"); errors.Is(err, sleuth.ErrMediaHost) {
+		t.Errorf("Fetch(this account's media) error = %v, want no host refusal", err)
+	}
+}
+
+// TestFetchSizeLimit pins the limit itself, written out: exactly 5 MiB is
+// accepted and 5 MiB + 1 byte refused, with and without Content-Length.
+func TestFetchSizeLimit(t *testing.T) {
+	const fiveMiB = 5 * 1024 * 1024
+	jpg := encode(t, "jpeg")
+	sized := func(n int) []byte { return append(append([]byte(nil), jpg...), make([]byte, n-len(jpg))...) }
+	for _, tt := range []struct {
+		name          string
+		size          int
+		contentLength bool
+		wantTooLarge  bool
+	}{
+		{"5 MiB with length", fiveMiB, true, false},
+		{"5 MiB chunked", fiveMiB, false, false},
+		{"5 MiB + 1 with length", fiveMiB + 1, true, true},
+		{"5 MiB + 1 chunked", fiveMiB + 1, false, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			body := sized(tt.size)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "image/jpeg")
+				if tt.contentLength {
+					w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+					w.Write(body)
+					return
+				}
+				for rest := body; len(rest) > 0; { // flushed pieces: no Content-Length
+					n := min(len(rest), 1<<20)
+					w.Write(rest[:n])
+					w.(http.Flusher).Flush()
+					rest = rest[n:]
+				}
+			}))
+			t.Cleanup(srv.Close)
+			media, err := twilio.NewMedia(twilio.Config{AccountSID: accountSID, AuthToken: authToken, APIURL: srv.URL}, []string{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := media.Fetch(context.Background(), srv.URL+mediaPath+me("sized"), "image/jpeg")
+			if tt.wantTooLarge {
+				if !errors.Is(err, sleuth.ErrMediaTooLarge) {
+					t.Errorf("Fetch(%d bytes) error = %v, want %v", tt.size, err, sleuth.ErrMediaTooLarge)
+				}
+				return
+			}
+			if err != nil || len(got) != tt.size {
+				t.Errorf("Fetch(%d bytes) = %d bytes, %v, want the whole image", tt.size, len(got), err)
+			}
+		})
+	}
+}

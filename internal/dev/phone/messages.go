@@ -1,9 +1,23 @@
 package phone
 
 import (
+	"context"
 	"net/http"
 	"time"
 )
+
+// Sent returns the ids of the SMS from from to to with body the phone
+// received at since or later, oldest first. With Send, it implements
+// sleuth.SMSSender.
+func (s *Simulator) Sent(_ context.Context, from, to, body string, since time.Time) ([]string, error) {
+	var sids []string
+	for _, e := range s.Thread(0) {
+		if e.Kind == "received" && e.From == from && e.To == to && e.Body == body && !e.Time.Before(since) {
+			sids = append(sids, e.MessageSid)
+		}
+	}
+	return sids, nil
+}
 
 // handleListMessages is the read side of Twilio's Messages API (GET
 // Messages.json, filtered by To and From, newest first, one page): what a

@@ -445,15 +445,14 @@ func twimlMessages(doc []byte) ([]string, error) {
 // Send delivers an SMS from the bot to the simulated phone's thread. It
 // implements sleuth.SMSSender; the MessageSid the context carries (see
 // package trace) links the reply to the message it answers.
-func (s *Simulator) Send(ctx context.Context, from, to, body string) error {
+func (s *Simulator) Send(ctx context.Context, from, to, body string) (string, error) {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("phone send: %w", err)
+		return "", fmt.Errorf("phone send: %w", err)
 	}
 	if to == "" || body == "" {
-		return fmt.Errorf("phone send: to %q and body %q must not be empty", to, body)
+		return "", fmt.Errorf("phone send: to %q and body %q must not be empty", to, body)
 	}
-	s.receive(trace.MessageSid(ctx), from, to, body)
-	return nil
+	return s.receive(trace.MessageSid(ctx), from, to, body).MessageSid, nil
 }
 
 func (s *Simulator) receive(inReplyTo, from, to, body string) Entry {
