@@ -112,15 +112,14 @@ func (l *Ledger) leaseEnd(ctx context.Context, now time.Time) time.Time {
 	return LeaseEnd(ctx, now, l.Lease)
 }
 
-// LeaseEnd is when a claim taken at now by an attempt running under ctx
-// lapses: LeaseMargin after ctx's deadline, or after now+lease when ctx
-// has none.
+// LeaseEnd is when a claim taken at now (on the ledger's clock) by an
+// attempt running under ctx lapses: LeaseMargin after ctx's deadline, or
+// after now+lease when ctx has none.
 func LeaseEnd(ctx context.Context, now time.Time, lease time.Duration) time.Time {
-	end, ok := ctx.Deadline()
-	if !ok {
-		end = now.Add(lease)
+	if deadline, ok := ctx.Deadline(); ok {
+		lease = time.Until(deadline)
 	}
-	return end.Add(sleuth.LeaseMargin)
+	return now.Add(lease + sleuth.LeaseMargin)
 }
 
 // Begin claims key for a new owner; see sleuth.Ledger.
