@@ -37,6 +37,12 @@ type Config struct {
 	MediaHosts []string
 	// WikipediaURL overrides https://en.wikipedia.org when not empty.
 	WikipediaURL string
+	// AccountSIDParam and AuthTokenParam name the SSM SecureString
+	// parameters of the Twilio credentials (respond, failure, addimg and
+	// match).
+	AccountSIDParam, AuthTokenParam string
+	// Now is the ledger's clock; nil means time.Now.
+	Now func() time.Time
 	// FunctionTimeout is the function's timeout as the stack set it: the
 	// work of an invocation ends with it, and its claims LeaseMargin later.
 	// Zero means DefaultFunctionTimeout.
@@ -163,6 +169,8 @@ func ConfigFromEnv(handler string) (Config, error) {
 		}
 		cfg.Threshold = t
 	}
+	cfg.AccountSIDParam = strings.TrimSpace(os.Getenv(sleuth.EnvAccountSIDParam))
+	cfg.AuthTokenParam = strings.TrimSpace(os.Getenv(sleuth.EnvAuthTokenParam))
 	cfg.TwilioAPIURL = strings.TrimSpace(os.Getenv(sleuth.EnvTwilioAPIURL))
 	if cfg.TwilioAPIURL != "" && !isBaseURL(cfg.TwilioAPIURL) {
 		return Config{}, fmt.Errorf("worker config: %s: %q is not an absolute http(s) URL", sleuth.EnvTwilioAPIURL, cfg.TwilioAPIURL)

@@ -61,10 +61,19 @@ type Injector struct {
 	hit     bool
 	held    chan struct{} // closed by Release
 	holding bool
+	crashed chan struct{} // closed when a Crash fault is hit
 }
 
 // New returns an Injector with no fault set.
-func New() *Injector { return &Injector{held: make(chan struct{})} }
+func New() *Injector { return &Injector{held: make(chan struct{}), crashed: make(chan struct{})} }
+
+// Crashed is closed once the Crash fault set by the latest Set was hit and
+// its call served: the moment to kill the caller.
+func (in *Injector) Crashed() <-chan struct{} {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.crashed
+}
 
 // Set makes the n-th call (from 1, counting from now) that match accepts
 // (nil: any) get kind, and resets the count and the calls seen.
@@ -72,6 +81,7 @@ func (in *Injector) Set(n int, kind Kind, match func(Call) bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	in.calls, in.at, in.kind, in.match, in.hit = nil, n, kind, match, false
+	in.crashed = make(chan struct{})
 }
 
 // Clear removes the fault, keeping the calls seen.
@@ -79,6 +89,11 @@ func (in *Injector) Clear() {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	in.at, in.kind = 0, None
+	select {
+	case <-in.crashed: // a crash was signalled: the next one is a new one
+		in.crashed = make(chan struct{})
+	default:
+	}
 }
 
 // Calls returns the calls seen since Set, in order.
@@ -139,7 +154,7 @@ func (in *Injector) Wrap(service string, op func(*http.Request) string, h http.H
 				}
 			}
 		}
-		held := in.held
+		held, crashed := in.held, in.crashed
 		in.mu.Unlock()
 
 		switch kind {
@@ -152,6 +167,7 @@ func (in *Injector) Wrap(service string, op func(*http.Request) string, h http.H
 		case Crash:
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, r)
+			close(crashed)
 			hold(w, r, held)
 		default:
 			h.ServeHTTP(w, r)
