@@ -1,0 +1,185 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/crossfaas/crossfaas/functions/sleuth"
+	"github.com/crossfaas/crossfaas/functions/sleuth/internal/faults"
+	"github.com/crossfaas/crossfaas/internal/lambdatest"
+)
+
+// rieTimeout is the functions' timeout in the suite under the emulator: a
+// crash costs that much, plus LeaseMargin before the retry.
+const rieTimeout = 3 * time.Second
+
+// underRIE runs each attempt with the real sleuth bootstrap under the Lambda
+// Runtime Interface Emulator: a crash is the runtime killed by the
+// emulator at the function's timeout while the faulted call's response is
+// held. A retry after a crash comes once the dead invocation's claims
+// must have lapsed by the ledger's promise (its deadline plus
+// LeaseMargin), so a claim that outlives its promise makes the retry find
+// the step in progress, and the combination fail.
+type underRIE struct {
+	t     *testing.T
+	w     *world
+	fns   map[string]*lambdatest.Function
+	lapse time.Time // when the claims of the last crashed attempt lapse
+}
+
+func newUnderRIE(t *testing.T, w *world) *underRIE {
+	return &underRIE{t: t, w: w, fns: map[string]*lambdatest.Function{}}
+}
+
+func (r *underRIE) function(handler string) *lambdatest.Function {
+	if fn, ok := r.fns[handler]; ok {
+		return fn
+	}
+	env := map[string]string{
+		"AWS_ENDPOINT_URL":         r.w.awsURL,
+		"AWS_LAMBDA_LOG_FORMAT":    "JSON",
+		sleuth.EnvPrefix:           prefix,
+		sleuth.EnvResponsesTopic:   responsesTopic,
+		sleuth.EnvIdempotencyTable: table,
+		sleuth.EnvFunctionTimeout:  strconv.Itoa(int(rieTimeout / time.Second)),
+		sleuth.EnvAccountSIDParam:  sidParam,
+		sleuth.EnvAuthTokenParam:   tokenParam,
+		sleuth.EnvTwilioAPIURL:     r.w.tw.URL,
+		sleuth.EnvWikipediaURL:     r.w.wikiURL,
+	}
+	fn := lambdatest.Start(r.t, lambdatest.Options{
+		Package: "./functions/sleuth/bootstrap", Handler: handler, Env: env, Timeout: rieTimeout,
+		Name: "crossfaas-dev-sleuth-" + handler,
+	})
+	r.fns[handler] = fn
+	return fn
+}
+
+func (r *underRIE) invoke(ctx context.Context, handler string, ev events.SNSEvent) error {
+	fn := r.function(handler)
+	start := time.Now()
+	_, err := fn.Invoke(ctx, ev)
+	var fnErr *lambdatest.FunctionError
+	switch {
+	case err == nil:
+		return nil
+	case !errors.As(err, &fnErr):
+		r.t.Fatalf("invoke %s: %v", handler, err)
+	case fnErr.Type == "Sandbox.Timedout":
+		r.lapse = start.Add(rieTimeout + sleuth.LeaseMargin)
+		return errCrashed
+	case strings.Contains(fnErr.Message, sleuth.ErrInProgress.Error()):
+		return fmt.Errorf("%w: %w", sleuth.ErrInProgress, err)
+	}
+	return err
+}
+
+// retry waits for the claims of a crashed attempt to lapse, as promised;
+// Lambda's own retry would come a minute after the failure.
+func (r *underRIE) retry(int) {
+	if wait := time.Until(r.lapse); wait > 0 {
+		time.Sleep(wait + 50*time.Millisecond)
+	}
+}
+
+// TestFaultInjectionUnderRIE runs combinations of the fault-injection
+// suite with the real bootstrap under the emulator, where a crash is the
+// runtime killed by its timeout and every attempt is a cold start. By
+// default it runs a crash and a lost response at each worker's call that
+// changes something, and a crash during a cold start; with
+// CROSSFAAS_FAULTS=full, every (handler, call, fault) combination of
+// TestFaultInjection.
+func TestFaultInjectionUnderRIE(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: not running bootstraps under the emulator")
+	}
+	full := os.Getenv("CROSSFAAS_FAULTS") == "full"
+	type combo struct {
+		handler string
+		call    faults.Call // the first call like it
+		kind    faults.Kind
+	}
+	var combos []combo
+	ctx := context.Background()
+	for _, sc := range scenarios() {
+		if full {
+			clean := newWorld(t)
+			if sc.setup != nil {
+				sc.setup(clean)
+			}
+			clean.inj.Set(0, faults.None, nil)
+			if err := (inProcess{t, clean}).invoke(ctx, sc.handler, sc.event(clean)); err != nil {
+				t.Fatalf("%s without faults: %v", sc.handler, err)
+			}
+			for k, c := range clean.inj.Calls() {
+				for _, kind := range faultKinds {
+					combos = append(combos, combo{sc.handler, faults.Call{Service: c.Service, Op: c.Op + "#" + strconv.Itoa(k+1)}, kind})
+				}
+			}
+		}
+	}
+	if !full {
+		combos = []combo{
+			{sleuth.HandlerAddCollection, faults.Call{Service: "rekognition", Op: "CreateCollection"}, faults.Crash},
+			{sleuth.HandlerAddImage, faults.Call{Service: "rekognition", Op: "IndexFaces"}, faults.Crash},
+			{sleuth.HandlerAddImage, faults.Call{Service: "rekognition", Op: "IndexFaces"}, faults.Lost},
+			{sleuth.HandlerMatch, faults.Call{Service: "sns", Op: "Publish"}, faults.Crash},
+			{sleuth.HandlerRespond, faults.Call{Service: "twilio", Op: "POST Messages.json"}, faults.Crash},
+			{sleuth.HandlerRespond, faults.Call{Service: "twilio", Op: "POST Messages.json"}, faults.Lost},
+			{sleuth.HandlerRespond, faults.Call{Service: "ssm", Op: "GetParameter"}, faults.Crash},
+			{sleuth.HandlerFailure, faults.Call{Service: "twilio", Op: "POST Messages.json"}, faults.Crash},
+		}
+	}
+	passed := 0
+	for _, c := range combos {
+		var sc scenario
+		for _, s := range scenarios() {
+			if s.handler == c.handler {
+				sc = s
+			}
+		}
+		t.Run(c.handler+"/"+c.call.String()+"/"+string(c.kind), func(t *testing.T) {
+			w := newWorld(t)
+			if sc.setup != nil {
+				sc.setup(w)
+			}
+			ev := sc.event(w)
+			inv := newUnderRIE(t, w)
+			inv.function(sc.handler) // started before the fault is set
+			if _, nth, ok := cutNth(c.call.Op); ok {
+				w.inj.Set(nth, c.kind, nil)
+			} else {
+				w.inj.Set(1, c.kind, func(got faults.Call) bool { return got == c.call })
+			}
+			out := replay(ctx, w, inv, sc.handler, ev)
+			if !w.inj.Hit() {
+				t.Fatalf("the fault was not injected: calls %v", w.inj.Calls())
+			}
+			if err := sc.check(w, out); err != nil {
+				t.Error(err)
+				return
+			}
+			passed++
+		})
+	}
+	t.Logf("fault injection under the emulator: %d of %d combinations answered exactly once, by the first retry (full matrix: %v)", passed, len(combos), full)
+}
+
+// cutNth splits "Op#k" into the operation and k.
+func cutNth(op string) (string, int, bool) {
+	for i := len(op) - 1; i >= 0; i-- {
+		if op[i] == '#' {
+			n, err := strconv.Atoi(op[i+1:])
+			return op[:i], n, err == nil
+		}
+	}
+	return op, 0, false
+}
