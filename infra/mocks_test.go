@@ -32,6 +32,8 @@ type recorded struct {
 	ID      string
 	// SecretInputs are the top-level inputs that arrived as secrets.
 	SecretInputs map[string]bool
+	// Dependencies are the URNs the resource depends on explicitly.
+	Dependencies []string
 }
 
 // mocks answers resource registrations like the real providers would,
@@ -116,6 +118,10 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		// Hierarchical names start with "/", which the ARN keeps.
 		set("arn", fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", m.awsRegion, mockAccount, id))
 		set("version", 1)
+	case "aws:lambda/invocation:Invocation":
+		// The provider invokes the function and keeps its answer.
+		id = str("functionName") + "_" + shortHash(str("input"), 8)
+		set("result", `{"action":"create","deleted":[]}`)
 	case "aws:rekognition/collection:Collection":
 		id = str("collectionId")
 		set("arn", fmt.Sprintf("arn:aws:rekognition:%s:%s:collection/%s", m.awsRegion, mockAccount, id))
@@ -167,6 +173,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		Outputs:      plain(outs),
 		ID:           id,
 		SecretInputs: secrets,
+		Dependencies: args.RegisterRPC.GetDependencies(),
 	})
 	m.mu.Unlock()
 	return id, outs, nil
@@ -284,13 +291,14 @@ func testConfig() map[string]string {
 }
 
 // withConfig sets the stack configuration a run sees, as the Pulumi CLI
-// does through PULUMI_CONFIG, with the Twilio credentials (when set) as
-// secrets, as `pulumi config set --secret` stores them.
+// does through PULUMI_CONFIG, with the Twilio credentials and the allowed
+// senders (when set) as secrets, as `pulumi config set --secret` stores
+// them.
 func withConfig(cfg map[string]string) pulumi.RunOption {
 	return func(info *pulumi.RunInfo) {
 		info.Config = cfg
 		info.ConfigSecretKeys = nil
-		for _, key := range []string{configTwilioAccountSID, configTwilioAuthToken} {
+		for _, key := range []string{configTwilioAccountSID, configTwilioAuthToken, configNamespace + ":allowedSenders"} {
 			if _, ok := cfg[key]; ok {
 				info.ConfigSecretKeys = append(info.ConfigSecretKeys, key)
 			}
