@@ -231,9 +231,9 @@ func TestSleuthEnvironment(t *testing.T) {
 		sleuth.HandlerRequest: union(map[string]any{
 			sleuth.EnvAuthTokenParam:      "/crossfaas-dev/twilio/auth-token",
 			sleuth.EnvAllowedSendersParam: "/crossfaas-dev/sleuth/allowed-senders",
-			sleuth.EnvAddCollectionTopic: s.topicArn(topicAddCollection),
-			sleuth.EnvAddImageTopic:      s.topicArn(topicAddImage),
-			sleuth.EnvMatchTopic:         s.topicArn(topicMatch),
+			sleuth.EnvAddCollectionTopic:  s.topicArn(topicAddCollection),
+			sleuth.EnvAddImageTopic:       s.topicArn(topicAddImage),
+			sleuth.EnvMatchTopic:          s.topicArn(topicMatch),
 		}),
 		sleuth.HandlerAddCollection: command,
 		sleuth.HandlerAddImage:      union(command, secrets),

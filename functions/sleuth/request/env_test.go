@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/crossfaas/crossfaas/functions/sleuth"
 	"github.com/crossfaas/crossfaas/functions/sleuth/awsx/awsxtest"
 )

@@ -104,4 +104,3 @@ func TestFaultInjection(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-

@@ -121,13 +121,13 @@ type dynamoInput struct {
 	TableName                           string
 	ReturnValues                        string
 	ReturnValuesOnConditionCheckFailure string
-	Item                      Item
-	Key                       Item
-	ConsistentRead            bool
-	ConditionExpression       string
-	UpdateExpression          string
-	ExpressionAttributeNames  map[string]string
-	ExpressionAttributeValues map[string]Value
+	Item                                Item
+	Key                                 Item
+	ConsistentRead                      bool
+	ConditionExpression                 string
+	UpdateExpression                    string
+	ExpressionAttributeNames            map[string]string
+	ExpressionAttributeValues           map[string]Value
 }
 
 const dynamoJSON = "application/x-amz-json-1.0"

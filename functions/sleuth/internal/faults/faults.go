@@ -289,4 +289,3 @@ func HTTPOp(r *http.Request) string {
 	}
 	return r.Method + " " + last
 }
-
