@@ -55,8 +55,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	in := plain(args.Inputs)
 	str := func(key string) string { s, _ := in[key].(string); return s }
 	set := func(key string, v any) { outs[resource.PropertyKey(key)] = resource.NewPropertyValue(v) }
-	id := args.Name + "-id"
-
+	var id string
 	switch args.TypeToken {
 	case "crossfaas:gcp:Labeler", "crossfaas:aws:HTTPAPI", "crossfaas:aws:Proxy", "crossfaas:aws:Sleuth":
 		id = ""

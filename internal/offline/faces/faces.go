@@ -40,6 +40,7 @@ import (
 
 	"github.com/crossfaas/crossfaas/functions/sleuth"
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // FileName is the name of the database file Open keeps in its directory.
@@ -94,7 +95,7 @@ func Open(dir string) (*Engine, error) {
 	}
 	path := filepath.Join(dir, FileName)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: openTimeout})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("faces: open %s: locked by another process (is another crossfaas dev running?): %w", path, err)
 	}
 	if err != nil {
