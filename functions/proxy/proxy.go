@@ -13,8 +13,10 @@
 //     minus a safety margin, so the caller gets an answer before Lambda kills
 //     the invocation;
 //   - 502 when the labeler cannot be reached (connection refused, DNS, TLS),
-//     when its body exceeds MaxUpstreamBody, or when it does not reply with
-//     JSON. A reply that is not JSON comes from something in front of the
+//     when the proxy cannot get an identity token for a private labeler
+//     (Google's token exchange failed: the message names the step), when
+//     the labeler's body exceeds MaxUpstreamBody, or when it does not reply
+//     with JSON. A reply that is not JSON comes from something in front of the
 //     labeler (Google's front end: an HTML 403 for a missing IAM binding, a
 //     404 for a wrong URL, a 5xx page) or from a labeler bug; passing it on
 //     would break the proxy's JSON contract and blame the caller for a
@@ -24,6 +26,13 @@
 //
 // The labeler's JSON replies, errors included (a 400 or 422 for an image it
 // cannot label), pass through with their status and Content-Type.
+//
+// A private labeler (the default) only answers callers with a Google ID
+// token of one service account. With LABELER_CREDENTIAL_CONFIG set, the
+// proxy gets those tokens through workload identity federation from its own
+// Lambda role credentials (package federation): lazily, at the first
+// labeler call and not at cold start, cached for the hour they live and
+// refreshed five minutes before they expire.
 package proxy
 
 import (
@@ -44,6 +53,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/crossfaas/crossfaas/functions/labeler/imageuri"
+	"github.com/crossfaas/crossfaas/internal/federation"
 )
 
 // EnvLabelerURL is the environment variable holding the labeler's URL.
@@ -74,6 +84,9 @@ type Config struct {
 	// LabelerURL is the labeler's URL: absolute, http or https, with a host.
 	// Its own query parameters, if any, are kept; imageUri is set on top.
 	LabelerURL *url.URL
+	// Credentials is the credential configuration for a private labeler
+	// (LABELER_CREDENTIAL_CONFIG); nil for a public one. ClientFor uses it.
+	Credentials *federation.CredentialConfig
 	// DeadlineMargin is kept back from the invocation's remaining time when
 	// the labeler is called. Zero means DefaultDeadlineMargin.
 	DeadlineMargin time.Duration
@@ -83,7 +96,8 @@ type Config struct {
 }
 
 // ConfigFromEnv reads the configuration from the environment: LABELER_URL
-// is required and must be an absolute http(s) URL. The error names the
+// is required and must be an absolute http(s) URL; LABELER_CREDENTIAL_CONFIG,
+// if set, must be a valid credential configuration. The error names the
 // variable and says what is wrong with it.
 func ConfigFromEnv() (Config, error) {
 	raw, ok := os.LookupEnv(EnvLabelerURL)
@@ -94,7 +108,11 @@ func ConfigFromEnv() (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("proxy config: %s: %w", EnvLabelerURL, err)
 	}
-	return Config{LabelerURL: u}, nil
+	creds, err := credentialConfigFromEnv()
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{LabelerURL: u, Credentials: creds}, nil
 }
 
 // ParseLabelerURL parses raw as the labeler's URL: an absolute http or https
@@ -353,6 +371,10 @@ func (h *Handler) forward(ctx context.Context, uri string, given bool) outcome {
 	start := time.Now()
 	resp, err := h.client.Do(req)
 	if err != nil {
+		var fedErr *federation.Error
+		if errors.As(err, &fedErr) {
+			return identityFailure(callCtx, fedErr)
+		}
 		out := upstreamFailure(callCtx, err)
 		out.upstreamLatency = time.Since(start)
 		return out
@@ -399,6 +421,12 @@ func relay(resp *http.Response, body []byte) outcome {
 		out := errorOutcome(http.StatusTooManyRequests, "the labeler is overloaded: retry later", "upstream rate limited")
 		out.retryAfter = resp.Header.Get("Retry-After")
 		return out
+	}
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		// Google's front end refused the proxy's identity, not the image.
+		return errorOutcome(http.StatusBadGateway,
+			fmt.Sprintf("the labeler refused the proxy's identity (HTTP %d): its invoker binding or the proxy's credentials are wrong, or IAM is still propagating after a deployment", resp.StatusCode),
+			"upstream refused identity")
 	}
 	what := "a reply that is not JSON"
 	switch {
