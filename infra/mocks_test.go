@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/crossfaas/crossfaas/internal/build"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -20,6 +21,10 @@ import (
 
 // mockAccount is the AWS account the mocks pretend to deploy into.
 const mockAccount = "123456789012"
+
+// mockProjectNumber is the number of the Google Cloud project the mocks
+// pretend to deploy into, which workload identity pool names carry.
+const mockProjectNumber = "314159265358"
 
 // recorded is one resource registration the mocks saw.
 type recorded struct {
@@ -32,6 +37,11 @@ type recorded struct {
 	ID      string
 	// SecretInputs are the top-level inputs that arrived as secrets.
 	SecretInputs map[string]bool
+	// Dependencies are the URNs the resource depends on explicitly or
+	// through its inputs.
+	Dependencies []string
+	// At is when the registration reached the mocks.
+	At time.Time
 }
 
 // mocks answers resource registrations like the real providers would,
@@ -40,6 +50,10 @@ type recorded struct {
 type mocks struct {
 	awsRegion  string
 	gcpProject string
+	// generation plays the clouds' unique ids: a service account's unique
+	// id changes with it, as it does when a destroyed stack is deployed
+	// again.
+	generation int
 
 	mu        sync.Mutex
 	resources []recorded
@@ -56,7 +70,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	id := args.Name + "-id"
 
 	switch args.TypeToken {
-	case "crossfaas:gcp:Labeler", "crossfaas:aws:HTTPAPI", "crossfaas:aws:Proxy", "crossfaas:aws:Sleuth":
+	case "crossfaas:gcp:Labeler", "crossfaas:gcp:PrivateLink", "crossfaas:aws:HTTPAPI", "crossfaas:aws:Proxy", "crossfaas:aws:Sleuth":
 		id = ""
 	case "aws:cloudwatch/logGroup:LogGroup":
 		id = str("name")
@@ -128,6 +142,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("selfLink", "https://www.googleapis.com/storage/v1/b/"+id)
 	case "gcp:storage/bucketObject:BucketObject":
 		id = str("bucket") + "-" + str("name")
+		set("generation", 1733140000000000+m.generation)
 		set("outputName", str("name"))
 		set("mediaLink", "https://storage.googleapis.com/download/storage/v1/b/"+str("bucket")+"/o/"+str("name")+"?alt=media")
 	case "gcp:serviceaccount/account:Account":
@@ -135,6 +150,23 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		id = "projects/" + str("project") + "/serviceAccounts/" + email
 		set("email", email)
 		set("member", "serviceAccount:"+email)
+		set("name", id)
+		set("uniqueId", "1"+numericHash(fmt.Sprintf("%s#%d", email, m.generation), 20))
+	case "gcp:serviceaccount/iAMMember:IAMMember":
+		id = str("serviceAccountId") + "/" + str("role") + "/" + str("member")
+		set("etag", "BwY"+shortHash(id, 9))
+	case "gcp:projects/iAMMember:IAMMember":
+		id = str("project") + "/" + str("role") + "/" + str("member")
+		set("etag", "BwY"+shortHash(id, 9))
+	case "gcp:iam/workloadIdentityPool:WorkloadIdentityPool":
+		id = "projects/" + str("project") + "/locations/global/workloadIdentityPools/" + str("workloadIdentityPoolId")
+		set("name", "projects/"+mockProjectNumber+"/locations/global/workloadIdentityPools/"+str("workloadIdentityPoolId"))
+		set("state", "ACTIVE")
+	case "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider":
+		pool := "projects/" + mockProjectNumber + "/locations/global/workloadIdentityPools/" + str("workloadIdentityPoolId")
+		id = "projects/" + str("project") + "/locations/global/workloadIdentityPools/" + str("workloadIdentityPoolId") + "/providers/" + str("workloadIdentityPoolProviderId")
+		set("name", pool+"/providers/"+str("workloadIdentityPoolProviderId"))
+		set("state", "ACTIVE")
 	case "gcp:cloudfunctionsv2/function:Function":
 		name, region, project := str("name"), str("location"), str("project")
 		id = fmt.Sprintf("projects/%s/locations/%s/functions/%s", project, region, name)
@@ -167,6 +199,8 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		Outputs:      plain(outs),
 		ID:           id,
 		SecretInputs: secrets,
+		Dependencies: args.RegisterRPC.GetDependencies(),
+		At:           time.Now(),
 	})
 	m.mu.Unlock()
 	return id, outs, nil
@@ -230,6 +264,16 @@ func (m *mocks) named(t *testing.T, typ, name string) recorded {
 	return recorded{}
 }
 
+// dependsOn reports whether r depends on the resource named name.
+func (r recorded) dependsOn(name string) bool {
+	for _, urn := range r.Dependencies {
+		if strings.HasSuffix(urn, "::"+name) {
+			return true
+		}
+	}
+	return false
+}
+
 // snapshot returns every recorded resource.
 func (m *mocks) snapshot() []recorded {
 	m.mu.Lock()
@@ -260,6 +304,16 @@ func get(v any, path string) any {
 	return v
 }
 
+// numericHash is n decimal digits derived from s.
+func numericHash(s string, n int) string {
+	sum := sha256.Sum256([]byte(s))
+	digits := make([]byte, n)
+	for i := range digits {
+		digits[i] = '0' + sum[i%len(sum)]%10
+	}
+	return string(digits)
+}
+
 func shortHash(s string, n int) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])[:n]
@@ -272,14 +326,17 @@ const (
 	testAuthToken  = "sentinel-auth-token-4f1c9e"
 )
 
-// testConfig is a minimal valid stack configuration.
+// testConfig is a minimal valid stack configuration. It turns off the
+// wait for the Google APIs, which would look for the deployer's credentials
+// and ask Google; the tests of apiready_test.go run it against a fake.
 func testConfig() map[string]string {
 	return map[string]string{
-		"aws:region":           "us-east-1",
-		"gcp:project":          "test-project-123",
-		"gcp:region":           "us-central1",
-		configTwilioAccountSID: testAccountSID,
-		configTwilioAuthToken:  testAuthToken,
+		"aws:region":                       "us-east-1",
+		"gcp:project":                      "test-project-123",
+		"gcp:region":                       "us-central1",
+		configTwilioAccountSID:             testAccountSID,
+		configTwilioAuthToken:              testAuthToken,
+		"crossfaas:googleApisReadyTimeout": "0",
 	}
 }
 
@@ -339,7 +396,12 @@ type stackRun struct {
 // the builder, and returns what it registered and its resolved outputs.
 func runStack(t *testing.T, stack string, cfg map[string]string, builder Builder, opts ...pulumi.RunOption) (*stackRun, error) {
 	t.Helper()
-	m := &mocks{awsRegion: cfg["aws:region"], gcpProject: cfg["gcp:project"]}
+	return runStackWith(t, &mocks{awsRegion: cfg["aws:region"], gcpProject: cfg["gcp:project"]}, stack, cfg, builder, opts...)
+}
+
+// runStackWith is runStack with the given mocks.
+func runStackWith(t *testing.T, m *mocks, stack string, cfg map[string]string, builder Builder, opts ...pulumi.RunOption) (*stackRun, error) {
+	t.Helper()
 	run := &stackRun{mocks: m}
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
 		d, err := program(ctx, builder)

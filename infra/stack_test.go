@@ -5,9 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -35,6 +37,11 @@ const (
 	typeRunInvoker  = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"
 	typeAccount     = "gcp:serviceaccount/account:Account"
 	typeAPIService  = "gcp:projects/service:Service"
+
+	typePool             = "gcp:iam/workloadIdentityPool:WorkloadIdentityPool"
+	typeProvider         = "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider"
+	typeAccountIAMMember = "gcp:serviceaccount/iAMMember:IAMMember"
+	typeProjectIAMMember = "gcp:projects/iAMMember:IAMMember"
 )
 
 func TestProxyLambda(t *testing.T) {
@@ -71,16 +78,28 @@ func TestProxyLambda(t *testing.T) {
 	}
 }
 
-func TestProxyEnvironmentIsExactlyTheLabelerURL(t *testing.T) {
-	run := mustRunStack(t, "dev", testConfig(), fixtures(fixtureArtifacts(t, "l", "p")))
-	labelerURL := run.mocks.one(t, typeFunction).Outputs["url"]
-	if labelerURL == nil || labelerURL == "" {
-		t.Fatal("the labeler function has no url output")
-	}
-	got := get(run.mocks.named(t, typeLambda, "proxy-function").Inputs, "environment.variables")
-	want := map[string]any{"LABELER_URL": labelerURL}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("proxy environment = %v, want %v", got, want)
+func TestProxyEnvironment(t *testing.T) {
+	for _, access := range []string{LabelerPrivate, LabelerPublic} {
+		t.Run(access, func(t *testing.T) {
+			cfg := testConfig()
+			cfg["crossfaas:labelerAccess"] = access
+			run := mustRunStack(t, "dev", cfg, fixtures(fixtureArtifacts(t, "l", "p")))
+			labelerURL := run.mocks.one(t, typeFunction).Outputs["url"]
+			if labelerURL == nil || labelerURL == "" {
+				t.Fatal("the labeler function has no url output")
+			}
+			env, _ := get(run.mocks.named(t, typeLambda, "proxy-function").Inputs, "environment.variables").(map[string]any)
+			want := []string{"LABELER_URL"}
+			if access == LabelerPrivate {
+				want = []string{"LABELER_CREDENTIAL_CONFIG", "LABELER_URL"}
+			}
+			if got := slices.Sorted(maps.Keys(env)); !reflect.DeepEqual(got, want) {
+				t.Errorf("proxy environment variables = %v, want exactly %v", got, want)
+			}
+			if env["LABELER_URL"] != labelerURL {
+				t.Errorf("LABELER_URL = %v, want the labeler's url %v", env["LABELER_URL"], labelerURL)
+			}
+		})
 	}
 }
 
@@ -240,7 +259,8 @@ func TestLabelerFunction(t *testing.T) {
 	bucket := run.mocks.one(t, typeBucket)
 	object := run.mocks.one(t, typeObject)
 	fn := run.mocks.one(t, typeFunction)
-	account := run.mocks.one(t, typeAccount)
+	account := run.mocks.named(t, typeAccount, "labeler-runtime")
+	builder := run.mocks.named(t, typeAccount, "labeler-build")
 
 	checks := []struct {
 		what string
@@ -260,6 +280,9 @@ func TestLabelerFunction(t *testing.T) {
 		{"entry point", get(fn.Inputs, "buildConfig.entryPoint"), "Detect"},
 		{"source bucket", get(fn.Inputs, "buildConfig.source.storageSource.bucket"), bucket.ID},
 		{"source object", get(fn.Inputs, "buildConfig.source.storageSource.object"), object.Inputs["name"]},
+		{"source generation", get(fn.Inputs, "buildConfig.source.storageSource.generation"), object.Outputs["generation"]},
+		{"build service account", get(fn.Inputs, "buildConfig.serviceAccount"), builder.Outputs["name"]},
+		{"build account id", builder.Inputs["accountId"], "crossfaas-dev-labeler-build"},
 		{"memory", get(fn.Inputs, "serviceConfig.availableMemory"), defaultLabelerMemory},
 		{"timeout", get(fn.Inputs, "serviceConfig.timeoutSeconds"), float64(defaultLabelerTimeoutSeconds)},
 		{"max instances", get(fn.Inputs, "serviceConfig.maxInstanceCount"), float64(defaultLabelerMaxInstances)},
@@ -290,8 +313,10 @@ func TestLabelerFunction(t *testing.T) {
 	}
 }
 
-func TestLabelerIsPubliclyInvokable(t *testing.T) {
-	run := mustRunStack(t, "dev", testConfig(), fixtures(fixtureArtifacts(t, "l", "p")))
+func TestLabelerIsPubliclyInvokableWhenPublic(t *testing.T) {
+	cfg := testConfig()
+	cfg["crossfaas:labelerAccess"] = LabelerPublic
+	run := mustRunStack(t, "dev", cfg, fixtures(fixtureArtifacts(t, "l", "p")))
 	fn := run.mocks.one(t, typeFunction)
 	invoker := run.mocks.one(t, typeRunInvoker)
 	for _, c := range []struct {
@@ -308,6 +333,14 @@ func TestLabelerIsPubliclyInvokable(t *testing.T) {
 		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("run invoker %s = %#v, want %#v", c.what, c.got, c.want)
 		}
+	}
+	for _, typ := range []string{typePool, typeProvider, typeAccountIAMMember} {
+		if n := len(run.mocks.all(typ)); n != 0 {
+			t.Errorf("a public labeler has %d %s, want none", n, typ)
+		}
+	}
+	if got := run.outputs["labelerUrl"]; got != fn.Outputs["url"] {
+		t.Errorf("output labelerUrl = %v, want %v", got, fn.Outputs["url"])
 	}
 }
 
@@ -360,6 +393,10 @@ func physicalNames(r *stackRun) map[string]string {
 		switch {
 		case res.Type == typeAccount:
 			names[key] = res.Inputs["accountId"].(string)
+		case res.Type == typePool:
+			names[key] = res.Inputs["workloadIdentityPoolId"].(string)
+		case res.Type == typeProvider:
+			// Its id is the pool's to scope.
 		case res.Type == typeLogGroup:
 			names[key] = res.Inputs["name"].(string)
 		case res.Type == typeAPIService || res.Type == typeObject || res.Type == typeStage:
