@@ -2,6 +2,8 @@ module github.com/crossfaas/crossfaas
 
 go 1.26.6
 
+toolchain go1.26.8
+
 require (
 	cloud.google.com/go/vision/v2 v2.17.1 // indirect
 	github.com/GoogleCloudPlatform/functions-framework-go v1.9.2
