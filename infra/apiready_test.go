@@ -180,3 +180,17 @@ func TestServiceDisabled(t *testing.T) {
 		}
 	}
 }
+
+// Without credentials to ask with, the wait is skipped: the provider then
+// fails first, and says why.
+func TestUpWithoutGoogleCredentialsSkipsTheWait(t *testing.T) {
+	cfg := testConfig()
+	delete(cfg, "crossfaas:googleApisReadyTimeout") // the 5-minute default
+	start := time.Now()
+	if _, err := runStack(t, "dev", cfg, fixtures(fixtureArtifacts(t, "l", "p"))); err != nil {
+		t.Fatalf("up without Google credentials: %v", err)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("up took %v: it waited instead of skipping", took)
+	}
+}

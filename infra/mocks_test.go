@@ -400,8 +400,17 @@ func runStack(t *testing.T, stack string, cfg map[string]string, builder Builder
 }
 
 // runStackWith is runStack with the given mocks.
+//
+// The program may look for the deployer's Google credentials (to wait for
+// the Google APIs, see apiready.go). The tests turn that wait off or give it
+// a token; should one forget, GOOGLE_APPLICATION_CREDENTIALS names a file
+// that does not exist, so the lookup fails at once instead of using the
+// developer's own credentials or asking the metadata server.
 func runStackWith(t *testing.T, m *mocks, stack string, cfg map[string]string, builder Builder, opts ...pulumi.RunOption) (*stackRun, error) {
 	t.Helper()
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", filepath.Join(t.TempDir(), "no-google-credentials-in-tests.json"))
+	t.Setenv("GOOGLE_CREDENTIALS", "")
+	t.Setenv("GOOGLE_OAUTH_ACCESS_TOKEN", "")
 	run := &stackRun{mocks: m}
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
 		d, err := program(ctx, builder)
