@@ -126,4 +126,3 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 	}
 	return s[i] + time.Duration((pos-float64(i))*float64(s[i+1]-s[i]))
 }
-

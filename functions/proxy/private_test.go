@@ -326,4 +326,3 @@ func TestPrivateLabelerSlowTokenExchangeIs504(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-

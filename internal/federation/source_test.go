@@ -129,18 +129,30 @@ func TestExchangeFailures(t *testing.T) {
 		wantText   string
 	}{
 		{
-			name:     "wrong aws secret",
-			source:   func(o *federation.Options) { w := proxyIdentity; w.SecretAccessKey += "x"; o.Credentials = credentialsOf(w) },
+			name: "wrong aws secret",
+			source: func(o *federation.Options) {
+				w := proxyIdentity
+				w.SecretAccessKey += "x"
+				o.Credentials = credentialsOf(w)
+			},
 			wantStep: federation.StepTokenExchange, wantStatus: 400, wantText: "SignatureDoesNotMatch",
 		},
 		{
-			name:     "wrong session token",
-			source:   func(o *federation.Options) { w := proxyIdentity; w.SessionToken = "stale"; o.Credentials = credentialsOf(w) },
+			name: "wrong session token",
+			source: func(o *federation.Options) {
+				w := proxyIdentity
+				w.SessionToken = "stale"
+				o.Credentials = credentialsOf(w)
+			},
 			wantStep: federation.StepTokenExchange, wantStatus: 400, wantText: "InvalidClientTokenId",
 		},
 		{
-			name:     "unknown access key",
-			source:   func(o *federation.Options) { w := proxyIdentity; w.AccessKeyID = "ASIAUNKNOWN000000001"; o.Credentials = credentialsOf(w) },
+			name: "unknown access key",
+			source: func(o *federation.Options) {
+				w := proxyIdentity
+				w.AccessKeyID = "ASIAUNKNOWN000000001"
+				o.Credentials = credentialsOf(w)
+			},
 			wantStep: federation.StepTokenExchange, wantStatus: 400, wantText: "InvalidClientTokenId",
 		},
 		{

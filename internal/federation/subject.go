@@ -32,7 +32,6 @@ const targetResourceHeader = "x-goog-cloud-target-resource"
 // emptyPayloadHash is the hex SHA-256 of an empty body.
 const emptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-
 // AWSCredentials are the credentials of an AWS principal. For a Lambda they
 // are its execution role's temporary credentials.
 type AWSCredentials struct {
