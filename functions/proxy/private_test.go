@@ -174,6 +174,18 @@ func TestPrivateLabelerTokenNearExpiryRefreshedOnceUnderConcurrentCalls(t *testi
 			t.Errorf("concurrent call %d: status %d, want 200", i, s)
 		}
 	}
+	// The refresh runs in the background; once it is done, more calls use
+	// its token.
+	for deadline := time.Now().Add(20 * time.Second); g.IDTokens() < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the refresh never finished")
+		}
+	}
+	for range callers {
+		if resp := handle(t, h, detect("")); resp.StatusCode != 200 {
+			t.Fatalf("call after the refresh: %d %s", resp.StatusCode, resp.Body)
+		}
+	}
 	if n := g.Exchanges(); n != 2 {
 		t.Errorf("token exchanges = %d, want 2: the first and one refresh shared by %d callers", n, callers)
 	}

@@ -25,7 +25,7 @@ const (
 	// and generateIdToken), whoever waits for it.
 	DefaultExchangeTimeout = 20 * time.Second
 	// minUsableLife is the least lifetime a token must have left to be
-	// handed out when its refresh failed.
+	// handed out while its replacement is being fetched.
 	minUsableLife = 30 * time.Second
 	// fallbackLifetime is assumed for a token whose expiry cannot be read,
 	// as Google's library assumes for every generated ID token.
@@ -58,11 +58,14 @@ type Options struct {
 }
 
 // Source hands out ID tokens for one audience, fetching them lazily: the
-// first Token call makes the exchange, later calls get the cached token
-// until it comes within RefreshBefore of its expiry. Concurrent callers
-// share one refresh. If a refresh fails while the cached token still has
-// at least 30 seconds to live, that token is handed out and the next call
-// tries again. A Source is safe for concurrent use.
+// first Token call makes the exchange and later calls get the cached token.
+// Once the token comes within RefreshBefore of its expiry, the next call
+// starts a refresh in the background and still gets the cached token, as
+// do the calls during the refresh: a slow or failing Google delays no
+// request while a valid token is at hand. Only without a token that has 30
+// seconds left do callers wait, for a refresh they all share. A failed
+// refresh is tried again by the next call. A Source is safe for concurrent
+// use.
 type Source struct {
 	cfg             CredentialConfig
 	audience        string
@@ -133,10 +136,11 @@ func NewSource(opts Options) (*Source, error) {
 // Audience returns the aud of the tokens s hands out.
 func (s *Source) Audience() string { return s.audience }
 
-// Token returns a valid ID token, from the cache or from a new exchange.
-// It waits for the exchange at most until ctx ends; the exchange itself
-// goes on (bounded by Options.ExchangeTimeout) for the callers after. A
-// failed exchange is an *Error.
+// Token returns a valid ID token: the cached one while it has more than 30
+// seconds to live (starting a background refresh once it is due), else a
+// new one. It waits for an exchange at most until ctx ends; the exchange
+// itself goes on (bounded by Options.ExchangeTimeout) for the callers after.
+// A failed exchange is an *Error.
 func (s *Source) Token(ctx context.Context) (Token, error) {
 	s.mu.Lock()
 	now := s.now()
@@ -152,6 +156,9 @@ func (s *Source) Token(ctx context.Context) (Token, error) {
 		go s.refresh(context.WithoutCancel(ctx), f)
 	}
 	s.mu.Unlock()
+	if cached.valid() && now.Before(cached.expiry.Add(-minUsableLife)) {
+		return cached, nil // refreshed in the background
+	}
 
 	select {
 	case <-f.done:
@@ -159,9 +166,6 @@ func (s *Source) Token(ctx context.Context) (Token, error) {
 		return Token{}, &Error{Step: StepTokenExchange, Err: ctx.Err()}
 	}
 	if f.err != nil {
-		if cached.valid() && s.now().Before(cached.expiry.Add(-minUsableLife)) {
-			return cached, nil
-		}
 		return Token{}, f.err
 	}
 	return f.tok, nil

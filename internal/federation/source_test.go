@@ -70,6 +70,17 @@ func TestTwoHundredCallsMakeOneExchange(t *testing.T) {
 	}
 }
 
+// waitFor waits, polling, until cond holds; it fails the test after a
+// bound a loaded machine still meets.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+	}
+}
+
 func TestTokenNearExpiryIsRefreshedOnceUnderConcurrentCalls(t *testing.T) {
 	clk := newClock()
 	g := startGoogle(t, func(c *googleauthfake.Config) { c.Now = clk.Now })
@@ -88,24 +99,38 @@ func TestTokenNearExpiryIsRefreshedOnceUnderConcurrentCalls(t *testing.T) {
 	<-sts.arrived
 
 	// Four minutes before expiry: inside the five-minute refresh window.
+	// While the refresh is held at STS, every caller gets the cached token
+	// at once.
 	clk.Advance(time.Hour - 4*time.Minute)
 	const callers = 20
 	var wg sync.WaitGroup
 	got := make([]federation.Token, callers)
 	errs := make([]error, callers)
 	for i := range callers {
-		wg.Go(func() { got[i], errs[i] = s.Token(context.Background()) })
+		wg.Go(func() {
+			// Bounded, so that a caller kept waiting fails instead of hanging.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			got[i], errs[i] = s.Token(ctx)
+		})
 	}
-	<-sts.arrived // the refresh is on its way, held at STS
-	close(sts.release)
 	wg.Wait()
+	for i := range callers {
+		if errs[i] != nil || got[i].Expiry() != first.Expiry() {
+			t.Fatalf("caller %d during the refresh = %v, %v; want the cached token at once", i, got[i].Expiry(), errs[i])
+		}
+	}
+	<-sts.arrived // the one refresh, held at STS
+	close(sts.release)
+	waitFor(t, "the refreshed token", func() bool {
+		tok, err := s.Token(context.Background())
+		return err == nil && tok.Expiry().After(first.Expiry())
+	})
 
 	for i := range callers {
-		if errs[i] != nil {
-			t.Fatalf("caller %d: %v", i, errs[i])
-		}
-		if !got[i].Expiry().After(first.Expiry()) {
-			t.Errorf("caller %d got a token expiring %v, want the refreshed one (after %v)", i, got[i].Expiry(), first.Expiry())
+		tok, err := s.Token(context.Background())
+		if err != nil || !tok.Expiry().After(first.Expiry()) {
+			t.Fatalf("call %d after the refresh = %v, %v; want the refreshed token", i, tok.Expiry(), err)
 		}
 	}
 	if n := g.Exchanges(); n != 2 {
@@ -113,6 +138,25 @@ func TestTokenNearExpiryIsRefreshedOnceUnderConcurrentCalls(t *testing.T) {
 	}
 	if n := len(sts.arrived); n != 0 {
 		t.Errorf("%d more requests reached STS, want none", n)
+	}
+}
+
+// Without a token that has 30 seconds left, callers wait for the new one.
+func TestExpiredTokenWaitsForTheRefresh(t *testing.T) {
+	clk := newClock()
+	g := startGoogle(t, func(c *googleauthfake.Config) { c.Now = clk.Now })
+	s := newSource(t, g, func(o *federation.Options) { o.Now = clk.Now })
+	first, err := s.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Hour - 10*time.Second) // ten seconds left: too few to hand out
+	tok, err := s.Token(context.Background())
+	if err != nil || !tok.Expiry().After(first.Expiry()) {
+		t.Errorf("Token() with 10 seconds left = %v, %v; want a new token", tok.Expiry(), err)
+	}
+	if g.Exchanges() != 2 {
+		t.Errorf("exchanges = %d, want 2", g.Exchanges())
 	}
 }
 
