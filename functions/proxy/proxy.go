@@ -32,7 +32,7 @@
 // proxy gets those tokens through workload identity federation from its own
 // Lambda role credentials (package federation): lazily, at the first
 // labeler call and not at cold start, cached for the hour they live and
-// refreshed five minutes before they expire.
+// refreshed in the background five minutes before they expire.
 package proxy
 
 import (
