@@ -53,12 +53,13 @@ type apiProbe struct {
 // the running functions call (Cloud Vision, STS, IAM Credentials) are not
 // waited for: see the README on the first minutes after a first `up`.
 var apiProbes = map[string]apiProbe{
-	"artifactregistry.googleapis.com": {"gcp:artifactRegistryCustomEndpoint", "https://artifactregistry.googleapis.com/v1/", "projects/{project}/locations/{region}/repositories?pageSize=1"},
-	"cloudbuild.googleapis.com":       {"gcp:cloudBuildCustomEndpoint", "https://cloudbuild.googleapis.com/v1/", "projects/{project}/locations/{region}/builds?pageSize=1"},
-	"cloudfunctions.googleapis.com":   {"gcp:cloudfunctions2CustomEndpoint", "https://cloudfunctions.googleapis.com/v2/", "projects/{project}/locations/{region}/functions?pageSize=1"},
-	"iam.googleapis.com":              {"gcp:iamCustomEndpoint", "https://iam.googleapis.com/v1/", "projects/{project}/serviceAccounts?pageSize=1"},
-	"run.googleapis.com":              {"gcp:cloudRunV2CustomEndpoint", "https://run.googleapis.com/v2/", "projects/{project}/locations/{region}/services?pageSize=1"},
-	"storage.googleapis.com":          {"gcp:storageCustomEndpoint", "https://storage.googleapis.com/storage/v1/", "b?project={project}&maxResults=1"},
+	"artifactregistry.googleapis.com":     {"gcp:artifactRegistryCustomEndpoint", "https://artifactregistry.googleapis.com/v1/", "projects/{project}/locations/{region}/repositories?pageSize=1"},
+	"cloudbuild.googleapis.com":           {"gcp:cloudBuildCustomEndpoint", "https://cloudbuild.googleapis.com/v1/", "projects/{project}/locations/{region}/builds?pageSize=1"},
+	"cloudfunctions.googleapis.com":       {"gcp:cloudfunctions2CustomEndpoint", "https://cloudfunctions.googleapis.com/v2/", "projects/{project}/locations/{region}/functions?pageSize=1"},
+	"cloudresourcemanager.googleapis.com": {"gcp:resourceManagerCustomEndpoint", "https://cloudresourcemanager.googleapis.com/v1/", "projects/{project}"},
+	"iam.googleapis.com":                  {"gcp:iamCustomEndpoint", "https://iam.googleapis.com/v1/", "projects/{project}/serviceAccounts?pageSize=1"},
+	"run.googleapis.com":                  {"gcp:cloudRunV2CustomEndpoint", "https://run.googleapis.com/v2/", "projects/{project}/locations/{region}/services?pageSize=1"},
+	"storage.googleapis.com":              {"gcp:storageCustomEndpoint", "https://storage.googleapis.com/storage/v1/", "b?project={project}&maxResults=1"},
 }
 
 // apiWaiter waits for APIs to answer.

@@ -32,6 +32,7 @@ var apiRoots = map[string]string{
 	"gcp:artifactRegistryCustomEndpoint": "/artifactregistry/v1/",
 	"gcp:cloudBuildCustomEndpoint":       "/cloudbuild/v1/",
 	"gcp:cloudfunctions2CustomEndpoint":  "/cloudfunctions/v2/",
+	"gcp:resourceManagerCustomEndpoint":  "/cloudresourcemanager/v1/",
 	"gcp:iamCustomEndpoint":              "/iam/v1/",
 	"gcp:cloudRunV2CustomEndpoint":       "/run/v2/",
 	"gcp:storageCustomEndpoint":          "/storage/v1/",

@@ -29,6 +29,8 @@ var labelerAPIs = []string{
 	"artifactregistry.googleapis.com",
 	"cloudbuild.googleapis.com",
 	"cloudfunctions.googleapis.com",
+	// The build account's project roles are granted through it.
+	"cloudresourcemanager.googleapis.com",
 	"iam.googleapis.com",
 	"run.googleapis.com",
 	"storage.googleapis.com",
