@@ -38,6 +38,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	twilioNumber := fs.String("twilio-number", "", "the number the phone texts, E.164 (default +15555550199; with --cloud, your Twilio number)")
 	prefix := fs.String("prefix", dev.DefaultPrefix, "namespace `prefix` of function, topic and (with --cloud) Rekognition collection names, like a stack's <project>-<stack>")
 	threshold := fs.Float64("threshold", 0, "minimum similarity of a face match, 0-100 (default the handlers' 85)")
+	labelerAccess := fs.String("labeler-access", dev.LabelerPrivate, "`private`: the labeler admits only the proxy's ID tokens, as deployed; public: anyone may call it")
 	verbose := fs.Bool("v", false, "log debug records too")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -57,6 +58,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *threshold < 0 || *threshold > 100 {
 		return usageErrorf("--threshold %v is not between 0 and 100", *threshold)
 	}
+	if *labelerAccess != dev.LabelerPrivate && *labelerAccess != dev.LabelerPublic {
+		return usageErrorf("--labeler-access %q: use %s or %s", *labelerAccess, dev.LabelerPrivate, dev.LabelerPublic)
+	}
 
 	level := slog.LevelInfo
 	if *verbose {
@@ -74,6 +78,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		TwilioNumber:        *twilioNumber,
 		MatchThreshold:      *threshold,
 		Prefix:              *prefix,
+		LabelerAccess:       *labelerAccess,
 		FunctionsFramework:  true,
 		Logger:              slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}

@@ -89,13 +89,24 @@ func TestDetect(t *testing.T) {
 		})
 	}
 
-	// The labeler is served on its own, as the Cloud Function is.
-	resp, err := http.Get(sys.LabelerURL + "/?imageUri=" + url.QueryEscape(images.URL+"/face.jpg"))
+	// The labeler is served on its own, as the Cloud Function is, and,
+	// private by default, answers a caller with the proxy's identity only.
+	direct := sys.LabelerURL + "/?imageUri=" + url.QueryEscape(images.URL+"/face.jpg")
+	resp, err := http.Get(direct)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("GET labeler directly without a token = %d, want 403", resp.StatusCode)
+	}
+	req := mustRequest(t, direct)
+	authorize(t, sys, req)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	if resp.StatusCode != 200 {
-		t.Errorf("GET labeler directly = %d, want 200", resp.StatusCode)
+		t.Errorf("GET labeler directly with an ID token of the caller = %d, want 200", resp.StatusCode)
 	}
 }
