@@ -127,11 +127,11 @@ func checkRequestLambda(t *testing.T, fn *lambdatest.Function, c *cloud) {
 		t.Errorf("SNS has %d messages after a forged request, want still 1", n)
 	}
 
-	// The auth token was read once, decrypted; the account SID is not
-	// needed to check signatures.
-	reqs := c.ssm.Requests()
-	if want := []awsxtest.GetParameterRequest{{Name: authTokenParam, WithDecryption: true}}; !slices.Equal(reqs, want) {
-		t.Errorf("SSM served %+v, want %+v", reqs, want)
+	// The auth token and the allowed senders were read once, in one call,
+	// decrypted; the account SID is not needed to check signatures.
+	reqs := c.ssm.BatchRequests()
+	if want := []awsxtest.GetParameterRequest{{Name: authTokenParam + "," + allowedSendersParam, WithDecryption: true}}; !slices.Equal(reqs, want) || len(c.ssm.Requests()) != 0 {
+		t.Errorf("SSM served GetParameters %+v and GetParameter %+v, want %+v only", reqs, c.ssm.Requests(), want)
 	}
 	for _, errs := range [][]error{c.sns.Errors(), c.ssm.Errors()} {
 		if len(errs) > 0 {
