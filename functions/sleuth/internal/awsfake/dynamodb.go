@@ -88,6 +88,17 @@ func (f *DynamoDB) Get(table, pk string) (Item, bool) {
 	return maps.Clone(it), ok
 }
 
+// Items returns copies of the items of table.
+func (f *DynamoDB) Items(table string) []Item {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	items := make([]Item, 0, len(f.tables[table]))
+	for _, it := range f.tables[table] {
+		items = append(items, maps.Clone(it))
+	}
+	return items
+}
+
 // Put stores an item, replacing any with the same pk; item must have a
 // string "pk". The table is created when missing.
 func (f *DynamoDB) Put(table string, item Item) {
