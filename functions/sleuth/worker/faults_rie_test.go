@@ -24,15 +24,15 @@ const rieTimeout = 3 * time.Second
 // underRIE runs each attempt with the real sleuth bootstrap under the Lambda
 // Runtime Interface Emulator: a crash is the runtime killed by the
 // emulator at the function's timeout while the faulted call's response is
-// held. The retry after a crash comes once the dead invocation's claims
-// have lapsed (Lambda's comes a minute later), and each of them must have
-// lapsed by the ledger's promise: LeaseMargin after the deadline, which is
-// no later than when the emulator reported the timeout.
+// held. The retry after a failure comes once the failed invocation's
+// claims have lapsed (Lambda's comes a minute later), and each of them must
+// lapse by the ledger's promise: LeaseMargin after the invocation's
+// deadline, which is no later than when the emulator reported its end.
 type underRIE struct {
 	t      *testing.T
 	w      *world
 	fns    map[string]*lambdatest.Function
-	killed time.Time // when the last crashed attempt was reported dead
+	ended time.Time // when the last attempt was reported ended
 }
 
 func newUnderRIE(t *testing.T, w *world) *underRIE {
@@ -77,6 +77,7 @@ func (r *underRIE) invoke(ctx context.Context, handler string, ev events.SNSEven
 		}
 		r.t.Logf("invoke %s: the emulator's runtime API was not up: invoking again", handler)
 	}
+	r.ended = time.Now()
 	var fnErr *lambdatest.FunctionError
 	switch {
 	case err == nil:
@@ -84,7 +85,6 @@ func (r *underRIE) invoke(ctx context.Context, handler string, ev events.SNSEven
 	case !errors.As(err, &fnErr):
 		r.t.Fatalf("invoke %s: %v", handler, err)
 	case fnErr.Type == "Sandbox.Timedout":
-		r.killed = time.Now()
 		return errCrashed
 	case strings.Contains(fnErr.Message, sleuth.ErrInProgress.Error()):
 		return fmt.Errorf("%w: %w", sleuth.ErrInProgress, err)
@@ -92,14 +92,11 @@ func (r *underRIE) invoke(ctx context.Context, handler string, ev events.SNSEven
 	return err
 }
 
-// retry waits for the claims of a crashed attempt to lapse, checking
-// each lapses as promised; Lambda's own retry would come a minute after
-// the failure.
+// retry waits for the claims a failed attempt left to lapse, checking each
+// lapses as promised; Lambda's own retry would come a minute after the
+// failure.
 func (r *underRIE) retry(int) {
-	if r.killed.IsZero() {
-		return
-	}
-	promise := r.killed.Add(sleuth.LeaseMargin)
+	promise := r.ended.Add(sleuth.LeaseMargin)
 	var last time.Time
 	for _, item := range r.w.cloud.DynamoDB.Items(table) {
 		if item["status"].String() != `"pending"` || item["leaseUntilMs"].N == nil {
@@ -108,13 +105,12 @@ func (r *underRIE) retry(int) {
 		ms, _ := strconv.ParseInt(*item["leaseUntilMs"].N, 10, 64)
 		until := time.UnixMilli(ms)
 		if until.After(promise) {
-			r.t.Errorf("claim %v lapses at %v, after its promise %v (the timeout reported at %v + LeaseMargin)", item["pk"], until, promise, r.killed)
+			r.t.Errorf("claim %v lapses at %v, after its promise %v (the attempt's end, %v, + LeaseMargin)", item["pk"], until, promise, r.ended)
 		}
 		if until.After(last) {
 			last = until
 		}
 	}
-	r.killed = time.Time{}
 	if wait := time.Until(last); wait > 0 {
 		time.Sleep(wait + 50*time.Millisecond)
 	}
