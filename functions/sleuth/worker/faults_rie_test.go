@@ -29,9 +29,9 @@ const rieTimeout = 3 * time.Second
 // lapse by the ledger's promise: LeaseMargin after the invocation's
 // deadline, which is no later than when the emulator reported its end.
 type underRIE struct {
-	t      *testing.T
-	w      *world
-	fns    map[string]*lambdatest.Function
+	t     *testing.T
+	w     *world
+	fns   map[string]*lambdatest.Function
 	ended time.Time // when the last attempt was reported ended
 }
 
