@@ -975,4 +975,3 @@ func TestSnsToQueuePolicy(t *testing.T) {
 		t.Errorf("snsToQueuePolicy() = %q, want %q", got, want)
 	}
 }
-

@@ -464,4 +464,3 @@ func viaAPI(name string) func(*mediaFakes) string {
 }
 
 func fixed(u string) func(*mediaFakes) string { return func(*mediaFakes) string { return u } }
-
