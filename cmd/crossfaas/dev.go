@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/crossfaas/crossfaas/internal/dev"
@@ -13,10 +12,9 @@ import (
 
 func init() {
 	register("dev", command{
-		summary: "run the whole system on this machine, offline, with a phone simulator",
-		run: func(ctx context.Context, args []string) error {
-			return runDev(ctx, args, os.Stdout, os.Stderr)
-		},
+		summary:  "run the whole system on this machine, offline, with a phone simulator",
+		synopsis: "[--port 8787] [--data dir] [--cloud] [flags]",
+		run:      runDev,
 	})
 }
 
@@ -26,7 +24,7 @@ func init() {
 // server cannot be stopped and lives until the process exits, right after
 // runDev returns. So runDev runs at most once per process.
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("dev", "[--port 8787] [--data dir] [--cloud] [--duplicate-deliveries]", stderr)
+	fs := newFlagSet("dev", stdout)
 	host := fs.String("host", "127.0.0.1", "listen on `interface` (the default keeps everything on this machine)")
 	port := fs.Int("port", dev.DefaultPort, "base `port`: the gateway listens on it, the phone simulator on port+1, the labeler on port+2; 0 picks free ports")
 	data := fs.String("data", "", "keep the offline face database in `dir` (default <repo>/.crossfaas/dev, or $XDG_DATA_HOME/crossfaas outside a checkout)")
@@ -39,7 +37,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	prefix := fs.String("prefix", dev.DefaultPrefix, "namespace `prefix` of function, topic and (with --cloud) Rekognition collection names, like a stack's <project>-<stack>")
 	threshold := fs.Float64("threshold", 0, "minimum similarity of a face match, 0-100 (default the handlers' 85)")
 	verbose := fs.Bool("v", false, "log debug records too")
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
