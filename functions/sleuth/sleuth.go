@@ -26,6 +26,20 @@ const (
 	VerbMatch         Verb = "match"  // face match <collection> + image
 )
 
+// DefaultCollection is the user's name of the collection every stage has
+// from the start (the stack creates it, and so does `crossfaas dev`): the
+// README's walkthrough adds faces to it without a `face addcol` first, and
+// a photo texted without a command is matched against it.
+const DefaultCollection = "celebs"
+
+// CollectionID returns the physical id (Rekognition's CollectionId) of the
+// user's collection in the stage whose names start with prefix
+// ("<project>-<stack>"). Every handler and tool that names a collection
+// uses it, so they agree on the id.
+func CollectionID(prefix, collection string) string {
+	return prefix + "-" + collection
+}
+
 // Job is the JSON message the request handler publishes to the topic of its
 // command. Collection is the user's collection name as typed (lower-cased);
 // handlers namespace it per stack before calling Faces. Name is the person's

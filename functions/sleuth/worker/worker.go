@@ -193,7 +193,7 @@ func (w *Worker) Process(ctx context.Context, job sleuth.Job) error {
 
 // run does the work of the job's command.
 func (w *Worker) run(ctx context.Context, log *slog.Logger, job sleuth.Job) (outcome, error) {
-	collectionID := w.prefix + "-" + job.Collection
+	collectionID := sleuth.CollectionID(w.prefix, job.Collection)
 	switch job.Command {
 	case sleuth.VerbAddCollection:
 		created, err := w.faces.CreateCollection(ctx, collectionID)
