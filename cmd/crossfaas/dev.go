@@ -31,7 +31,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cloud := fs.Bool("cloud", false, "use Rekognition, Cloud Vision, Wikipedia and Twilio with your own credentials (AWS default chain, GCP ADC, TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN)")
 	duplicates := fs.Bool("duplicate-deliveries", false, "deliver every SNS message twice, as SNS sometimes does, to exercise idempotency")
 	retryDelay := fs.Duration("retry-delay", dev.DefaultRetryDelays[0], "wait before the first retry of a failed asynchronous invocation (the second waits twice as long; Lambda waits 1m and 2m)")
-	authToken := fs.String("auth-token", "", "the simulated Twilio account's auth token (default: random at each start, shown in the banner)")
+	authToken := fs.String("auth-token", "", "the simulated Twilio account's auth token for this run (default: the one kept in the data directory, made at random on first use; shown in the banner and on the page)")
 	userNumber := fs.String("phone", "", "the simulated phone's number, E.164 (default +15555550100; with --cloud, your phone)")
 	twilioNumber := fs.String("twilio-number", "", "the number the phone texts, E.164 (default +15555550199; with --cloud, your Twilio number)")
 	prefix := fs.String("prefix", dev.DefaultPrefix, "namespace `prefix` of function, topic and (with --cloud) Rekognition collection names, like a stack's <project>-<stack>")

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/crossfaas/crossfaas/functions/labeler"
+	"github.com/crossfaas/crossfaas/internal/offline/faces"
 )
 
 func TestDevFlags(t *testing.T) {
@@ -71,6 +72,29 @@ func TestDevPortInUse(t *testing.T) {
 	want := fmt.Sprintf("port %d is in use; pass --port", port)
 	if code != 1 || !strings.Contains(stderr.String(), want) {
 		t.Errorf("crossfaas dev on a taken port = %d, stderr %q, want 1 and %q", code, &stderr, want)
+	}
+}
+
+// TestDevErrorReadsOnce: a failed start prints one line, the error, with
+// "crossfaas dev:" once and no log record before it.
+func TestDevErrorReadsOnce(t *testing.T) {
+	dir := t.TempDir()
+	db, err := faces.Open(dir) // another crossfaas dev holds the data directory
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"dev", "--port", "0", "--data", dir}, &stdout, &stderr)
+	lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
+	if code != 1 || len(lines) != 1 || !strings.HasPrefix(lines[0], "crossfaas dev: faces: open ") || !strings.Contains(lines[0], "locked by another process") {
+		t.Fatalf("crossfaas dev with a locked data directory = %d, stderr %q, want 1 and one line naming the lock", code, &stderr)
+	}
+	if strings.Count(lines[0], "dev:") != 1 {
+		t.Errorf("error line %q stutters: want \"dev:\" once", lines[0])
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("crossfaas dev with a locked data directory printed %q to stdout, want nothing", &stdout)
 	}
 }
 

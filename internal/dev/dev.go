@@ -88,8 +88,10 @@ type Options struct {
 	// RetryDelays are the waits before the retries of a failed
 	// asynchronous invocation; nil means DefaultRetryDelays.
 	RetryDelays []time.Duration
-	// AuthToken is the simulated Twilio account's auth token; empty means a
-	// random one. AccountSID likewise.
+	// AuthToken is the simulated Twilio account's auth token; empty means
+	// the one kept in the data directory (AccountFileName), made at random
+	// on first use. AccountSID likewise. A value given here is used for
+	// this run and not stored.
 	AuthToken  string
 	AccountSID string
 	// UserNumber is the simulated phone's number and TwilioNumber the
@@ -174,7 +176,7 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 	if ip := net.ParseIP(opts.Host); opts.Host != "localhost" && (ip == nil || !(ip.IsLoopback() || ip.IsUnspecified())) {
 		// The handlers only talk plain http to loopback hosts (credentials
 		// never cross a network in clear).
-		return nil, fmt.Errorf("dev: host %q: listen on a loopback address (127.0.0.1, ::1) or on all interfaces (0.0.0.0, ::)", opts.Host)
+		return nil, fmt.Errorf("host %q: listen on a loopback address (127.0.0.1, ::1) or on all interfaces (0.0.0.0, ::)", opts.Host)
 	}
 	if opts.FunctionsFramework {
 		// Fail before binding anything; serveFramework checks again.
@@ -198,11 +200,13 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 		}
 		opts.DataDir = dir
 	}
-	if opts.AccountSID == "" {
-		opts.AccountSID = phone.NewAccountSID()
-	}
-	if opts.AuthToken == "" {
-		opts.AuthToken = phone.NewAuthToken()
+	if opts.AccountSID == "" || opts.AuthToken == "" {
+		stored, err := loadAccount(opts.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		opts.AccountSID = cmp.Or(opts.AccountSID, stored.AccountSID)
+		opts.AuthToken = cmp.Or(opts.AuthToken, stored.AuthToken)
 	}
 
 	s := &System{
@@ -265,6 +269,9 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 
 	eng, err := openEngines(ctx, opts, s)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.createDefaultCollection(ctx, opts, eng.faces); err != nil {
 		return nil, err
 	}
 	if opts.editEngines != nil {
@@ -337,7 +344,7 @@ func listenAll(host string, port int) (gw, ph, lb net.Listener, err error) {
 			if errors.Is(err, syscall.EADDRINUSE) {
 				return nil, nil, nil, fmt.Errorf("port %d is in use; pass --port to choose another base port (crossfaas dev uses it and the next two)", p)
 			}
-			return nil, nil, nil, fmt.Errorf("dev: listen on %s: %w", net.JoinHostPort(host, strconv.Itoa(p)), err)
+			return nil, nil, nil, fmt.Errorf("listen on %s: %w", net.JoinHostPort(host, strconv.Itoa(p)), err)
 		}
 		lns = append(lns, ln)
 	}
@@ -355,7 +362,7 @@ func (s *System) serve(ln net.Listener, h http.Handler) *http.Server {
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.logger.Error("dev: server failed", "addr", ln.Addr().String(), "err", err)
-			s.serveErr <- fmt.Errorf("dev: serve %s: %w", ln.Addr(), err)
+			s.serveErr <- fmt.Errorf("serve %s: %w", ln.Addr(), err)
 			s.Close()
 		}
 	}()
@@ -405,7 +412,7 @@ func (s *System) shutdown() error {
 	}{{"gateway", s.gatewaySrv}, {"labeler", s.labelerSrv}} {
 		if srv.srv != nil {
 			if err := srv.srv.Shutdown(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("dev: shut down the %s: %w", srv.name, err))
+				errs = append(errs, fmt.Errorf("shut down the %s: %w", srv.name, err))
 			}
 		}
 	}
@@ -429,7 +436,7 @@ func (s *System) shutdown() error {
 		if err := s.phoneSrv.Shutdown(phoneCtx); err != nil {
 			s.logger.Info("dev: closing the phone simulator's remaining connections", "err", err)
 			if err := s.phoneSrv.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("dev: close the phone simulator: %w", err))
+				errs = append(errs, fmt.Errorf("close the phone simulator: %w", err))
 			}
 		}
 	}
@@ -438,7 +445,7 @@ func (s *System) shutdown() error {
 			errs = append(errs, err)
 		}
 	}
-	s.logger.Info("dev: stopped")
+	s.logger.Debug("dev: stopped")
 	return errors.Join(errs...)
 }
 

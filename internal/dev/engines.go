@@ -49,7 +49,7 @@ func openEngines(ctx context.Context, opts Options, s *System) (*engines, error)
 	// host: media are fetched from it with the simulated account.
 	media, err := twilio.NewMedia(twilio.Config{AccountSID: s.AccountSID, AuthToken: s.AuthToken, APIURL: s.PhoneURL}, []string{})
 	if err != nil {
-		return nil, fmt.Errorf("dev: media fetcher: %w", err)
+		return nil, fmt.Errorf("media fetcher: %w", err)
 	}
 	e.media = media
 
@@ -59,19 +59,19 @@ func openEngines(ctx context.Context, opts Options, s *System) (*engines, error)
 		AccountSID: s.AccountSID, AuthToken: s.AuthToken, APIURL: s.PhoneURL, Transport: phone.Transport(nil),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("dev: SMS sender: %w", err)
+		return nil, fmt.Errorf("SMS sender: %w", err)
 	}
 	e.sms = simSMS
 
 	wiki, err := wikipedia.New(opts.WikipediaURL, nil)
 	if err != nil {
-		return nil, fmt.Errorf("dev: %w", err)
+		return nil, err
 	}
 
 	if !opts.Cloud {
 		engine, err := faces.Open(opts.DataDir)
 		if err != nil {
-			return nil, fmt.Errorf("dev: %w", err)
+			return nil, err
 		}
 		s.closers = append(s.closers, engine.Close)
 		e.faces = engine
@@ -91,15 +91,15 @@ func openEngines(ctx context.Context, opts Options, s *System) (*engines, error)
 	case sid == "" && token == "":
 		s.notes = append(s.notes, "SMS replies stay in the phone simulator: set "+EnvTwilioAccountSID+" and "+EnvTwilioAuthToken+" to send them with Twilio.")
 	case sid == "":
-		return nil, fmt.Errorf("dev --cloud: %s is set but %s is not", EnvTwilioAuthToken, EnvTwilioAccountSID)
+		return nil, fmt.Errorf("--cloud: %s is set but %s is not", EnvTwilioAuthToken, EnvTwilioAccountSID)
 	case token == "":
-		return nil, fmt.Errorf("dev --cloud: %s is set but %s is not", EnvTwilioAccountSID, EnvTwilioAuthToken)
+		return nil, fmt.Errorf("--cloud: %s is set but %s is not", EnvTwilioAccountSID, EnvTwilioAuthToken)
 	case !realNumbers:
 		s.notes = append(s.notes, "SMS replies stay in the phone simulator: pass --phone and --twilio-number (your phone and your Twilio number) to send them with Twilio.")
 	default:
 		twilioSMS, err := twilio.NewSender(twilio.Config{AccountSID: sid, AuthToken: token})
 		if err != nil {
-			return nil, fmt.Errorf("dev --cloud: %s: %w", EnvTwilioAccountSID, err)
+			return nil, fmt.Errorf("--cloud: %s: %w", EnvTwilioAccountSID, err)
 		}
 		e.sms = tee{real: twilioSMS, mirror: simSMS}
 		s.notes = append(s.notes, "SMS replies are sent with Twilio to "+opts.UserNumber+" and shown in the phone simulator.")
@@ -107,13 +107,13 @@ func openEngines(ctx context.Context, opts Options, s *System) (*engines, error)
 
 	awsCfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("dev --cloud: load the AWS configuration (default credential chain): %w", err)
+		return nil, fmt.Errorf("--cloud: load the AWS configuration (default credential chain): %w", err)
 	}
 	e.faces = rekognition.New(awsrekognition.NewFromConfig(awsCfg))
 	e.bios = wiki
 	vision, err := labeler.NewVisionAnnotator(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("dev --cloud: Cloud Vision client (Application Default Credentials): %w", err)
+		return nil, fmt.Errorf("--cloud: Cloud Vision client (Application Default Credentials): %w", err)
 	}
 	s.closers = append(s.closers, vision.Close)
 	e.annotator = vision

@@ -31,7 +31,7 @@ func wire(opts Options, s *System, eng *engines, gw *gateway.Gateway) error {
 	// The proxy, GET /detect; LABELER_URL is the labeler's URL.
 	labelerURL, err := proxy.ParseLabelerURL(s.LabelerURL)
 	if err != nil {
-		return fmt.Errorf("dev: %s: %w", proxy.EnvLabelerURL, err)
+		return fmt.Errorf("%s: %w", proxy.EnvLabelerURL, err)
 	}
 	px := proxy.New(proxy.Config{LabelerURL: labelerURL}, proxy.NewClient(), logger(name("proxy")))
 	if err := gw.Route("GET "+proxy.Route, lambdaemu.NewFunction(name("proxy"), px.Handle, proxyTimeout)); err != nil {
@@ -88,7 +88,7 @@ func wire(opts Options, s *System, eng *engines, gw *gateway.Gateway) error {
 		c.deps.Logger = logger(name(c.handler))
 		w, err := worker.New(cfg, c.deps)
 		if err != nil {
-			return fmt.Errorf("dev: %s: %w", name(c.handler), err)
+			return fmt.Errorf("%s: %w", name(c.handler), err)
 		}
 		fn := lambdaemu.NewFunction(name(c.handler), w.HandleSNS, workerTimeout)
 		if err := s.Bus.Subscribe(topics[c.verb], fn, failures); err != nil {

@@ -716,6 +716,10 @@ func newSid(prefix string) string {
 	return prefix + hex.EncodeToString(b[:])
 }
 
+// ValidAccountSID reports whether sid looks like a Twilio account SID: AC
+// and 32 lower-case hex digits.
+func ValidAccountSID(sid string) bool { return accountSIDPattern.MatchString(sid) }
+
 // NewAccountSID returns a random account SID for a local account.
 func NewAccountSID() string { return newSid("AC") }
 

@@ -1,0 +1,74 @@
+package dev
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/crossfaas/crossfaas/functions/sleuth"
+)
+
+// TestREADMEWalkthrough texts the README's walkthrough of the SMS bot, as
+// written there, to a freshly started system: no `face addcol` first,
+// because dev creates the default collection (celebs) at start as the stack
+// does; then a photo alone, which is a match in celebs.
+func TestREADMEWalkthrough(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := loadPhotos(t)
+	steps := []struct {
+		body      string
+		photo     []byte
+		wantAck   string
+		wantReply string // "" when only the instant reply comes
+	}{
+		{"help", nil, "CelebritySleuth commands", ""},
+		{"face addimg celebs mel_gibson", p.person, "Got it - adding Mel Gibson to celebs...", "Picture of Mel Gibson added to collection celebs."},
+		{"face match celebs", p.personVariant, "Got it - looking for this face in celebs...", "Face matched Mel Gibson with "},
+		{"", p.personPNG, "Got it - looking for this face in celebs...", "Face matched Mel Gibson with "},
+	}
+	for _, s := range steps {
+		if s.body != "" && !strings.Contains(string(readme), "`"+s.body+"`") {
+			t.Errorf("README.md does not show the command `%s` this walkthrough texts", s.body)
+		}
+	}
+	if !strings.Contains(string(readme), "no text") {
+		t.Errorf("README.md does not say that a photo with no text is a match")
+	}
+
+	sys := start(t, nil)
+	for _, s := range steps {
+		res := text(t, sys, s.body, s.photo, "image/jpeg")
+		if !strings.Contains(res.Ack, s.wantAck) {
+			t.Errorf("text(%q) instant reply = %q, want %q", s.body, res.Ack, s.wantAck)
+		}
+		if s.wantReply == "" {
+			continue
+		}
+		if got := awaitReply(t, sys, res.MessageSid); !strings.Contains(got, s.wantReply) {
+			t.Errorf("text(%q) reply = %q, want %q", s.body, got, s.wantReply)
+		}
+	}
+}
+
+// TestDefaultCollectionKeptAcrossStarts: the default collection is created
+// at the first start and left as it is (faces included) by the next.
+func TestDefaultCollectionKeptAcrossStarts(t *testing.T) {
+	dir := t.TempDir()
+	p := loadPhotos(t)
+	first := start(t, func(o *Options) { o.DataDir = dir })
+	if got := awaitReply(t, first, text(t, first, "face addcol "+sleuth.DefaultCollection, nil, "").MessageSid); got != "Collection celebs already exists." {
+		t.Errorf("face addcol celebs after the first start = %q, want it to exist already", got)
+	}
+	awaitReply(t, first, text(t, first, "face addimg celebs mel_gibson", p.person, "image/jpeg").MessageSid)
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	second := start(t, func(o *Options) { o.DataDir = dir })
+	if got := awaitReply(t, second, text(t, second, "face match celebs", p.personVariant, "image/jpeg").MessageSid); !strings.HasPrefix(got, "Face matched Mel Gibson") {
+		t.Errorf("face match celebs after a restart = %q, want the face added before", got)
+	}
+}
