@@ -277,7 +277,8 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 	if opts.editEngines != nil {
 		opts.editEngines(eng)
 	}
-	gw := gateway.New(gateway.Config{}, opts.Logger.With("component", "gateway"))
+	gw := gateway.New(gateway.Config{Hosts: hostHeaders(opts.Host, gatewayLn.Addr().(*net.TCPAddr).Port)},
+		opts.Logger.With("component", "gateway"))
 	if err := wire(opts, s, eng, gw); err != nil {
 		return nil, err
 	}

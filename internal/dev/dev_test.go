@@ -292,23 +292,40 @@ func TestCloseWithUnusedConnection(t *testing.T) {
 	}
 }
 
-// TestWebhookNeedsSignature: the gateway runs the real signature check.
+// TestWebhookNeedsSignature: the gateway runs the real signature check,
+// against the URL the client used, as API Gateway rebuilds it for its own
+// domain: localhost or 127.0.0.1, at the gateway's port. A signature for
+// any other URL, or a request for a host the gateway does not serve, gets
+// 403.
 func TestWebhookNeedsSignature(t *testing.T) {
 	sys := start(t, nil)
+	port := strings.TrimPrefix(sys.GatewayURL, "http://127.0.0.1:")
 	form := url.Values{"MessageSid": {"SM1"}, "From": {"+15555550100"}, "To": {"+15555550199"}, "Body": {"help"}}
+	sign := func(token, u string) string { return phone.Signature(token, u, form) }
 	tests := []struct {
 		name      string
+		host      string // the Host header; "" for 127.0.0.1:<port>
 		signature string
 		want      int
 	}{
-		{"unsigned", "", http.StatusForbidden},
-		{"signed with another token", phone.Signature("not-the-token", sys.GatewayURL+"/sms", form), http.StatusForbidden},
-		{"signed with the local token", phone.Signature(sys.AuthToken, sys.GatewayURL+"/sms", form), http.StatusOK},
+		{"unsigned", "", "", http.StatusForbidden},
+		{"signed with another token", "", sign("not-the-token", sys.GatewayURL+"/sms"), http.StatusForbidden},
+		{"signed with the local token", "", sign(sys.AuthToken, sys.GatewayURL+"/sms"), http.StatusOK},
+		{"signed for localhost, sent to localhost", "localhost:" + port, sign(sys.AuthToken, "http://localhost:"+port+"/sms"), http.StatusOK},
+		{"signed for localhost, sent to 127.0.0.1", "", sign(sys.AuthToken, "http://localhost:"+port+"/sms"), http.StatusForbidden},
+		{"signed for 127.0.0.1, sent to localhost", "localhost:" + port, sign(sys.AuthToken, sys.GatewayURL+"/sms"), http.StatusForbidden},
+		{"signed for another port", "", sign(sys.AuthToken, "http://127.0.0.1:1/sms"), http.StatusForbidden},
+		{"signed for https", "", sign(sys.AuthToken, "https://127.0.0.1:"+port+"/sms"), http.StatusForbidden},
+		{"signed for another path", "", sign(sys.AuthToken, sys.GatewayURL+"/other"), http.StatusForbidden},
+		{"a host the gateway does not serve", "evil.example:" + port, sign(sys.AuthToken, "http://evil.example:"+port+"/sms"), http.StatusForbidden},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req, _ := http.NewRequest("POST", sys.GatewayURL+"/sms", strings.NewReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if tt.host != "" {
+				req.Host = tt.host
+			}
 			if tt.signature != "" {
 				req.Header.Set("X-Twilio-Signature", tt.signature)
 			}

@@ -46,9 +46,11 @@ func wire(opts Options, s *System, eng *engines, gw *gateway.Gateway) error {
 	}
 	responses := s.Bus.CreateTopic(name("responses"))
 
-	// POST /sms. Twilio signs the URL it is configured with, the gateway's;
-	// SLEUTH_WEBHOOK_URL says so, as for a custom domain.
-	req := request.New(request.Config{Topics: topics, WebhookURL: s.GatewayURL + "/sms"}, request.Deps{
+	// POST /sms. The handler checks the signature against the URL the
+	// client used, rebuilt from the event as in the cloud: the gateway
+	// only serves its own host names (localhost, 127.0.0.1, ...), and it
+	// serves them over plain http.
+	req := request.New(request.Config{Topics: topics, URLScheme: "http"}, request.Deps{
 		Publisher: s.Bus,
 		AuthToken: s.AuthToken,
 		Logger:    logger(name(sleuth.HandlerRequest)),

@@ -240,7 +240,7 @@ func (h *Handler) verify(ev events.APIGatewayV2HTTPRequest, params map[string]st
 	u := h.cfg.WebhookURL
 	if u == "" {
 		var err error
-		if u, err = rebuildURL(ev); err != nil {
+		if u, err = rebuildURL(ev, h.cfg.URLScheme); err != nil {
 			return errorf(http.StatusForbidden, "cannot check X-Twilio-Signature: %v", err)
 		}
 	}

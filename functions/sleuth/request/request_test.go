@@ -560,23 +560,25 @@ func TestRebuildURL(t *testing.T) {
 		rawPath  string
 		httpPath string
 		query    string
+		scheme   string
 		want     string
 	}{
-		{"default stage", "$default", "/sms", "", "", "https://" + testDomain + "/sms"},
-		{"no stage", "", "/sms", "", "", "https://" + testDomain + "/sms"},
-		{"query", "$default", "/sms", "", "a=1&b=%2F", "https://" + testDomain + "/sms?a=1&b=%2F"},
-		{"named stage in rawPath", "prod", "/prod/sms", "", "", "https://" + testDomain + "/prod/sms"},
-		{"named stage not in rawPath", "prod", "/sms", "", "", "https://" + testDomain + "/prod/sms"},
-		{"stage named like the route", "sms", "/sms/sms", "", "", "https://" + testDomain + "/sms/sms"},
-		{"stage is a prefix of the path", "pro", "/prod/sms", "", "", "https://" + testDomain + "/pro/prod/sms"},
-		{"http path when no rawPath", "$default", "", "/sms", "", "https://" + testDomain + "/sms"},
+		{"default stage", "$default", "/sms", "", "", "", "https://" + testDomain + "/sms"},
+		{"no stage", "", "/sms", "", "", "", "https://" + testDomain + "/sms"},
+		{"query", "$default", "/sms", "", "a=1&b=%2F", "", "https://" + testDomain + "/sms?a=1&b=%2F"},
+		{"named stage in rawPath", "prod", "/prod/sms", "", "", "", "https://" + testDomain + "/prod/sms"},
+		{"named stage not in rawPath", "prod", "/sms", "", "", "", "https://" + testDomain + "/prod/sms"},
+		{"stage named like the route", "sms", "/sms/sms", "", "", "", "https://" + testDomain + "/sms/sms"},
+		{"stage is a prefix of the path", "pro", "/prod/sms", "", "", "", "https://" + testDomain + "/pro/prod/sms"},
+		{"http path when no rawPath", "$default", "", "/sms", "", "", "https://" + testDomain + "/sms"},
+		{"plain http (crossfaas dev)", "$default", "/sms", "", "", "http", "http://" + testDomain + "/sms"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ev := events.APIGatewayV2HTTPRequest{RawPath: tt.rawPath, RawQueryString: tt.query}
 			ev.RequestContext.DomainName, ev.RequestContext.Stage = testDomain, tt.stage
 			ev.RequestContext.HTTP.Path = tt.httpPath
-			got, err := rebuildURL(ev)
+			got, err := rebuildURL(ev, tt.scheme)
 			if err != nil || got != tt.want {
 				t.Errorf("rebuildURL(stage %q, rawPath %q) = %q, %v, want %q", tt.stage, tt.rawPath, got, err, tt.want)
 			}
