@@ -58,7 +58,7 @@ type Gateway struct {
 	logger *slog.Logger
 	apiID  string
 
-	hosts  map[string]bool // lower case; nil: every host
+	hosts map[string]bool // lower case; nil: every host
 
 	mu     sync.RWMutex
 	routes map[string]*lambdaemu.Function // by route key, "POST /sms"
