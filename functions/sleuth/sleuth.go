@@ -139,6 +139,10 @@ var (
 	ErrMediaTooLarge = fmt.Errorf("%w: larger than 5 MiB", ErrMediaRefused)
 	ErrMediaType     = fmt.Errorf("%w: not a JPEG or PNG image", ErrMediaRefused)
 	ErrMediaHost     = fmt.Errorf("%w: not a Twilio media URL", ErrMediaRefused)
+	// ErrMediaUnavailable: the media host answered the download with a
+	// client error (404 for media deleted or expired, 403, ...). Asking
+	// again would get the same answer, so it is not retried.
+	ErrMediaUnavailable = fmt.Errorf("%w: the media host refused the download", ErrMediaRefused)
 )
 
 // Biographies looks up a short biography of a person by display name

@@ -105,6 +105,13 @@ func TestCommands(t *testing.T) {
 			after: noRekognition("IndexFaces"),
 		},
 		{
+			name:  "addimg media deleted: 404 is answered, not retried",
+			setup: func(h *harness) { h.cloud.Rekognition.AddCollection(celebs) },
+			job:   addimg("deleted", "image/jpeg"),
+			want:  "Sorry, I couldn't download the photo you sent: Twilio no longer has it. Please send it again.",
+			after: noRekognition("IndexFaces"),
+		},
+		{
 			name:  "addimg no face",
 			setup: func(h *harness) { h.cloud.Rekognition.AddCollection(celebs) },
 			job:   addimg("nobody", "image/jpeg"),
