@@ -251,7 +251,7 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 	s.PhoneURL = localURL(opts.Host, phoneLn)
 	s.LabelerURL = localURL(opts.Host, labelerLn)
 
-	s.Bus = bus.New(bus.Config{RetryDelays: opts.RetryDelays, DuplicateDeliveries: opts.DuplicateDeliveries}, opts.Logger.With("component", "sns"))
+	s.Bus = bus.New(bus.Config{RetryDelays: opts.RetryDelays, DuplicateDeliveries: opts.DuplicateDeliveries, Describe: describeMessage}, opts.Logger.With("component", "sns"))
 	sim, err := phone.New(phone.Config{
 		AccountSID:   opts.AccountSID,
 		AuthToken:    opts.AuthToken,

@@ -197,6 +197,10 @@ func TestFailureReachesUser(t *testing.T) {
 		!strings.Contains(dead[0].Error, "service unavailable") {
 		t.Errorf("dead letters = %+v, want the addcol event after 3 attempts", dead)
 	}
+	want := DefaultPrefix + `-addcol gave up on "face addcol broken" from ********0100 (message ` + res.MessageSid + `) after 3 attempts: `
+	if len(dead) == 1 && (!strings.HasPrefix(dead[0].Summary, want) || !strings.HasSuffix(dead[0].Summary, "Its on-failure destination, "+DefaultPrefix+"-failures, was told.")) {
+		t.Errorf("dead letter summary = %q, want a sentence starting %q", dead[0].Summary, want)
+	}
 	resp, err := http.Get(sys.PhoneURL + "/_dev/dlq")
 	if err != nil {
 		t.Fatal(err)
@@ -206,6 +210,47 @@ func TestFailureReachesUser(t *testing.T) {
 	buf.ReadFrom(resp.Body)
 	if resp.StatusCode != 200 || !strings.Contains(buf.String(), res.MessageSid) {
 		t.Errorf("GET /_dev/dlq = %d %s, want the dead letter", resp.StatusCode, &buf)
+	}
+	if strings.Contains(buf.String(), "Error\"") || strings.Contains(buf.String(), "errorType") {
+		t.Errorf("GET /_dev/dlq = %s, want no Go type names", &buf)
+	}
+}
+
+// TestMediaGoneIsNotRetried: a webhook whose media URL answers 404 (as
+// Twilio does for deleted media) gets its own reply at once, without
+// retries (they would take a minute here) and without a dead letter.
+func TestMediaGoneIsNotRetried(t *testing.T) {
+	sys := start(t, func(o *Options) { o.RetryDelays = []time.Duration{time.Minute, time.Minute} })
+	sid := "MM" + strings.Repeat("0", 32)
+	form := url.Values{
+		"MessageSid": {sid}, "AccountSid": {sys.AccountSID}, "From": {phone.DefaultUserNumber}, "To": {phone.DefaultTwilioNumber},
+		"Body": {"face match celebs"}, "NumMedia": {"1"}, "MediaContentType0": {"image/jpeg"},
+		"MediaUrl0": {sys.PhoneURL + "/2010-04-01/Accounts/" + sys.AccountSID + "/Messages/" + sid + "/Media/ME" + strings.Repeat("0", 32)},
+	}
+	postWebhook(t, sys, form)
+	if got, want := awaitReply(t, sys, sid), "Sorry, I couldn't download the photo you sent: Twilio no longer has it. Please send it again."; got != want {
+		t.Errorf("reply = %q, want %q", got, want)
+	}
+	if dead := sys.Bus.DeadLetters(); len(dead) != 0 {
+		t.Errorf("dead letters = %+v, want none", dead)
+	}
+}
+
+// postWebhook posts form to the gateway's /sms signed as Twilio would, as
+// a developer's script does, and fails unless it is answered 200.
+func postWebhook(t *testing.T, sys *System, form url.Values) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", sys.GatewayURL+"/sms", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", phone.Signature(sys.AuthToken, sys.GatewayURL+"/sms", form))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /sms = %d %s, want 200", resp.StatusCode, body)
 	}
 }
 

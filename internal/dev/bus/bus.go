@@ -47,6 +47,10 @@ type Config struct {
 	DuplicateDeliveries bool
 	// Now returns the time stamped on messages; nil means time.Now.
 	Now func() time.Time
+	// Describe, if not nil, says in a few words what a message asks for
+	// (e.g. `"face match celebs" from ********0100`), for the summaries of
+	// dead letters; "" means it cannot tell.
+	Describe func(message []byte) string
 }
 
 // ErrClosed is returned by Publish after Close.
@@ -81,15 +85,18 @@ type subscription struct {
 
 // DeadLetter is an event whose invocations all failed.
 type DeadLetter struct {
-	Function   string          `json:"function"`
-	TopicARN   string          `json:"topicArn,omitempty"`
-	MessageID  string          `json:"messageId,omitempty"`
-	MessageSid string          `json:"messageSid,omitempty"`
-	Attempts   int             `json:"attempts"`
-	ErrorType  string          `json:"errorType"`
-	Error      string          `json:"error"`
-	Time       time.Time       `json:"time"`
-	Payload    json.RawMessage `json:"payload"`
+	// Summary says in one sentence which function gave up on what, after
+	// how many attempts, and why.
+	Summary    string `json:"summary"`
+	Function   string `json:"function"`
+	TopicARN   string `json:"topicArn,omitempty"`
+	MessageID  string `json:"messageId,omitempty"`
+	MessageSid string `json:"messageSid,omitempty"`
+	Attempts   int    `json:"attempts"`
+	// Error is the last attempt's error message, on one line.
+	Error   string          `json:"error"`
+	Time    time.Time       `json:"time"`
+	Payload json.RawMessage `json:"payload"`
 }
 
 // InvocationRecord is what Lambda sends to an on-failure destination after
@@ -219,6 +226,7 @@ func (b *Bus) Publish(ctx context.Context, topicARN string, message []byte) erro
 	b.mu.Unlock()
 
 	messageID := lambdaemu.NewUUID()
+	message = slices.Clone(message) // kept for dead-letter summaries
 	sid := messageSid(message)
 	if sid == "" {
 		sid = trace.MessageSid(ctx)
@@ -250,7 +258,7 @@ func (b *Bus) Publish(ctx context.Context, topicARN string, message []byte) erro
 			panic(fmt.Sprintf("sns publish: encoding event: %v", err))
 		}
 		for range copies {
-			go b.deliver(delivery{sub: sub, topicARN: topicARN, messageID: messageID, messageSid: sid, payload: payload})
+			go b.deliver(delivery{sub: sub, topicARN: topicARN, messageID: messageID, messageSid: sid, message: message, payload: payload})
 		}
 	}
 	return nil
@@ -261,7 +269,8 @@ type delivery struct {
 	topicARN   string
 	messageID  string
 	messageSid string
-	payload    []byte
+	message    []byte // what was published
+	payload    []byte // the SNS event carrying it
 }
 
 // deliver runs one asynchronous invocation with its retries and, when they
@@ -318,18 +327,19 @@ func (b *Bus) deadLetter(d delivery, requestID string, attempts int, lastErr err
 			functionError = "Handled"
 		}
 	}
-	b.mu.Lock()
-	b.dead = append(b.dead, DeadLetter{
+	letter := DeadLetter{
 		Function:   d.sub.fn.Name(),
 		TopicARN:   d.topicARN,
 		MessageID:  d.messageID,
 		MessageSid: d.messageSid,
 		Attempts:   attempts,
-		ErrorType:  errType,
-		Error:      errMessage(lastErr),
+		Error:      oneLine(errMessage(lastErr)),
 		Time:       b.cfg.Now().UTC(),
 		Payload:    json.RawMessage(d.payload),
-	})
+	}
+	letter.Summary = b.summary(letter, d)
+	b.mu.Lock()
+	b.dead = append(b.dead, letter)
 	b.mu.Unlock()
 	log.Error("lambda: retries exhausted; event dead-lettered", "attempts", attempts, "err", lastErr)
 
@@ -358,6 +368,46 @@ func (b *Bus) deadLetter(d delivery, requestID string, attempts int, lastErr err
 	if err := b.Publish(trace.WithMessageSid(b.ctx, d.messageSid), d.sub.onFailure, record); err != nil {
 		log.Error("lambda: on-failure destination refused the record", "err", err)
 	}
+}
+
+// summary is the sentence of a dead letter, e.g. `crossfaas-local-match
+// gave up on "face match celebs" from ********0100 (message MM0f3…) after 3
+// attempts: twilio media: get ...: status 500. Its on-failure destination,
+// failures, was told.`
+func (b *Bus) summary(l DeadLetter, d delivery) string {
+	what := ""
+	if b.cfg.Describe != nil {
+		what = b.cfg.Describe(d.message)
+	}
+	switch {
+	case what != "" && l.MessageSid != "":
+		what += " (message " + l.MessageSid + ")"
+	case what == "" && l.MessageSid != "":
+		what = "message " + l.MessageSid
+	case what == "":
+		what = "SNS message " + l.MessageID
+	}
+	attempts := "after 1 attempt"
+	if l.Attempts != 1 {
+		attempts = fmt.Sprintf("after %d attempts", l.Attempts)
+	}
+	s := fmt.Sprintf("%s gave up on %s %s: %s.", l.Function, what, attempts, strings.TrimRight(l.Error, "."))
+	if d.sub.onFailure != "" {
+		s += " Its on-failure destination, " + topicName(d.sub.onFailure) + ", was told."
+	}
+	return s
+}
+
+// oneLine joins the lines of a message (errors.Join puts one error per
+// line) with "; ".
+func oneLine(s string) string {
+	var parts []string
+	for line := range strings.Lines(s) {
+		if line = strings.TrimSpace(line); line != "" {
+			parts = append(parts, line)
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 func errMessage(err error) string {

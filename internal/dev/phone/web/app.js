@@ -181,7 +181,7 @@ async function refreshDeadLetters() {
       fn.textContent = l.function + " · " + l.attempts + " attempts";
       const err = document.createElement("div");
       err.className = "err";
-      err.textContent = (l.errorType ? l.errorType + ": " : "") + l.error;
+      err.textContent = l.summary;
       const when = document.createElement("div");
       when.className = "when";
       when.textContent = formatTime(l.time) + (l.messageSid ? " · " + l.messageSid : "");
