@@ -29,6 +29,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	port := fs.Int("port", dev.DefaultPort, "base `port`: the gateway listens on it, the phone simulator on port+1, the labeler on port+2; 0 picks free ports")
 	data := fs.String("data", "", "keep the offline face database in `dir` (default <repo>/.crossfaas/dev, or $XDG_DATA_HOME/crossfaas outside a checkout)")
 	cloud := fs.Bool("cloud", false, "use Rekognition, Cloud Vision, Wikipedia and Twilio with your own credentials (AWS default chain, GCP ADC, TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN)")
+	wiki := fs.Bool("wikipedia", false, "offline, look biographies up on Wikipedia too (its only network call); without it an offline run makes none, and biographies come from biographies.json in the data directory")
 	duplicates := fs.Bool("duplicate-deliveries", false, "deliver every SNS message twice, as SNS sometimes does, to exercise idempotency")
 	retryDelay := fs.Duration("retry-delay", dev.DefaultRetryDelays[0], "wait before the first retry of a failed asynchronous invocation (the second waits twice as long; Lambda waits 1m and 2m)")
 	authToken := fs.String("auth-token", "", "the simulated Twilio account's auth token for this run (default: the one kept in the data directory, made at random on first use; shown in the banner and on the page)")
@@ -65,6 +66,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Port:                *port,
 		DataDir:             *data,
 		Cloud:               *cloud,
+		Wikipedia:           *wiki,
 		DuplicateDeliveries: *duplicates,
 		RetryDelays:         []time.Duration{*retryDelay, 2 * *retryDelay},
 		AuthToken:           *authToken,

@@ -20,9 +20,11 @@
 //     through the Messages API.
 //
 // Engines are offline by default (faces from internal/offline/faces,
-// labels from internal/offline/labels, biographies from Wikipedia when it
-// answers); Options.Cloud switches to Rekognition, Cloud Vision, Wikipedia
-// and Twilio with the user's own credentials. No handler knows which.
+// labels from internal/offline/labels, biographies from a file of the data
+// directory, package bio), and an offline system makes no network call at
+// all unless Options.Wikipedia asks for Wikipedia's biographies;
+// Options.Cloud switches to Rekognition, Cloud Vision, Wikipedia and Twilio
+// with the user's own credentials. No handler knows which.
 package dev
 
 import (
@@ -40,6 +42,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/crossfaas/crossfaas/internal/dev/bio"
 	"github.com/crossfaas/crossfaas/internal/dev/bus"
 	"github.com/crossfaas/crossfaas/internal/dev/gateway"
 	"github.com/crossfaas/crossfaas/internal/dev/phone"
@@ -100,6 +103,11 @@ type Options struct {
 	// replies also go out as real SMS through Twilio.
 	UserNumber   string
 	TwilioNumber string
+	// Wikipedia looks biographies up on Wikipedia even offline, after the
+	// data directory's bio.LocalFileName; it is the only network call an
+	// offline system then makes. Offline without it, the system makes none.
+	// With Cloud, Wikipedia is always asked.
+	Wikipedia bool
 	// WikipediaURL overrides https://en.wikipedia.org (the
 	// SLEUTH_WIKIPEDIA_URL variable of the cloud).
 	WikipediaURL string
@@ -223,8 +231,12 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 	if opts.Cloud {
 		s.Mode = "cloud"
 	} else {
+		biographies := "biographies from " + bio.LocalFileName + " in the data directory (no network call at all)."
+		if opts.Wikipedia {
+			biographies = "biographies from " + bio.LocalFileName + ", then Wikipedia (--wikipedia)."
+		}
 		s.notes = append(s.notes, "Offline engines: faces from the data directory, labels computed from the pixels,",
-			"  biographies from Wikipedia when it answers. GET /detect without imageUri labels "+samplePath+".")
+			"  "+biographies, "  GET /detect without imageUri labels "+samplePath+".")
 	}
 	if opts.DuplicateDeliveries {
 		s.notes = append(s.notes, "Every SNS message is delivered twice (--duplicate-deliveries): replies must still come once.")

@@ -8,7 +8,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -386,7 +389,10 @@ func TestWebhookNeedsSignature(t *testing.T) {
 	}
 }
 
-func TestBiographyOffline(t *testing.T) {
+// TestBiographies: offline, biographies come from the data directory's
+// file and Wikipedia is never asked unless --wikipedia says so; with it, an
+// unreachable Wikipedia gives a line saying so.
+func TestBiographies(t *testing.T) {
 	// A Wikipedia that refuses connections stands for no network.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -394,15 +400,49 @@ func TestBiographyOffline(t *testing.T) {
 	}
 	closed := "http://" + ln.Addr().String()
 	ln.Close()
-	sys := start(t, func(o *Options) { o.WikipediaURL = closed })
-	p := loadPhotos(t)
-	for _, body := range []string{"face addcol off"} {
-		awaitReply(t, sys, text(t, sys, body, nil, "").MessageSid)
+	tests := []struct {
+		name      string
+		wikipedia bool
+		url       string // "" for a fake that counts its requests
+		local     string // biographies.json, "" for none
+		want      string
+	}{
+		{"offline", false, "", "", bio.OfflineLine},
+		{"offline, from the data directory", false, "", `{"Sample Person": "Sample Person lives in pigo's testdata."}`, "Sample Person lives in pigo's testdata."},
+		{"--wikipedia, unreachable", true, closed, "", bio.UnreachableLine},
+		{"--wikipedia", true, "", "", "Sample Person is the face in pigo's sample photo."},
 	}
-	awaitReply(t, sys, text(t, sys, "face addimg off sample_person", p.person, "image/jpeg").MessageSid)
-	got := awaitReply(t, sys, text(t, sys, "face match off", p.personVariant, "image/jpeg").MessageSid)
-	if !strings.Contains(got, "Face matched Sample Person") || !strings.Contains(got, bio.OfflineLine) {
-		t.Errorf("match reply offline = %q, want the match and %q", got, bio.OfflineLine)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var asked atomic.Int32
+			wikiURL := tt.url
+			if wikiURL == "" {
+				wiki, _ := url.Parse(fakeWikipedia(t, map[string]string{"Sample_Person": "Sample Person is the face in pigo's sample photo."}))
+				forward := httputil.NewSingleHostReverseProxy(wiki)
+				proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					asked.Add(1)
+					forward.ServeHTTP(w, r)
+				}))
+				t.Cleanup(proxy.Close)
+				wikiURL = proxy.URL
+			}
+			dir := t.TempDir()
+			if tt.local != "" {
+				if err := os.WriteFile(filepath.Join(dir, bio.LocalFileName), []byte(tt.local), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sys := start(t, func(o *Options) { o.Wikipedia, o.WikipediaURL, o.DataDir = tt.wikipedia, wikiURL, dir })
+			p := loadPhotos(t)
+			awaitReply(t, sys, text(t, sys, "face addimg celebs sample_person", p.person, "image/jpeg").MessageSid)
+			got := awaitReply(t, sys, text(t, sys, "face match celebs", p.personVariant, "image/jpeg").MessageSid)
+			if !strings.Contains(got, "Face matched Sample Person") || !strings.Contains(got, tt.want) {
+				t.Errorf("match reply = %q, want the match and %q", got, tt.want)
+			}
+			if n := asked.Load(); !tt.wikipedia && n != 0 {
+				t.Errorf("Wikipedia was asked %d times offline without --wikipedia, want 0", n)
+			}
+		})
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -63,11 +64,6 @@ func openEngines(ctx context.Context, opts Options, s *System) (*engines, error)
 	}
 	e.sms = simSMS
 
-	wiki, err := wikipedia.New(opts.WikipediaURL, nil)
-	if err != nil {
-		return nil, err
-	}
-
 	if !opts.Cloud {
 		engine, err := faces.Open(opts.DataDir)
 		if err != nil {
@@ -75,7 +71,17 @@ func openEngines(ctx context.Context, opts Options, s *System) (*engines, error)
 		}
 		s.closers = append(s.closers, engine.Close)
 		e.faces = engine
-		e.bios = bio.NewFallback(wiki, 0, nil, log.With("component", "biographies"))
+		// Offline means no network call at all: biographies come from a
+		// file of the data directory, and from Wikipedia only when asked.
+		var next sleuth.Biographies
+		if opts.Wikipedia {
+			wiki, err := wikipedia.New(opts.WikipediaURL, nil)
+			if err != nil {
+				return nil, err
+			}
+			next = bio.NewFallback(wiki, 0, nil, log.With("component", "biographies"))
+		}
+		e.bios = bio.NewLocal(filepath.Join(opts.DataDir, bio.LocalFileName), next)
 		// Images are fetched over loopback; the labeler's handler bounds
 		// each annotation, the client bounds a stuck connection.
 		e.annotator = labels.New(&http.Client{Timeout: 30 * time.Second})
@@ -110,6 +116,10 @@ func openEngines(ctx context.Context, opts Options, s *System) (*engines, error)
 		return nil, fmt.Errorf("--cloud: load the AWS configuration (default credential chain): %w", err)
 	}
 	e.faces = rekognition.New(awsrekognition.NewFromConfig(awsCfg))
+	wiki, err := wikipedia.New(opts.WikipediaURL, nil)
+	if err != nil {
+		return nil, err
+	}
 	e.bios = wiki
 	vision, err := labeler.NewVisionAnnotator(ctx)
 	if err != nil {

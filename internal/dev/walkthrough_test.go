@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/crossfaas/crossfaas/functions/sleuth"
+	"github.com/crossfaas/crossfaas/internal/dev/bio"
 )
 
 // TestREADMEWalkthrough texts the README's walkthrough of the SMS bot, as
@@ -38,7 +39,7 @@ func TestREADMEWalkthrough(t *testing.T) {
 		t.Errorf("README.md does not say that a photo with no text is a match")
 	}
 
-	sys := start(t, nil)
+	sys := start(t, func(o *Options) { o.Wikipedia = false }) // as `crossfaas dev` runs by default
 	for _, s := range steps {
 		res := text(t, sys, s.body, s.photo, "image/jpeg")
 		if !strings.Contains(res.Ack, s.wantAck) {
@@ -47,8 +48,12 @@ func TestREADMEWalkthrough(t *testing.T) {
 		if s.wantReply == "" {
 			continue
 		}
-		if got := awaitReply(t, sys, res.MessageSid); !strings.Contains(got, s.wantReply) {
+		got := awaitReply(t, sys, res.MessageSid)
+		if !strings.Contains(got, s.wantReply) {
 			t.Errorf("text(%q) reply = %q, want %q", s.body, got, s.wantReply)
+		}
+		if strings.HasPrefix(got, "Face matched") && !strings.Contains(got, bio.OfflineLine) {
+			t.Errorf("text(%q) reply = %q, want the offline biography line %q", s.body, got, bio.OfflineLine)
 		}
 	}
 }
