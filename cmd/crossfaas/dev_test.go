@@ -121,9 +121,19 @@ func (b *syncBuffer) String() string {
 // the real command, signal handling and exit status included.
 const envRunMain = "CROSSFAAS_TEST_RUN_MAIN"
 
+// helperMode, if set by a platform's test file, runs the test binary as a
+// helper process instead of the tests when it returns true, exiting with
+// the status it gives (see nonet_linux_test.go).
+var helperMode func() (code int, ok bool)
+
 func TestMain(m *testing.M) {
 	if os.Getenv(envRunMain) == "1" {
 		main() // exits
+	}
+	if helperMode != nil {
+		if code, ok := helperMode(); ok {
+			os.Exit(code)
+		}
 	}
 	os.Exit(m.Run())
 }
