@@ -141,6 +141,9 @@ func netnsScenario(res *netnsResult) error {
 		return err
 	}
 	defer func() { res.Attempts = trap.stop() }()
+	if err := trap.selfCheck(); err != nil {
+		return err
+	}
 
 	testdata := os.Getenv("CROSSFAAS_TEST_TESTDATA")
 	sample, err := facetest.Decode(filepath.Join(testdata, "pigo-sample.jpg"))
@@ -447,6 +450,37 @@ func (tr *trap) serveTCP(ln net.Listener) {
 	}
 }
 
+// selfCheck proves the trap catches what it must: a connection to an
+// address of the internet, one to the cloud metadata address and a name
+// lookup; then it forgets them.
+func (tr *trap) selfCheck() error {
+	for _, addr := range []string{"192.0.2.1:443", "169.254.169.254:80"} {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			return fmt.Errorf("trap self-check: dial %s: %w", addr, err)
+		}
+		c.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	net.DefaultResolver.LookupHost(ctx, "trap-check.example") // fails: the trap does not answer
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		tr.mu.Lock()
+		caught := strings.Join(tr.attempts, "\n")
+		tr.mu.Unlock()
+		if strings.Contains(caught, "192.0.2.1:443") && strings.Contains(caught, "169.254.169.254:80") && strings.Contains(caught, "trap-check.example") {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("trap self-check: caught only %q", caught)
+		}
+	}
+	tr.mu.Lock()
+	tr.attempts = nil
+	tr.mu.Unlock()
+	return nil
+}
+
 // stop closes the trap and returns what it caught.
 func (tr *trap) stop() []string {
 	for _, c := range tr.closers {
@@ -470,4 +504,3 @@ func queryName(msg []byte) string {
 	}
 	return strings.Join(labels, ".")
 }
-
