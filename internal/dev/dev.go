@@ -38,6 +38,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -157,6 +158,11 @@ type System struct {
 	// AccountSID and AuthToken are the simulated Twilio account's.
 	AccountSID string
 	AuthToken  string
+	// Exposed is true when the system listens beyond loopback (on all
+	// interfaces); External then lists where other machines may reach it,
+	// one entry per address of this machine.
+	Exposed  bool
+	External []Endpoints
 
 	// Phone is the phone simulator; Bus the local SNS.
 	Phone *phone.Simulator
@@ -172,6 +178,11 @@ type System struct {
 	closeOnce sync.Once
 	closeErr  error
 	closed    chan struct{}
+}
+
+// Endpoints are the URLs of the system's three servers at one address.
+type Endpoints struct {
+	Gateway, Phone, Labeler string
 }
 
 // Run starts the system and returns once every server listens (and, with
@@ -262,6 +273,15 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 	s.GatewayURL = localURL(opts.Host, gatewayLn)
 	s.PhoneURL = localURL(opts.Host, phoneLn)
 	s.LabelerURL = localURL(opts.Host, labelerLn)
+	if beyondLoopback(opts.Host) {
+		s.Exposed = true
+		for _, ip := range externalIPs(strings.Contains(opts.Host, ":")) {
+			at := func(ln net.Listener) string {
+				return "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+			}
+			s.External = append(s.External, Endpoints{Gateway: at(gatewayLn), Phone: at(phoneLn), Labeler: at(labelerLn)})
+		}
+	}
 
 	s.Bus = bus.New(bus.Config{RetryDelays: opts.RetryDelays, DuplicateDeliveries: opts.DuplicateDeliveries, Describe: describeMessage}, opts.Logger.With("component", "sns"))
 	sim, err := phone.New(phone.Config{
@@ -478,6 +498,19 @@ crossfaas dev: the whole system on this machine (%s)
   Twilio account    %s, auth token %s
                     (webhooks are signed with it: X-Twilio-Signature)
 `, s.Mode, s.PhoneURL, s.GatewayURL, s.GatewayURL, s.LabelerURL, s.LabelerServer, s.PhoneURL, s.DataDir, s.AccountSID, s.AuthToken)
+	if s.Exposed {
+		fmt.Fprint(w, `
+  WARNING: listening on all interfaces. Anyone who can reach this machine can text the
+  bot, read the phone's thread, sign webhooks with the token above and have the labeler
+  fetch public URLs (it refuses private, loopback and link-local addresses meanwhile).
+`)
+		if len(s.External) == 0 {
+			fmt.Fprintln(w, "  No address of this machine's interfaces was found: other machines may reach it by name only.")
+		}
+		for _, e := range s.External {
+			fmt.Fprintf(w, "  Reachable at      %s (phone), %s (gateway), %s (labeler)\n", e.Phone, e.Gateway, e.Labeler)
+		}
+	}
 	if len(s.notes) > 0 {
 		fmt.Fprintln(w)
 	}

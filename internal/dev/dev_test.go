@@ -514,6 +514,30 @@ func TestHosts(t *testing.T) {
 		if got := awaitReply(t, sys, text(t, sys, "face addcol wide", nil, "").MessageSid); got != "Collection wide was created." {
 			t.Errorf("reply = %q", got)
 		}
+		// The banner warns, and shows where other machines reach it.
+		var banner bytes.Buffer
+		sys.Banner(&banner)
+		if !sys.Exposed || !strings.Contains(banner.String(), "WARNING: listening on all interfaces") {
+			t.Errorf("banner when listening on all interfaces lacks the warning:\n%s", &banner)
+		}
+		ips := externalIPs(false)
+		if len(sys.External) != len(ips) {
+			t.Errorf("External = %+v, want one entry per address %v", sys.External, ips)
+		}
+		for i, ip := range ips {
+			port := strings.TrimPrefix(sys.PhoneURL, "http://127.0.0.1:")
+			if want := "http://" + ip.String() + ":" + port; i < len(sys.External) && (sys.External[i].Phone != want || !strings.Contains(banner.String(), want)) {
+				t.Errorf("phone simulator at %s missing from External %+v or the banner:\n%s", want, sys.External, &banner)
+			}
+		}
+	})
+	t.Run("loopback has no warning", func(t *testing.T) {
+		sys := start(t, nil)
+		var banner bytes.Buffer
+		sys.Banner(&banner)
+		if sys.Exposed || strings.Contains(banner.String(), "WARNING") {
+			t.Errorf("banner on loopback warns:\n%s", &banner)
+		}
 	})
 	for _, host := range []string{"10.1.2.3", "example.com"} {
 		t.Run(host, func(t *testing.T) {

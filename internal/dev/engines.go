@@ -19,6 +19,7 @@ import (
 	"github.com/crossfaas/crossfaas/functions/sleuth/wikipedia"
 	"github.com/crossfaas/crossfaas/internal/dev/bio"
 	"github.com/crossfaas/crossfaas/internal/dev/phone"
+	"github.com/crossfaas/crossfaas/internal/egress"
 	"github.com/crossfaas/crossfaas/internal/offline/faces"
 	"github.com/crossfaas/crossfaas/internal/offline/labels"
 )
@@ -82,9 +83,14 @@ func openEngines(ctx context.Context, opts Options, s *System) (*engines, error)
 			next = bio.NewFallback(wiki, 0, nil, log.With("component", "biographies"))
 		}
 		e.bios = bio.NewLocal(filepath.Join(opts.DataDir, bio.LocalFileName), next)
-		// Images are fetched over loopback; the labeler's handler bounds
-		// each annotation, the client bounds a stuck connection.
-		e.annotator = labels.New(&http.Client{Timeout: 30 * time.Second})
+		// The labeler fetches what it is asked to: never link-local,
+		// metadata or non-unicast addresses, and no private or loopback
+		// ones either once others can reach it. Its default image is
+		// served in-process. The labeler's handler bounds each annotation,
+		// the client bounds a stuck connection.
+		client := egress.Policy{AllowPrivate: !beyondLoopback(opts.Host)}.Client(30 * time.Second)
+		client.Transport = sampleTransport{url: s.PhoneURL + samplePath, next: client.Transport}
+		e.annotator = labels.New(client)
 		e.labeler = labeler.NewHandler(e.annotator, labeler.Config{DefaultImageURI: s.PhoneURL + samplePath},
 			labelerLogger(log, opts.Prefix))
 		return e, nil
