@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/crossfaas/crossfaas/internal/dev"
+	"github.com/crossfaas/crossfaas/internal/dev/devlog"
 )
 
 func init() {
@@ -19,7 +20,8 @@ func init() {
 }
 
 // runDev starts the local system, prints where everything is to stdout and
-// logs every hop as JSON to stderr until ctx ends (Ctrl-C). The labeler is
+// then logs every hop to stderr (after the banner: nothing is logged
+// before it) until ctx ends (Ctrl-C). The labeler is
 // served through functions-framework-go, as Cloud Functions serves it; its
 // server cannot be stopped and lives until the process exits, right after
 // runDev returns. So runDev runs at most once per process.
@@ -37,7 +39,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	twilioNumber := fs.String("twilio-number", "", "the number the phone texts, E.164 (default +15555550199; with --cloud, your Twilio number)")
 	prefix := fs.String("prefix", dev.DefaultPrefix, "namespace `prefix` of function, topic and (with --cloud) Rekognition collection names, like a stack's <project>-<stack>")
 	threshold := fs.Float64("threshold", 0, "minimum similarity of a face match, 0-100 (default the handlers' 85)")
-	verbose := fs.Bool("v", false, "log debug records too")
+	verbose := fs.Bool("v", false, "log every record, debug ones included, with all their attributes")
+	logFormat := fs.String("log-format", "human", "`format` of the logs on stderr: human (one line per hop: time, function, MessageSid, what happened) or json (every record, as the clouds' log services keep them)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,9 +60,19 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usageErrorf("--threshold %v is not between 0 and 100", *threshold)
 	}
 
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
+	logs := &gate{w: stderr} // opened after the banner
+	var handler slog.Handler
+	switch *logFormat {
+	case "human":
+		handler = devlog.NewHandler(logs, devlog.Options{Verbose: *verbose, Prefix: *prefix + "-"})
+	case "json":
+		level := slog.LevelInfo
+		if *verbose {
+			level = slog.LevelDebug
+		}
+		handler = slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level})
+	default:
+		return usageErrorf("--log-format %q is not human or json", *logFormat)
 	}
 	opts := dev.Options{
 		Host:                *host,
@@ -75,16 +88,18 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		MatchThreshold:      *threshold,
 		Prefix:              *prefix,
 		FunctionsFramework:  true,
-		Logger:              slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})),
+		Logger:              slog.New(handler),
 	}
 	if *port == 0 {
 		opts.Port = -1 // free ports
 	}
 	sys, err := dev.Run(ctx, opts)
 	if err != nil {
+		logs.Open() // what led to the error, before it
 		return err
 	}
 	sys.Banner(stdout)
+	logs.Open()
 	if err := sys.Wait(); err != nil {
 		return fmt.Errorf("shutting down: %w", err)
 	}

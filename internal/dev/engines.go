@@ -18,6 +18,7 @@ import (
 	"github.com/crossfaas/crossfaas/functions/sleuth/twilio"
 	"github.com/crossfaas/crossfaas/functions/sleuth/wikipedia"
 	"github.com/crossfaas/crossfaas/internal/dev/bio"
+	"github.com/crossfaas/crossfaas/internal/dev/devlog"
 	"github.com/crossfaas/crossfaas/internal/dev/phone"
 	"github.com/crossfaas/crossfaas/internal/egress"
 	"github.com/crossfaas/crossfaas/internal/offline/faces"
@@ -138,9 +139,10 @@ func openEngines(ctx context.Context, opts Options, s *System) (*engines, error)
 }
 
 // labelerLogger is the labeler's logger: its lines carry the function's
-// name and, when funcframework serves it, each request's execution id.
+// name and, when funcframework serves it, each request's execution id. The
+// labeler logs one line per request, which is its hop (package devlog).
 func labelerLogger(log *slog.Logger, prefix string) *slog.Logger {
-	return slog.New(executionIDs{log.Handler()}).With("function", prefix+"-labeler")
+	return slog.New(executionIDs{log.Handler()}).With("function", prefix+"-labeler", devlog.Hop())
 }
 
 // tee sends an SMS for real, then shows it in the phone simulator.

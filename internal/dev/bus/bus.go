@@ -24,6 +24,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/crossfaas/crossfaas/internal/dev/devlog"
 	"github.com/crossfaas/crossfaas/internal/dev/lambdaemu"
 	"github.com/crossfaas/crossfaas/internal/dev/trace"
 )
@@ -278,9 +279,10 @@ type delivery struct {
 func (b *Bus) deliver(d delivery) {
 	defer b.finished()
 	fn := d.sub.fn
-	log := b.logger.With("function", fn.Name(), "message_id", d.messageID, "sid", d.messageSid)
-	ctx := trace.WithMessageSid(b.ctx, d.messageSid)
 	requestID := lambdaemu.NewUUID() // retries of an async invocation keep its request id
+	log := b.logger.With("function", fn.Name(), "message_id", d.messageID, "sid", d.messageSid, "request_id", requestID)
+	ctx := trace.WithMessageSid(b.ctx, d.messageSid)
+	total := len(b.cfg.RetryDelays) + 1
 
 	var lastErr error
 	attempts := 0
@@ -299,7 +301,8 @@ func (b *Bus) deliver(d delivery) {
 		start := b.cfg.Now()
 		_, err := fn.Invoke(ctx, requestID, d.payload, lambdaemu.MaxAsyncPayload)
 		if err == nil {
-			log.Info("lambda: invoked", "attempt", attempt+1, "duration_ms", b.cfg.Now().Sub(start).Milliseconds())
+			// The end of the function's hop (see package devlog).
+			log.Info("lambda: invoked", devlog.Hop(), "attempt", attempt+1, "of", total, "duration_ms", b.cfg.Now().Sub(start).Milliseconds())
 			return
 		}
 		lastErr = err
@@ -309,7 +312,12 @@ func (b *Bus) deliver(d delivery) {
 			// Lambda would not retry either.
 			break
 		}
-		log.Warn("lambda: invocation failed", "attempt", attempt+1, "error_type", fnErr.Type, "err", fnErr.Message)
+		attrs := []any{devlog.Hop(), "attempt", attempt + 1, "of", total, "duration_ms", b.cfg.Now().Sub(start).Milliseconds(),
+			"error_type", fnErr.Type, "err", fnErr.Message}
+		if attempt < len(b.cfg.RetryDelays) {
+			attrs = append(attrs, "retry_in", b.cfg.RetryDelays[attempt].String())
+		}
+		log.Warn("lambda: invocation failed", attrs...)
 	}
 	if b.ctx.Err() != nil {
 		log.Warn("lambda: shutting down; invocation abandoned", "err", lastErr)

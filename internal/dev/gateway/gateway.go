@@ -26,6 +26,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/crossfaas/crossfaas/internal/dev/devlog"
 	"github.com/crossfaas/crossfaas/internal/dev/lambdaemu"
 )
 
@@ -164,7 +165,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	out, err := fn.Invoke(ctx, requestID, payload, lambdaemu.MaxSyncPayload)
 	status := g.respond(ctx, w, out, err, log)
-	log.Info("gateway: request", "status", status, "duration_ms", g.cfg.Now().Sub(start).Milliseconds())
+	// The end of the function's hop (see package devlog).
+	log.Info("gateway: request", devlog.Hop(), "status", status, "duration_ms", g.cfg.Now().Sub(start).Milliseconds())
 }
 
 // respond writes the function's outcome and returns the status sent.

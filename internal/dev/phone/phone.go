@@ -43,6 +43,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/crossfaas/crossfaas/internal/dev/devlog"
 	"github.com/crossfaas/crossfaas/internal/dev/trace"
 )
 
@@ -306,7 +307,7 @@ func (s *Simulator) SendMessage(ctx context.Context, body string, photo *Photo) 
 		log = log.With("media_type", contentType, "media_bytes", len(photo.Data))
 	}
 	s.add(sent)
-	log.Info("phone: texting the bot", "body", body)
+	log.Info("phone: texted the bot", devlog.Hop(), "body", body)
 
 	res := Result{MessageSid: messageSid}
 	status, answer, err := s.postWebhook(ctx, params)
