@@ -66,6 +66,11 @@ type Reply struct {
 	From       string `json:"from"`
 	To         string `json:"to"`
 	Body       string `json:"body"`
+	// Error is true when Body explains why the command could not be done
+	// (no face in the photo, an unknown collection, ...) instead of giving
+	// its result. The respond handler sends it all the same; `crossfaas
+	// dev`'s phone simulator shows such replies apart.
+	Error bool `json:"error,omitempty"`
 }
 
 // Match is the best face found in a collection.
