@@ -323,9 +323,10 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 	} else {
 		s.labelerSrv = s.serve(labelerLn, eng.labeler)
 	}
-	s.gatewaySrv = s.serve(gatewayLn, gw)
+	s.gatewaySrv = s.serve(gatewayLn, observeWebhooks(gw, sim))
 	console := http.NewServeMux()
 	console.HandleFunc("GET "+samplePath, serveSample)
+	console.HandleFunc("GET /api/collections", serveCollections(eng.lister, sim, opts.Prefix))
 	console.Handle("/", sim)
 	s.phoneSrv = s.serve(phoneLn, console)
 	ok = true

@@ -195,6 +195,9 @@ func TestFailureReachesUser(t *testing.T) {
 	if got := awaitReply(t, sys, res.MessageSid); !strings.Contains(got, "Sorry, that failed") {
 		t.Errorf("reply = %q, want the apology", got)
 	}
+	if apology, _ := entryFor(sys.Phone.Thread(0), "received", res.MessageSid); !apology.Problem {
+		t.Errorf("apology %+v is not marked as a problem", apology)
+	}
 	dead := sys.Bus.DeadLetters()
 	if len(dead) != 1 || dead[0].Function != DefaultPrefix+"-addcol" || dead[0].Attempts != 3 || dead[0].MessageSid != res.MessageSid ||
 		!strings.Contains(dead[0].Error, "service unavailable") {

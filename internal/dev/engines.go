@@ -35,6 +35,7 @@ const (
 // real clouds.
 type engines struct {
 	faces     sleuth.Faces
+	lister    collectionLister // nil when the engine cannot list (Rekognition)
 	bios      sleuth.Biographies
 	media     sleuth.Media
 	sms       sleuth.SMSSender
@@ -72,7 +73,7 @@ func openEngines(ctx context.Context, opts Options, s *System) (*engines, error)
 			return nil, err
 		}
 		s.closers = append(s.closers, engine.Close)
-		e.faces = engine
+		e.faces, e.lister = engine, engine
 		// Offline means no network call at all: biographies come from a
 		// file of the data directory, and from Wikipedia only when asked.
 		var next sleuth.Biographies

@@ -15,7 +15,7 @@ func respondFunction(name string, eng *engines, ledger sleuth.Ledger, logger *sl
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return lambdaemu.NewFunction(name, r.HandleSNS, workerTimeout), nil
+	return lambdaemu.NewFunction(name, markProblems(r.HandleSNS), workerTimeout), nil
 }
 
 // failureFunction is the failure Lambda: subscribed to the command
@@ -26,5 +26,5 @@ func failureFunction(name string, eng *engines, ledger sleuth.Ledger, logger *sl
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return lambdaemu.NewFunction(name, f.HandleSNS, workerTimeout), nil
+	return lambdaemu.NewFunction(name, allProblems(f.HandleSNS), workerTimeout), nil
 }

@@ -51,7 +51,7 @@ func wire(opts Options, s *System, eng *engines, gw *gateway.Gateway) error {
 	// only serves its own host names (localhost, 127.0.0.1, ...), and it
 	// serves them over plain http.
 	req := request.New(request.Config{Topics: topics, URLScheme: "http"}, request.Deps{
-		Publisher: s.Bus,
+		Publisher: expectingPublisher{Publisher: s.Bus, sim: s.Phone},
 		AuthToken: s.AuthToken,
 		Logger:    logger(name(sleuth.HandlerRequest)),
 	})
