@@ -132,10 +132,11 @@ type Simulator struct {
 
 	mu        sync.Mutex
 	entries   []Entry
-	seq       int             // the last sequence number given
-	clearedAt int             // entries up to this sequence number were cleared
-	sent      map[string]bool // MessageSids of the messages sent, cleared or not
-	expect    map[string]bool // MessageSids whose command was published
+	seq       int               // the last sequence number given
+	clearedAt int               // entries up to this sequence number were cleared
+	sent      map[string]bool   // MessageSids of the messages sent, cleared or not
+	external  map[string]string // sender of each external message, by MessageSid
+	expect    map[string]bool   // MessageSids whose command was published
 	media     map[string]media
 	notify    chan struct{} // closed and replaced on every change
 }
@@ -191,13 +192,14 @@ func New(cfg Config, logger *slog.Logger) (*Simulator, error) {
 		cfg.Now = time.Now
 	}
 	s := &Simulator{
-		cfg:    cfg,
-		logger: logger,
-		done:   make(chan struct{}),
-		sent:   make(map[string]bool),
-		expect: make(map[string]bool),
-		media:  make(map[string]media),
-		notify: make(chan struct{}),
+		cfg:      cfg,
+		logger:   logger,
+		done:     make(chan struct{}),
+		sent:     make(map[string]bool),
+		external: make(map[string]string),
+		expect:   make(map[string]bool),
+		media:    make(map[string]media),
+		notify:   make(chan struct{}),
 	}
 	static, err := fs.Sub(webFS, "web")
 	if err != nil {
@@ -274,6 +276,9 @@ func (s *Simulator) add(e Entry) Entry {
 	e.Time = s.cfg.Now().UTC()
 	if e.Kind == "sent" && e.MessageSid != "" {
 		s.sent[e.MessageSid] = true
+		if e.External {
+			s.external[e.MessageSid] = e.From
+		}
 	}
 	s.entries = append(s.entries, e)
 	s.changed()
@@ -310,6 +315,15 @@ func (s *Simulator) expecting(sid string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.expect[sid]
+}
+
+// externalSender reports whether number sent the external message sid: a
+// reply to it goes to that number, not to the simulated phone's.
+func (s *Simulator) externalSender(sid, number string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	from, ok := s.external[sid]
+	return ok && from == number
 }
 
 // Sent reports whether the simulator knows the message sid: the page sent
