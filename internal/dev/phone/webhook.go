@@ -90,6 +90,7 @@ func (s *Simulator) ExternalWebhook(params url.Values) bool {
 		e.MediaURL, e.MediaType = params.Get("MediaUrl0"), params.Get("MediaContentType0")
 	}
 	s.add(e)
+	s.logger.With("sid", sid).Info("phone: webhook from outside the page", devlog.Hop(), "body", e.Body)
 	return true
 }
 
