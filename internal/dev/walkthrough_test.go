@@ -2,6 +2,9 @@ package dev
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -75,5 +78,40 @@ func TestDefaultCollectionKeptAcrossStarts(t *testing.T) {
 	second := start(t, func(o *Options) { o.DataDir = dir })
 	if got := awaitReply(t, second, text(t, second, "face match celebs", p.personVariant, "image/jpeg").MessageSid); !strings.HasPrefix(got, "Face matched Mel Gibson") {
 		t.Errorf("face match celebs after a restart = %q, want the face added before", got)
+	}
+}
+
+// TestREADMESignedWebhook runs the README's shell example that signs a
+// webhook by hand (bash, openssl, curl; skipped without them) against a
+// running system: the bot answers it.
+func TestREADMESignedWebhook(t *testing.T) {
+	for _, tool := range []string{"bash", "openssl", "curl", "sed", "base64"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("the README's example needs %s", tool)
+		}
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)\n  ```sh\n(  TOKEN=.*?)  ```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md has no example signing a webhook (TOKEN=...)")
+	}
+	var script strings.Builder
+	for line := range strings.Lines(string(m[1])) {
+		script.WriteString(strings.TrimPrefix(line, "  "))
+	}
+	root := t.TempDir() // stands for the checkout: the data directory is .crossfaas/dev in it
+	sys := start(t, func(o *Options) { o.DataDir = filepath.Join(root, ".crossfaas", "dev") })
+	port := strings.TrimPrefix(sys.GatewayURL, "http://127.0.0.1:")
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", strings.ReplaceAll(script.String(), ":8787/", ":"+port+"/"))
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "CelebritySleuth commands") {
+		t.Fatalf("the README's example = %v:\n%s\nwant the usage as TwiML", err, out)
+	}
+	if sent, ok := entryFor(sys.Phone.Thread(0), "sent", "SM00000000000000000000000000000001"); !ok || !sent.External {
+		t.Errorf("the example's message is not on the page as sent from outside: %+v", sys.Phone.Thread(0))
 	}
 }
