@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -22,7 +20,6 @@ import (
 	"github.com/crossfaas/crossfaas/functions/sleuth"
 	"github.com/crossfaas/crossfaas/internal/dev/bio"
 	"github.com/crossfaas/crossfaas/internal/dev/phone"
-	"github.com/crossfaas/crossfaas/internal/offline/faces"
 )
 
 // TestFaceFlow texts the bot through the phone simulator's HTTP API, as the
@@ -276,122 +273,6 @@ func TestNoDeadLetters(t *testing.T) {
 	}
 }
 
-// signallingFaces fails every call, as failingFaces, and says when it was
-// called.
-type signallingFaces struct {
-	failingFaces
-	called chan struct{}
-}
-
-func (f signallingFaces) CreateCollection(ctx context.Context, id string) (bool, error) {
-	select {
-	case f.called <- struct{}{}:
-	default:
-	}
-	return f.failingFaces.CreateCollection(ctx, id)
-}
-
-// TestCloseAfterAbandonedDrain: when Close runs out of time for a pending
-// retry while the page follows the thread, the system still stops cleanly
-// (Ctrl-C must not end in an error).
-func TestCloseAfterAbandonedDrain(t *testing.T) {
-	called := make(chan struct{}, 1)
-	sys := start(t, func(o *Options) {
-		o.RetryDelays = []time.Duration{time.Minute, time.Minute}
-		o.drainTimeout = 100 * time.Millisecond
-		o.editEngines = func(e *engines) { e.faces = signallingFaces{called: called} }
-	})
-	// The page's event stream, open across the shutdown.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", sys.PhoneURL+"/api/events", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	go io.Copy(io.Discard, resp.Body)
-
-	text(t, sys, "face addcol stuck", nil, "")
-	select {
-	case <-called:
-	case <-ctx.Done():
-		t.Fatal("the addcol function never ran")
-	}
-	if err := sys.Close(); err != nil {
-		t.Errorf("Close with a retry pending and the page open = %v, want nil", err)
-	}
-}
-
-// TestCloseWithUnusedConnection: a connection to the phone simulator that
-// never sent a request (an HTTP client's spare dial) neither fails Close nor
-// holds it for the 5 seconds http.Server.Shutdown gives such connections.
-func TestCloseWithUnusedConnection(t *testing.T) {
-	sys := start(t, nil)
-	conn, err := net.Dial("tcp", strings.TrimPrefix(sys.PhoneURL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	time.Sleep(50 * time.Millisecond) // accepted by the server
-	begin := time.Now()
-	if err := sys.Close(); err != nil {
-		t.Errorf("Close with an unused connection open = %v, want nil", err)
-	}
-	if took := time.Since(begin); took > 3*time.Second {
-		t.Errorf("Close with an unused connection open took %v, want at most about %v", took, phoneShutdownTimeout)
-	}
-}
-
-// TestWebhookNeedsSignature: the gateway runs the real signature check,
-// against the URL the client used, as API Gateway rebuilds it for its own
-// domain: localhost or 127.0.0.1, at the gateway's port. A signature for
-// any other URL, or a request for a host the gateway does not serve, gets
-// 403.
-func TestWebhookNeedsSignature(t *testing.T) {
-	sys := start(t, nil)
-	port := strings.TrimPrefix(sys.GatewayURL, "http://127.0.0.1:")
-	form := url.Values{"MessageSid": {"SM1"}, "From": {"+15555550100"}, "To": {"+15555550199"}, "Body": {"help"}}
-	sign := func(token, u string) string { return phone.Signature(token, u, form) }
-	tests := []struct {
-		name      string
-		host      string // the Host header; "" for 127.0.0.1:<port>
-		signature string
-		want      int
-	}{
-		{"unsigned", "", "", http.StatusForbidden},
-		{"signed with another token", "", sign("not-the-token", sys.GatewayURL+"/sms"), http.StatusForbidden},
-		{"signed with the local token", "", sign(sys.AuthToken, sys.GatewayURL+"/sms"), http.StatusOK},
-		{"signed for localhost, sent to localhost", "localhost:" + port, sign(sys.AuthToken, "http://localhost:"+port+"/sms"), http.StatusOK},
-		{"signed for localhost, sent to 127.0.0.1", "", sign(sys.AuthToken, "http://localhost:"+port+"/sms"), http.StatusForbidden},
-		{"signed for 127.0.0.1, sent to localhost", "localhost:" + port, sign(sys.AuthToken, sys.GatewayURL+"/sms"), http.StatusForbidden},
-		{"signed for another port", "", sign(sys.AuthToken, "http://127.0.0.1:1/sms"), http.StatusForbidden},
-		{"signed for https", "", sign(sys.AuthToken, "https://127.0.0.1:"+port+"/sms"), http.StatusForbidden},
-		{"signed for another path", "", sign(sys.AuthToken, sys.GatewayURL+"/other"), http.StatusForbidden},
-		{"a host the gateway does not serve", "evil.example:" + port, sign(sys.AuthToken, "http://evil.example:"+port+"/sms"), http.StatusForbidden},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest("POST", sys.GatewayURL+"/sms", strings.NewReader(form.Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			if tt.host != "" {
-				req.Host = tt.host
-			}
-			if tt.signature != "" {
-				req.Header.Set("X-Twilio-Signature", tt.signature)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != tt.want {
-				t.Errorf("POST /sms %s = %d, want %d", tt.name, resp.StatusCode, tt.want)
-			}
-		})
-	}
-}
-
 // TestBiographies: offline, biographies come from the data directory's
 // file and Wikipedia is never asked unless --wikipedia says so; with it, an
 // unreachable Wikipedia gives a line saying so.
@@ -444,109 +325,6 @@ func TestBiographies(t *testing.T) {
 			}
 			if n := asked.Load(); !tt.wikipedia && n != 0 {
 				t.Errorf("Wikipedia was asked %d times offline without --wikipedia, want 0", n)
-			}
-		})
-	}
-}
-
-func TestPortInUse(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	port := ln.Addr().(*net.TCPAddr).Port
-	_, err = Run(context.Background(), Options{Port: port, DataDir: t.TempDir(), Logger: testLogger(t)})
-	want := fmt.Sprintf("port %d is in use; pass --port", port)
-	if err == nil || !strings.Contains(err.Error(), want) {
-		t.Fatalf("Run on a taken port = %v, want an error containing %q", err, want)
-	}
-}
-
-// TestCloseReleasesEverything: after Close the ports are free and the face
-// database can be opened again.
-func TestCloseReleasesEverything(t *testing.T) {
-	sys := start(t, nil)
-	awaitReply(t, sys, text(t, sys, "face addcol kept", nil, "").MessageSid)
-	if err := sys.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if err := sys.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
-	for _, u := range []string{sys.GatewayURL, sys.PhoneURL, sys.LabelerURL} {
-		host := strings.TrimPrefix(u, "http://")
-		ln, err := net.Listen("tcp", host)
-		if err != nil {
-			t.Errorf("listen on %s after Close: %v", host, err)
-			continue
-		}
-		ln.Close()
-	}
-	db, err := faces.Open(sys.DataDir)
-	if err != nil {
-		t.Fatalf("faces.Open after Close: %v", err)
-	}
-	defer db.Close()
-	created, err := db.CreateCollection(context.Background(), DefaultPrefix+"-kept")
-	if err != nil || created {
-		t.Errorf("CreateCollection(kept) after restart = %v, %v, want it to exist already", created, err)
-	}
-}
-
-func TestBanner(t *testing.T) {
-	sys := start(t, nil)
-	var buf bytes.Buffer
-	sys.Banner(&buf)
-	for _, want := range []string{sys.PhoneURL, sys.GatewayURL + "/detect", sys.GatewayURL + "/sms", sys.LabelerURL, sys.DataDir, sys.AuthToken, "offline", "/_dev/dlq"} {
-		if !strings.Contains(buf.String(), want) {
-			t.Errorf("Banner lacks %q:\n%s", want, &buf)
-		}
-	}
-	if _, err := strconv.Atoi(strings.TrimPrefix(sys.GatewayURL, "http://127.0.0.1:")); err != nil {
-		t.Errorf("GatewayURL = %q, want http://127.0.0.1:<port>", sys.GatewayURL)
-	}
-}
-
-func TestHosts(t *testing.T) {
-	t.Run("all interfaces", func(t *testing.T) {
-		sys := start(t, func(o *Options) { o.Host = "0.0.0.0" })
-		if !strings.HasPrefix(sys.GatewayURL, "http://127.0.0.1:") || !strings.HasPrefix(sys.PhoneURL, "http://127.0.0.1:") {
-			t.Errorf("URLs = %s, %s, want loopback ones for the system's own calls", sys.GatewayURL, sys.PhoneURL)
-		}
-		if got := awaitReply(t, sys, text(t, sys, "face addcol wide", nil, "").MessageSid); got != "Collection wide was created." {
-			t.Errorf("reply = %q", got)
-		}
-		// The banner warns, and shows where other machines reach it.
-		var banner bytes.Buffer
-		sys.Banner(&banner)
-		if !sys.Exposed || !strings.Contains(banner.String(), "WARNING: listening on all interfaces") {
-			t.Errorf("banner when listening on all interfaces lacks the warning:\n%s", &banner)
-		}
-		ips := externalIPs(false)
-		if len(sys.External) != len(ips) {
-			t.Errorf("External = %+v, want one entry per address %v", sys.External, ips)
-		}
-		for i, ip := range ips {
-			port := strings.TrimPrefix(sys.PhoneURL, "http://127.0.0.1:")
-			if want := "http://" + ip.String() + ":" + port; i < len(sys.External) && (sys.External[i].Phone != want || !strings.Contains(banner.String(), want)) {
-				t.Errorf("phone simulator at %s missing from External %+v or the banner:\n%s", want, sys.External, &banner)
-			}
-		}
-	})
-	t.Run("loopback has no warning", func(t *testing.T) {
-		sys := start(t, nil)
-		var banner bytes.Buffer
-		sys.Banner(&banner)
-		if sys.Exposed || strings.Contains(banner.String(), "WARNING") {
-			t.Errorf("banner on loopback warns:\n%s", &banner)
-		}
-	})
-	for _, host := range []string{"10.1.2.3", "example.com"} {
-		t.Run(host, func(t *testing.T) {
-			_, err := Run(context.Background(), Options{Host: host, Port: -1, DataDir: t.TempDir(), Logger: testLogger(t)})
-			if err == nil || !strings.Contains(err.Error(), "loopback") {
-				t.Errorf("Run(Host %q) = %v, want an error asking for a loopback address", host, err)
 			}
 		})
 	}
