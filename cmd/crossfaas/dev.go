@@ -39,6 +39,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	twilioNumber := fs.String("twilio-number", "", "the number the phone texts, E.164 (default +15555550199; with --cloud, your Twilio number)")
 	prefix := fs.String("prefix", dev.DefaultPrefix, "namespace `prefix` of function, topic and (with --cloud) Rekognition collection names, like a stack's <project>-<stack>")
 	threshold := fs.Float64("threshold", 0, "minimum similarity of a face match, 0-100 (default the handlers' 85)")
+	labelerAccess := fs.String("labeler-access", dev.LabelerPrivate, "`private`: the labeler admits only the proxy's ID tokens, as deployed; public: anyone may call it")
 	verbose := fs.Bool("v", false, "log every record, debug ones included, with all their attributes")
 	logFormat := fs.String("log-format", "human", "`format` of the logs on stderr: human (one line per hop: time, function, MessageSid, what happened) or json (every record, as the clouds' log services keep them)")
 	if err := fs.Parse(args); err != nil {
@@ -58,6 +59,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if *threshold < 0 || *threshold > 100 {
 		return usageErrorf("--threshold %v is not between 0 and 100", *threshold)
+	}
+	if *labelerAccess != dev.LabelerPrivate && *labelerAccess != dev.LabelerPublic {
+		return usageErrorf("--labeler-access %q: use %s or %s", *labelerAccess, dev.LabelerPrivate, dev.LabelerPublic)
 	}
 
 	logs := &gate{w: stderr} // opened after the banner
@@ -87,6 +91,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		TwilioNumber:        *twilioNumber,
 		MatchThreshold:      *threshold,
 		Prefix:              *prefix,
+		LabelerAccess:       *labelerAccess,
 		FunctionsFramework:  true,
 		Logger:              slog.New(handler),
 	}

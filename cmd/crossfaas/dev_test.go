@@ -37,6 +37,8 @@ func TestDevFlags(t *testing.T) {
 		{"prefix underscore", []string{"--prefix", "my_app"}, `--prefix "my_app" must be`},
 		{"prefix empty", []string{"--prefix", ""}, `--prefix "" must be`},
 		{"prefix too long", []string{"--prefix", strings.Repeat("a", 41)}, "must be 1 to 40"},
+		{"labeler access", []string{"--labeler-access", "open"}, `--labeler-access "open": use private or public`},
+		{"log format", []string{"--log-format", "xml"}, `--log-format "xml" is not human or json`},
 		{"argument", []string{"extra"}, `unexpected argument "extra"`},
 		{"undefined flag", []string{"--bogus"}, "flag provided but not defined: -bogus"},
 	}
@@ -181,7 +183,9 @@ func TestDevRunsUntilInterrupted(t *testing.T) {
 	}
 	base := freeBasePort(t)
 	var stdout, stderr syncBuffer
-	child := exec.Command(os.Args[0], "dev", "--port", strconv.Itoa(base), "--data", t.TempDir(), "--log-format", "json")
+	// A public labeler, to call it directly with an execution id; the
+	// private link is tested in internal/dev.
+	child := exec.Command(os.Args[0], "dev", "--port", strconv.Itoa(base), "--data", t.TempDir(), "--labeler-access", "public", "--log-format", "json")
 	child.Env = append(os.Environ(), envRunMain+"=1")
 	child.Stdout, child.Stderr = &stdout, &stderr
 	if err := child.Start(); err != nil {

@@ -222,14 +222,20 @@ func netnsScenario(res *netnsResult) error {
 	if res.MatchReply, err = textAndWait(phoneURL, "face match celebs", variant); err != nil {
 		return err
 	}
-	for _, u := range []string{gatewayURL + "/detect", labelerURL + "/"} {
-		resp, err := http.Get(u)
+	// The labeler through the gateway and the proxy, over the local
+	// private link (its STS, IAM Credentials and issuer must be local
+	// too); a direct call gets the private labeler's 403.
+	for _, c := range []struct {
+		url  string
+		want int
+	}{{gatewayURL + "/detect", http.StatusOK}, {labelerURL + "/", http.StatusForbidden}} {
+		resp, err := http.Get(c.url)
 		if err != nil {
 			return err
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET %s = %d, want 200", u, resp.StatusCode)
+		if resp.StatusCode != c.want {
+			return fmt.Errorf("GET %s = %d, want %d", c.url, resp.StatusCode, c.want)
 		}
 	}
 	return nil

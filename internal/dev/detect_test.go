@@ -89,14 +89,25 @@ func TestDetect(t *testing.T) {
 		})
 	}
 
-	// The labeler is served on its own, as the Cloud Function is.
-	resp, err := http.Get(sys.LabelerURL + "/?imageUri=" + url.QueryEscape(images.URL+"/face.jpg"))
+	// The labeler is served on its own, as the Cloud Function is, and,
+	// private by default, answers a caller with the proxy's identity only.
+	direct := sys.LabelerURL + "/?imageUri=" + url.QueryEscape(images.URL+"/face.jpg")
+	resp, err := http.Get(direct)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("GET labeler directly without a token = %d, want 403", resp.StatusCode)
+	}
+	req := mustRequest(t, direct)
+	authorize(t, sys, req)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	if resp.StatusCode != 200 {
-		t.Errorf("GET labeler directly = %d, want 200", resp.StatusCode)
+		t.Errorf("GET labeler directly with an ID token of the caller = %d, want 200", resp.StatusCode)
 	}
 }
 
@@ -130,7 +141,9 @@ func TestLabelerEgress(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sys := start(t, func(o *Options) { o.Host = tt.host })
+			// A public labeler, to call it directly too; through the
+			// gateway, the proxy reaches it over the private link.
+			sys := start(t, func(o *Options) { o.Host, o.LabelerAccess = tt.host, LabelerPublic })
 			for _, base := range []string{sys.LabelerURL + "/", sys.GatewayURL + "/detect"} {
 				u := base
 				if tt.imageURI != "" {

@@ -44,6 +44,7 @@ import (
 	"github.com/crossfaas/crossfaas/internal/dev/bus"
 	"github.com/crossfaas/crossfaas/internal/dev/gateway"
 	"github.com/crossfaas/crossfaas/internal/dev/phone"
+	"github.com/crossfaas/crossfaas/internal/dev/privatelink"
 )
 
 // DefaultPort is the base port: the gateway listens on it, the phone
@@ -115,6 +116,9 @@ type Options struct {
 	// Prefix namespaces function, topic and collection names; empty means
 	// DefaultPrefix.
 	Prefix string
+	// LabelerAccess is LabelerPrivate (or empty: the labeler admits only
+	// the proxy, through the local private link) or LabelerPublic.
+	LabelerAccess string
 	// Logger receives every hop's logs; nil means JSON on stderr.
 	Logger *slog.Logger
 	// FunctionsFramework serves the labeler through functions-framework-go
@@ -165,6 +169,7 @@ type System struct {
 	Phone *phone.Simulator
 	Bus   *bus.Bus
 
+	link                             *privatelink.Link // nil for a public labeler
 	logger                           *slog.Logger
 	drainTimeout                     time.Duration
 	gatewaySrv, labelerSrv, phoneSrv *http.Server
@@ -279,6 +284,9 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 			s.External = append(s.External, Endpoints{Gateway: at(gatewayLn), Phone: at(phoneLn), Labeler: at(labelerLn)})
 		}
 	}
+	if err := s.startPrivateLink(opts); err != nil {
+		return nil, err
+	}
 
 	s.Bus = bus.New(bus.Config{RetryDelays: opts.RetryDelays, DuplicateDeliveries: opts.DuplicateDeliveries, Describe: describeMessage}, opts.Logger.With("component", "sns"))
 	sim, err := phone.New(phone.Config{
@@ -314,11 +322,11 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 
 	if opts.FunctionsFramework {
 		s.LabelerServer = "functions-framework-go"
-		if err := s.serveFramework(ctx, opts.Host, labelerLn, eng.labeler, opts.labelerPortReleased); err != nil {
+		if err := s.serveFramework(ctx, opts.Host, labelerLn, s.guardLabeler(eng.labeler), opts.labelerPortReleased); err != nil {
 			return nil, err
 		}
 	} else {
-		s.labelerSrv = s.serve(labelerLn, eng.labeler)
+		s.labelerSrv = s.serve(labelerLn, s.guardLabeler(eng.labeler))
 	}
 	s.gatewaySrv = s.serve(gatewayLn, observeWebhooks(gw, sim))
 	console := http.NewServeMux()

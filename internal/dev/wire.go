@@ -33,7 +33,7 @@ func wire(opts Options, s *System, eng *engines, gw *gateway.Gateway) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", proxy.EnvLabelerURL, err)
 	}
-	px := proxy.New(proxy.Config{LabelerURL: labelerURL}, proxy.NewClient(), logger(name("proxy")))
+	px := proxy.New(proxy.Config{LabelerURL: labelerURL}, s.labelerClient(), logger(name("proxy")))
 	if err := gw.Route("GET "+proxy.Route, lambdaemu.NewFunction(name("proxy"), px.Handle, proxyTimeout)); err != nil {
 		return err
 	}
