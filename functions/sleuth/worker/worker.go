@@ -132,6 +132,34 @@ func (w *Worker) HandleSNS(ctx context.Context, ev events.SNSEvent) error {
 type outcome struct {
 	reply  string // the SMS text, recorded in the ledger
 	result string // short name for the logs, e.g. "indexed", "no_face"
+	// problem means reply explains why the command could not be done
+	// (sleuth.Reply.Error).
+	problem bool
+}
+
+// recorded is what the ledger keeps of a command's outcome: its reply, to
+// publish again to duplicates.
+type recorded struct {
+	Reply   string `json:"reply"`
+	Problem bool   `json:"problem,omitempty"`
+}
+
+// encodeResult is the ledger's record of out.
+func encodeResult(out outcome) string {
+	b, _ := json.Marshal(recorded{Reply: out.reply, Problem: out.problem}) // strings and a bool: never fails
+	return string(b)
+}
+
+// decodeResult reads a ledger record of encodeResult; ok is false for an
+// empty one (a step recorded before results were).
+func decodeResult(result string) (r recorded, ok bool) {
+	if result == "" {
+		return recorded{}, false
+	}
+	if json.Unmarshal([]byte(result), &r) != nil || r.Reply == "" {
+		return recorded{Reply: result}, true
+	}
+	return r, true
 }
 
 // Process runs one job: the transport-free core of HandleSNS, which
@@ -161,16 +189,16 @@ func (w *Worker) Process(ctx context.Context, job sleuth.Job) error {
 		return fmt.Errorf("worker: %s: %w", key, err)
 	}
 	if claim.Done {
-		reply := claim.Result
-		if reply == "" { // recorded before results were: only successes of addcol and addimg
+		rec, ok := decodeResult(claim.Result)
+		if !ok { // recorded before results were: only successes of addcol and addimg
 			if job.Command == sleuth.VerbMatch {
 				log.InfoContext(ctx, "duplicate dropped: reply already published")
 				return nil
 			}
-			reply = w.successReply(job)
+			rec = recorded{Reply: w.successReply(job)}
 		}
 		log.InfoContext(ctx, "duplicate: step already done, publishing its reply again")
-		return w.publish(ctx, log, job, reply)
+		return w.publish(ctx, log, job, rec.Reply, rec.Problem)
 	}
 	if claim.Attempt != "" {
 		log = log.With("reconcile", claim.Attempt)
@@ -182,14 +210,14 @@ func (w *Worker) Process(ctx context.Context, job sleuth.Job) error {
 		return errors.Join(fmt.Errorf("worker: %s: %w", key, err), w.release(ctx, log, claim))
 	}
 	log = log.With("result", out.result)
-	if err := w.ledger.Done(ctx, claim, out.reply); err != nil {
+	if err := w.ledger.Done(ctx, claim, encodeResult(out)); err != nil {
 		// The reply still goes out now. The claim is released: a
 		// duplicate or retry reconciles (the attempt marker stays) and
 		// rebuilds the same reply, which respond sends once.
 		log.ErrorContext(ctx, "step done but not recorded", "error", err)
 		_ = w.release(ctx, log, claim)
 	}
-	if err := w.publish(ctx, log, job, out.reply); err != nil {
+	if err := w.publish(ctx, log, job, out.reply, out.problem); err != nil {
 		return err // a retry finds the step done and publishes again
 	}
 	log.InfoContext(ctx, "job done")
@@ -278,7 +306,7 @@ func (w *Worker) successReply(job sleuth.Job) string {
 // error is returned for a retry.
 func (w *Worker) userOutcome(job sleuth.Job, err error) (outcome, error) {
 	if reply, result, ok := userReply(job, w.threshold, err); ok {
-		return outcome{reply: reply, result: result}, nil
+		return outcome{reply: reply, result: result, problem: true}, nil
 	}
 	return outcome{}, err
 }
@@ -311,14 +339,16 @@ func (w *Worker) biography(ctx context.Context, log *slog.Logger, m sleuth.Match
 	}
 }
 
-// publish publishes the reply to job.
-func (w *Worker) publish(ctx context.Context, log *slog.Logger, job sleuth.Job, body string) error {
+// publish publishes the reply to job; problem marks a reply explaining
+// why the command could not be done.
+func (w *Worker) publish(ctx context.Context, log *slog.Logger, job sleuth.Job, body string, problem bool) error {
 	msg, err := json.Marshal(sleuth.Reply{
 		MessageSid: job.MessageSid,
 		Step:       string(job.Command),
 		From:       job.To, // the Twilio number the user texted
 		To:         job.From,
 		Body:       body,
+		Error:      problem,
 	})
 	if err != nil {
 		return fmt.Errorf("worker: encode reply: %w", err)
