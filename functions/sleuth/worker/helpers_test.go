@@ -94,6 +94,7 @@ func newFakeTwilio(t *testing.T) *fakeTwilio {
 	} {
 		tw.urls[name] = tw.api.AddMedia(mediaMessage, me(name), img.contentType, img.body)
 	}
+	tw.urls["unavailable"] = tw.api.AddFailingMedia(mediaMessage, me("unavailable"), http.StatusServiceUnavailable)
 	return tw
 }
 

@@ -35,6 +35,8 @@ type API struct {
 type Media struct {
 	ContentType string
 	Body        []byte
+	// Status, when not zero, is answered instead of the file (e.g. 503).
+	Status int
 }
 
 // Message is a message created through the API.
@@ -67,6 +69,18 @@ func (api *API) AddMedia(messageSid, mediaSID, contentType string, body []byte) 
 	defer api.mu.Unlock()
 	api.media[messageSid+"/"+mediaSID] = Media{ContentType: contentType, Body: body}
 	return api.URL + "/2010-04-01/Accounts/" + api.sid + "/Messages/" + messageSid + "/Media/" + mediaSID
+}
+
+// AddFailingMedia makes the media file mediaSID of message messageSid
+// answer status and returns its URL.
+func (api *API) AddFailingMedia(messageSid, mediaSID string, status int) string {
+	u := api.AddMedia(messageSid, mediaSID, "", nil)
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	m := api.media[messageSid+"/"+mediaSID]
+	m.Status = status
+	api.media[messageSid+"/"+mediaSID] = m
+	return u
 }
 
 // FailSends makes the next message creations fail with statuses, in
@@ -110,6 +124,10 @@ func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		api.mu.Unlock()
 		if !ok {
 			writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
+			return
+		}
+		if m.Status != 0 {
+			writeError(w, m.Status, 20500, http.StatusText(m.Status))
 			return
 		}
 		w.Header().Set("Content-Type", m.ContentType)
