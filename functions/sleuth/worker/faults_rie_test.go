@@ -69,13 +69,17 @@ func (r *underRIE) invoke(ctx context.Context, handler string, ev events.SNSEven
 	for range 3 {
 		before := len(fn.Output())
 		_, err = fn.Invoke(ctx, ev)
-		// Under a heavy load the emulator can start a runtime before its
-		// runtime API listens: the runtime exits before it is given the
-		// event. That is the emulator's failure, not a Lambda attempt.
-		if out := fn.Output(); err == nil || len(out) < before || !strings.Contains(out[before:], "failed to get the next invoke") {
+		// The emulator fails some invocations before our code runs: under
+		// a heavy load it can start a runtime before its runtime API
+		// listens (the runtime exits before it is given the event), and
+		// the first invocation after an init that timed out fails while
+		// it resets ("ErrGateCanceled"). Those are the emulator's
+		// failures, not Lambda attempts: Lambda retries a failed init
+		// itself, with a fresh environment.
+		if out := fn.Output(); err == nil || len(out) < before || !emulatorFailure(out[before:]) {
 			break
 		}
-		r.t.Logf("invoke %s: the emulator's runtime API was not up: invoking again", handler)
+		r.t.Logf("invoke %s: the emulator failed the invocation before the function ran: invoking again", handler)
 	}
 	r.ended = time.Now()
 	var fnErr *lambdatest.FunctionError
@@ -90,6 +94,12 @@ func (r *underRIE) invoke(ctx context.Context, handler string, ev events.SNSEven
 		return fmt.Errorf("%w: %w", sleuth.ErrInProgress, err)
 	}
 	return err
+}
+
+// emulatorFailure reports whether output shows an invocation the emulator
+// failed before the function's code ran.
+func emulatorFailure(output string) bool {
+	return strings.Contains(output, "failed to get the next invoke") || strings.Contains(output, "error=ErrGateCanceled")
 }
 
 // retry waits for the claims a failed attempt left to lapse, checking each
