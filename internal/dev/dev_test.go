@@ -18,8 +18,8 @@ import (
 
 	"github.com/crossfaas/crossfaas/functions/sleuth"
 	"github.com/crossfaas/crossfaas/internal/dev/bio"
-	"github.com/crossfaas/crossfaas/internal/dev/phone"
 	"github.com/crossfaas/crossfaas/internal/offline/faces"
+	"github.com/crossfaas/crossfaas/internal/smswebhook"
 )
 
 // TestFaceFlow texts the bot through the phone simulator's HTTP API, as the
@@ -302,8 +302,8 @@ func TestWebhookNeedsSignature(t *testing.T) {
 		want      int
 	}{
 		{"unsigned", "", http.StatusForbidden},
-		{"signed with another token", phone.Signature("not-the-token", sys.GatewayURL+"/sms", form), http.StatusForbidden},
-		{"signed with the local token", phone.Signature(sys.AuthToken, sys.GatewayURL+"/sms", form), http.StatusOK},
+		{"signed with another token", smswebhook.Signature("not-the-token", sys.GatewayURL+"/sms", form), http.StatusForbidden},
+		{"signed with the local token", smswebhook.Signature(sys.AuthToken, sys.GatewayURL+"/sms", form), http.StatusOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

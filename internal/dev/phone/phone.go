@@ -16,17 +16,10 @@
 package phone
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha1"
 	"crypto/subtle"
 	"embed"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +37,7 @@ import (
 	"time"
 
 	"github.com/crossfaas/crossfaas/internal/dev/trace"
+	"github.com/crossfaas/crossfaas/internal/smswebhook"
 )
 
 //go:embed web
@@ -281,9 +275,9 @@ type Result struct {
 func (s *Simulator) SendMessage(ctx context.Context, body string, photo *Photo) (Result, error) {
 	// Twilio's ids of messages with media start with MM, of plain SMS
 	// with SM.
-	messageSid := newSid("SM")
+	messageSid := smswebhook.NewSid("SM")
 	if photo != nil {
-		messageSid = newSid("MM")
+		messageSid = smswebhook.NewSid("MM")
 	}
 	log := s.logger.With("sid", messageSid)
 	params := s.webhookParams(messageSid, body)
@@ -294,7 +288,7 @@ func (s *Simulator) SendMessage(ctx context.Context, body string, photo *Photo) 
 			contentType = http.DetectContentType(photo.Data)
 		}
 		contentType, _, _ = strings.Cut(contentType, ";")
-		mediaSid := newSid("ME")
+		mediaSid := smswebhook.NewSid("ME")
 		s.mu.Lock()
 		s.media[mediaSid] = media{messageSid: messageSid, contentType: contentType, data: photo.Data}
 		s.mu.Unlock()
@@ -309,7 +303,7 @@ func (s *Simulator) SendMessage(ctx context.Context, body string, photo *Photo) 
 	log.Info("phone: texting the bot", "body", body)
 
 	res := Result{MessageSid: messageSid}
-	status, answer, err := s.postWebhook(ctx, params)
+	status, answer, err := smswebhook.Post(ctx, s.cfg.HTTPClient, s.cfg.WebhookURL, s.cfg.AuthToken, params)
 	res.Status = status
 	switch {
 	case err != nil:
@@ -320,7 +314,7 @@ func (s *Simulator) SendMessage(ctx context.Context, body string, photo *Photo) 
 			res.Error += ": " + clip(string(answer), 200)
 		}
 	default:
-		ack, err := twimlMessages(answer)
+		ack, err := smswebhook.Messages(answer)
 		if err != nil {
 			res.Error = "Twilio error 12100: the webhook's answer is not valid TwiML: " + err.Error()
 			break
@@ -342,103 +336,13 @@ func (s *Simulator) SendMessage(ctx context.Context, body string, photo *Photo) 
 
 // webhookParams returns the form Twilio posts for an inbound SMS.
 func (s *Simulator) webhookParams(messageSid, body string) url.Values {
-	return url.Values{
-		"AccountSid":    {s.cfg.AccountSID},
-		"ApiVersion":    {"2010-04-01"},
-		"Body":          {body},
-		"From":          {s.cfg.UserNumber},
-		"FromCity":      {"SAN FRANCISCO"},
-		"FromCountry":   {"US"},
-		"FromState":     {"CA"},
-		"FromZip":       {"94105"},
-		"MessageSid":    {messageSid},
-		"NumMedia":      {"0"},
-		"NumSegments":   {strconv.Itoa(max(1, (len(body)+152)/153))},
-		"SmsMessageSid": {messageSid},
-		"SmsSid":        {messageSid},
-		"SmsStatus":     {"received"},
-		"To":            {s.cfg.TwilioNumber},
-		"ToCity":        {""},
-		"ToCountry":     {"US"},
-		"ToState":       {""},
-		"ToZip":         {""},
-	}
-}
-
-// postWebhook posts the signed form to the webhook and returns the status
-// and body of the answer.
-func (s *Simulator) postWebhook(ctx context.Context, params url.Values) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.WebhookURL, strings.NewReader(params.Encode()))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("User-Agent", "TwilioProxy/1.1")
-	req.Header.Set("Accept", "*/*")
-	req.Header.Set("X-Twilio-Signature", Signature(s.cfg.AuthToken, s.cfg.WebhookURL, params))
-	req.Header.Set("I-Twilio-Idempotency-Token", newUUID())
-	resp, err := s.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return resp.StatusCode, nil, fmt.Errorf("reading the answer: %w", err)
-	}
-	return resp.StatusCode, answer, nil
-}
-
-// Signature returns the X-Twilio-Signature Twilio sends with a form
-// webhook: base64(HMAC-SHA1(authToken, url + every parameter's name and
-// value, sorted by name)). Only each name's first value counts, as in
-// Twilio's own validators.
-func Signature(authToken, webhookURL string, params url.Values) string {
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString(webhookURL)
-	for _, k := range keys {
-		b.WriteString(k)
-		if len(params[k]) > 0 {
-			b.WriteString(params[k][0])
-		}
-	}
-	mac := hmac.New(sha1.New, []byte(authToken))
-	mac.Write([]byte(b.String()))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
-}
-
-// twimlMessages returns the text of every <Message> in a TwiML document;
-// an empty answer (or an empty <Response/>) has none.
-func twimlMessages(doc []byte) ([]string, error) {
-	if len(bytes.TrimSpace(doc)) == 0 {
-		return nil, nil
-	}
-	var resp struct {
-		XMLName  xml.Name `xml:"Response"`
-		Messages []struct {
-			Text string `xml:",chardata"`
-			Body string `xml:"Body"`
-		} `xml:"Message"`
-	}
-	if err := xml.Unmarshal(doc, &resp); err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, m := range resp.Messages {
-		text := strings.TrimSpace(m.Text)
-		if text == "" {
-			text = strings.TrimSpace(m.Body)
-		}
-		if text != "" {
-			out = append(out, text)
-		}
-	}
-	return out, nil
+	return smswebhook.Params(smswebhook.Message{
+		AccountSID: s.cfg.AccountSID,
+		MessageSid: messageSid,
+		From:       s.cfg.UserNumber,
+		To:         s.cfg.TwilioNumber,
+		Body:       body,
+	})
 }
 
 // Send delivers an SMS from the bot to the simulated phone's thread. It
@@ -456,7 +360,7 @@ func (s *Simulator) Send(ctx context.Context, from, to, body string) error {
 }
 
 func (s *Simulator) receive(inReplyTo, from, to, body string) Entry {
-	e := s.add(Entry{Kind: "received", From: from, To: to, Body: body, MessageSid: newSid("SM"), InReplyTo: inReplyTo})
+	e := s.add(Entry{Kind: "received", From: from, To: to, Body: body, MessageSid: smswebhook.NewSid("SM"), InReplyTo: inReplyTo})
 	log := s.logger.With("sid", inReplyTo, "sms_sid", e.MessageSid, "from", from, "to", to)
 	if to != s.cfg.UserNumber {
 		log.Warn("phone: SMS to a number that is not the simulated phone", "body", body)
@@ -709,26 +613,11 @@ func writeError(w http.ResponseWriter, status int, message string) {
 	writeJSON(w, status, map[string]string{"error": message})
 }
 
-// newSid returns a Twilio-shaped id: prefix and 32 hex digits.
-func newSid(prefix string) string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return prefix + hex.EncodeToString(b[:])
-}
-
 // NewAccountSID returns a random account SID for a local account.
-func NewAccountSID() string { return newSid("AC") }
+func NewAccountSID() string { return smswebhook.NewSid("AC") }
 
 // NewAuthToken returns a random 32-hex-digit auth token.
-func NewAuthToken() string { return newSid("")[:32] }
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+func NewAuthToken() string { return smswebhook.NewSid("")[:32] }
 
 func clip(s string, n int) string {
 	if len(s) <= n {
