@@ -52,7 +52,9 @@ type engineCheckout struct {
 
 func newEngineCheckout(t *testing.T, env map[string]string, stacks ...string) *engineCheckout {
 	t.Helper()
+	start := time.Now()
 	e := enginetest.New(t, env)
+	t.Logf("engine ready in %v", time.Since(start).Round(time.Millisecond))
 	root := enginetest.Checkout(t)
 	c := &engineCheckout{engine: e, root: root, stacks: map[string]*auto.Stack{}}
 	c.ws = e.Workspace(t, root, inlineProgram(root))
@@ -61,6 +63,7 @@ func newEngineCheckout(t *testing.T, env map[string]string, stacks ...string) *e
 		c.stacks[name] = &st
 	}
 	enginetest.Commit(t, root, "stacks "+strings.Join(stacks, ", "))
+	t.Logf("checkout and stacks %v ready in %v", stacks, time.Since(start).Round(time.Millisecond))
 	return c
 }
 
@@ -69,6 +72,15 @@ func engineContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), engineTimeout)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// up runs up on st and logs how long it took.
+func up(t *testing.T, st *auto.Stack, what string, opts ...optup.Option) (auto.UpResult, error) {
+	t.Helper()
+	start := time.Now()
+	res, err := st.Up(engineContext(t), opts...)
+	t.Logf("%s (up %s) took %v", what, st.Name(), time.Since(start).Round(time.Millisecond))
+	return res, err
 }
 
 // changes returns an operation's resource changes without the zero counts.
@@ -84,9 +96,9 @@ func changes(s auto.UpdateSummary) map[string]int {
 	return out
 }
 
-// stackState is a stack's exported deployment.
+// stackState is a stack's exported deployment (with its secrets
+// decrypted: the Automation API exports with --show-secrets).
 type stackState struct {
-	raw       string
 	resources []apitype.ResourceV3
 }
 
@@ -100,7 +112,7 @@ func exportState(t *testing.T, st *auto.Stack) stackState {
 	if err := json.Unmarshal(dep.Deployment, &d); err != nil {
 		t.Fatalf("export %s: %v", st.Name(), err)
 	}
-	return stackState{raw: string(dep.Deployment), resources: d.Resources}
+	return stackState{resources: d.Resources}
 }
 
 // managed returns the resources the program declared: custom resources
@@ -149,14 +161,14 @@ func TestEngineDevStack(t *testing.T) {
 	c := newEngineCheckout(t, nil, "dev")
 	dev := c.stacks["dev"]
 
-	up, err := dev.Up(engineContext(t))
+	res, err := up(t, dev, "first up")
 	if err != nil {
 		t.Fatalf("first up: %v", err)
 	}
 	state := exportState(t, dev)
-	// Every resource in the state was created, including the stack itself
-	// and the two default providers.
-	if got, want := changes(up.Summary), map[string]int{"create": len(state.resources)}; !mapsEqual(got, want) {
+	// Every resource in the state was created: the stack, the components
+	// and the custom resources (the summary does not count providers).
+	if got, want := changes(res.Summary), map[string]int{"create": len(state.managed())}; !mapsEqual(got, want) {
 		t.Errorf("first up: resource changes %v, want %v", got, want)
 	}
 	custom := state.custom()
@@ -179,7 +191,7 @@ func TestEngineDevStack(t *testing.T) {
 	}
 
 	// The CLI itself, in the checkout, reads the output.
-	endpoint, _ := up.Outputs["endpoint"].Value.(string)
+	endpoint, _ := res.Outputs["endpoint"].Value.(string)
 	if !strings.HasPrefix(endpoint, "https://") || !strings.HasSuffix(endpoint, ".execute-api.us-east-1.amazonaws.com/detect") {
 		t.Errorf("endpoint output = %q, want https://<api>.execute-api.us-east-1.amazonaws.com/detect", endpoint)
 	}
@@ -194,11 +206,11 @@ func TestEngineDevStack(t *testing.T) {
 	// Nothing changed: the engine reports every resource the same and the
 	// providers create, update and delete nothing.
 	before := len(c.engine.Calls(t))
-	up, err = dev.Up(engineContext(t))
+	res, err = up(t, dev, "second up")
 	if err != nil {
 		t.Fatalf("second up: %v", err)
 	}
-	if got, want := changes(up.Summary), map[string]int{"same": len(state.resources)}; !mapsEqual(got, want) {
+	if got, want := changes(res.Summary), map[string]int{"same": len(state.managed())}; !mapsEqual(got, want) {
 		t.Errorf("second up: resource changes %v, want %v", got, want)
 	}
 	again := c.engine.Calls(t)[before:]
@@ -212,11 +224,11 @@ func TestEngineDevStack(t *testing.T) {
 	proxySource := filepath.Join(c.root, "functions", "proxy", "proxy.go")
 	replaceInFile(t, proxySource, "const MaxUpstreamBody = 1 << 20", "const MaxUpstreamBody = 2 << 20")
 	before = len(c.engine.Calls(t))
-	up, err = dev.Up(engineContext(t))
+	res, err = up(t, dev, "up after a proxy change")
 	if err != nil {
 		t.Fatalf("up after a proxy change: %v", err)
 	}
-	if got, want := changes(up.Summary), map[string]int{"update": 1, "same": len(state.resources) - 1}; !mapsEqual(got, want) {
+	if got, want := changes(res.Summary), map[string]int{"update": 1, "same": len(state.managed()) - 1}; !mapsEqual(got, want) {
 		t.Errorf("up after a proxy change: resource changes %v, want %v", got, want)
 	}
 	proxyFunction := urnOf(t, state, "aws:lambda/function:Function", "proxy-function")
@@ -249,17 +261,18 @@ func urnOf(t *testing.T, s stackState, typ, name string) string {
 // is refused, and destroy removes everything.
 func TestEngineStages(t *testing.T) {
 	c := newEngineCheckout(t, nil, "dev", "prod")
-	var outputs []string
+	// texts are what the engine wrote and printed, by what they are.
+	texts := map[string]string{}
 	states := map[string]stackState{}
 	for _, name := range []string{"dev", "prod"} {
-		up, err := c.stacks[name].Up(engineContext(t), optup.Message("deploy "+name))
+		res, err := up(t, c.stacks[name], "deploy", optup.Message("deploy "+name))
 		if err != nil {
 			t.Fatalf("up %s: %v", name, err)
 		}
-		outputs = append(outputs, up.StdOut, up.StdErr)
+		texts["up "+name+" output"] = res.StdOut + res.StdErr
 		states[name] = exportState(t, c.stacks[name])
-		if got := changes(up.Summary); got["create"] != len(states[name].resources) || len(got) != 1 {
-			t.Errorf("up %s: resource changes %v, want %d creates", name, got, len(states[name].resources))
+		if got := changes(res.Summary); got["create"] != len(states[name].managed()) || len(got) != 1 {
+			t.Errorf("up %s: resource changes %v, want %d creates", name, got, len(states[name].managed()))
 		}
 	}
 
@@ -284,19 +297,36 @@ func TestEngineStages(t *testing.T) {
 			if !strings.Contains(stdout, `"ciphertext"`) {
 				t.Errorf("pulumi stack export --stack %s holds no ciphertext: the secrets are not stored as secrets", name)
 			}
-			outputs = append(outputs, stdout, stderr, states[name].raw)
+			texts["pulumi stack export --stack "+name] = stdout + stderr
 			stackFile, err := os.ReadFile(filepath.Join(c.root, "Pulumi."+name+".yaml"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			outputs = append(outputs, string(stackFile))
+			texts["Pulumi."+name+".yaml"] = string(stackFile)
+		}
+		// The backend's files: checkpoints, their backups and history.
+		files := 0
+		err := filepath.WalkDir(strings.TrimPrefix(c.engine.Backend, "file://"), func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(path)
+			texts["backend file "+path] = string(b)
+			files++
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if files < 2 {
+			t.Fatalf("found %d files in the backend, want the checkpoints of dev and prod", files)
 		}
 		calls, err := os.ReadFile(c.engine.Record)
 		if err != nil {
 			t.Fatal(err)
 		}
-		outputs = append(outputs, string(calls))
-		assertNoSentinels(t, outputs...)
+		texts["the providers' call record"] = string(calls)
+		assertNoSentinels(t, texts)
 	})
 
 	t.Run("plain-text token refused", func(t *testing.T) {
@@ -310,8 +340,8 @@ func TestEngineStages(t *testing.T) {
 			if err != nil {
 				t.Fatalf("destroy %s: %v", name, err)
 			}
-			if got := changes(res.Summary); got["delete"] != len(states[name].resources) || len(got) != 1 {
-				t.Errorf("destroy %s: resource changes %v, want %d deletes", name, got, len(states[name].resources))
+			if got := changes(res.Summary); got["delete"] != len(states[name].managed()) || len(got) != 1 {
+				t.Errorf("destroy %s: resource changes %v, want %d deletes", name, got, len(states[name].managed()))
 			}
 			if got, want := urnsOf(c.engine.Calls(t)[before:], "Delete"), states[name].custom(); !slices.Equal(got, want) {
 				t.Errorf("destroy %s: the providers deleted\n%v\nwant every custom resource:\n%v", name, got, want)
@@ -386,12 +416,12 @@ func statePhysicalNames(s stackState) map[string]string {
 }
 
 // assertNoSentinels fails when any text holds a sentinel secret.
-func assertNoSentinels(t *testing.T, texts ...string) {
+func assertNoSentinels(t *testing.T, texts map[string]string) {
 	t.Helper()
-	for _, secret := range engineSecrets {
-		for i, text := range texts {
+	for key, secret := range engineSecrets {
+		for what, text := range texts {
 			if strings.Contains(text, secret) {
-				t.Errorf("text %d of %d holds a secret in plain text", i+1, len(texts))
+				t.Errorf("%s holds %s in plain text", what, key)
 			}
 		}
 	}
