@@ -53,7 +53,7 @@ type Stack struct {
 	// Project is the Pulumi project's name; physical names start with
 	// Prefix, "<Project>-<Short>".
 	Project string
-	Prefix string
+	Prefix  string
 	// Outputs are the stack outputs, read from the state (secret outputs
 	// are left out: reading never needs the stack's secrets provider).
 	Outputs map[string]any
