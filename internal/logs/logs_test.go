@@ -214,7 +214,9 @@ func TestStreamRetriesATransientErrorMidPage(t *testing.T) {
 	var out, stderr bytes.Buffer
 	calls := 0
 	sources := []Source{
-		&failAfter{Source: f.sources[0], calls: &calls, at: 2, fail: func() { f.cw.FailNext(logsfake.Fault{Status: 400, Code: "ThrottlingException", Message: "Rate exceeded"}, logsfake.Fault{Status: 503, Code: "ServiceUnavailableException", Message: "try later"}) }},
+		&failAfter{Source: f.sources[0], calls: &calls, at: 2, fail: func() {
+			f.cw.FailNext(logsfake.Fault{Status: 400, Code: "ThrottlingException", Message: "Rate exceeded"}, logsfake.Fault{Status: 503, Code: "ServiceUnavailableException", Message: "try later"})
+		}},
 		f.sources[2],
 	}
 	f.cl.FailNext(logsfake.Fault{Code: "ResourceExhausted", Message: "Quota exceeded for ReadRequestsPerMinutePerProject"})
