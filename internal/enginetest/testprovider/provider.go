@@ -171,7 +171,7 @@ func diff(oldStruct, newStruct *structpb.Struct, replaceKeys []string) (*pulumir
 	if err != nil {
 		return nil, nil, err
 	}
-	d := olds.DiffIncludeUnknowns(news)
+	d := olds.Diff(news) // an unknown new value counts as a change
 	if d == nil || !d.AnyChanges() {
 		return &pulumirpc.DiffResponse{Changes: pulumirpc.DiffResponse_DIFF_NONE}, nil, nil
 	}
