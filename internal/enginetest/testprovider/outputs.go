@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 )
@@ -14,6 +15,10 @@ import (
 // DefaultAccount is the AWS account the stand-in deploys into unless
 // CROSSFAAS_TESTPROVIDER_ACCOUNT says otherwise.
 const DefaultAccount = "123456789012"
+
+// ProjectNumber is the number of every Google Cloud project, which
+// workload identity pool names carry instead of the project id.
+const ProjectNumber = "314159265358"
 
 // Environment variables that shape the computed outputs, so tests can
 // point the stack's URLs at loopback servers of their own.
@@ -71,6 +76,7 @@ func (e Env) functionURL(name, region, project string) string {
 // provider's settings.
 type resourceInfo struct {
 	urn     string
+	now     time.Time
 	inputs  resource.PropertyMap
 	region  string // aws:region or gcp:region
 	project string // gcp:project
@@ -99,12 +105,20 @@ func (r resourceInfo) generated(n int) string {
 	return hex.EncodeToString(sum[:])[:n]
 }
 
-// digits returns n decimal digits standing in for a numeric id the cloud
-// generates, stable for the resource's URN.
-func (r resourceInfo) digits(n int) string {
+// project0 returns the resource's project input, or the provider's.
+func (r resourceInfo) project0() string {
+	if p := r.str("project"); p != "" {
+		return p
+	}
+	return r.project
+}
+
+// digits returns n decimal digits derived from s.
+func digits(s string, n int) string {
+	sum := sha256.Sum256([]byte(s))
 	var b strings.Builder
-	for _, c := range r.generated(n) {
-		b.WriteByte('0' + byte(strings.IndexRune("0123456789abcdef", c)%10))
+	for i := range n {
+		b.WriteByte('0' + sum[i%len(sum)]%10)
 	}
 	return b.String()
 }
@@ -216,6 +230,8 @@ var outputRules = map[string]outputRule{
 	},
 	"gcp:storage/bucketObject:BucketObject": func(r resourceInfo, set func(string, resource.PropertyValue)) (string, error) {
 		bucket, name := r.str("bucket"), r.str("name")
+		// Cloud Storage's generation is the upload's time in microseconds.
+		set("generation", resource.NewProperty(float64(r.now.UnixMicro())))
 		set("outputName", str(name))
 		set("mediaLink", str("https://storage.googleapis.com/download/storage/v1/b/"+bucket+"/o/"+name+"?alt=media"))
 		set("selfLink", str("https://www.googleapis.com/storage/v1/b/"+bucket+"/o/"+name))
@@ -227,8 +243,31 @@ var outputRules = map[string]outputRule{
 		set("email", str(email))
 		set("member", str("serviceAccount:"+email))
 		set("name", str("projects/"+project+"/serviceAccounts/"+email))
-		set("uniqueId", str(r.digits(21)))
+		// A new account, even of the same name, gets a new unique id.
+		set("uniqueId", str("1"+digits(r.urn+r.now.String(), 20)))
 		return "projects/" + project + "/serviceAccounts/" + email, nil
+	},
+	"gcp:serviceaccount/iAMMember:IAMMember": func(r resourceInfo, set func(string, resource.PropertyValue)) (string, error) {
+		id := r.str("serviceAccountId") + "/" + r.str("role") + "/" + r.str("member")
+		set("etag", str("BwY"+r.generated(9)))
+		return id, nil
+	},
+	"gcp:projects/iAMMember:IAMMember": func(r resourceInfo, set func(string, resource.PropertyValue)) (string, error) {
+		id := r.str("project") + "/" + r.str("role") + "/" + r.str("member")
+		set("etag", str("BwY"+r.generated(9)))
+		return id, nil
+	},
+	"gcp:iam/workloadIdentityPool:WorkloadIdentityPool": func(r resourceInfo, set func(string, resource.PropertyValue)) (string, error) {
+		pool := r.str("workloadIdentityPoolId")
+		set("name", str("projects/"+ProjectNumber+"/locations/global/workloadIdentityPools/"+pool))
+		set("state", str("ACTIVE"))
+		return "projects/" + r.project0() + "/locations/global/workloadIdentityPools/" + pool, nil
+	},
+	"gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider": func(r resourceInfo, set func(string, resource.PropertyValue)) (string, error) {
+		pool, provider := r.str("workloadIdentityPoolId"), r.str("workloadIdentityPoolProviderId")
+		set("name", str("projects/"+ProjectNumber+"/locations/global/workloadIdentityPools/"+pool+"/providers/"+provider))
+		set("state", str("ACTIVE"))
+		return "projects/" + r.project0() + "/locations/global/workloadIdentityPools/" + pool + "/providers/" + provider, nil
 	},
 	"gcp:cloudfunctionsv2/function:Function": cloudFunction,
 	"gcp:cloudrunv2/serviceIamMember:ServiceIamMember": func(r resourceInfo, set func(string, resource.PropertyValue)) (string, error) {
@@ -285,35 +324,41 @@ func cloudFunction(r resourceInfo, set func(string, resource.PropertyValue)) (st
 // place: changing one replaces the resource. Only the properties the
 // program sets are listed.
 var forceNew = map[string][]string{
-	"aws:cloudwatch/logGroup:LogGroup":                               {"name"},
-	"aws:iam/role:Role":                                              {"name"},
-	"aws:iam/rolePolicy:RolePolicy":                                  {"name", "role"},
-	"aws:lambda/function:Function":                                   {"name"},
-	"aws:lambda/permission:Permission":                               {"action", "function", "principal", "sourceArn", "statementId"},
-	"aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": {"functionName"},
-	"aws:apigatewayv2/stage:Stage":                                   {"apiId", "name"},
-	"aws:apigatewayv2/integration:Integration":                       {"apiId", "integrationType"},
-	"aws:apigatewayv2/route:Route":                                   {"apiId"},
-	"aws:sns/topic:Topic":                                            {"name"},
-	"aws:sns/topicSubscription:TopicSubscription":                    {"topic", "protocol", "endpoint"},
-	"aws:sqs/queue:Queue":                                            {"name"},
-	"aws:sqs/queuePolicy:QueuePolicy":                                {"queueUrl"},
-	"aws:dynamodb/table:Table":                                       {"name"},
-	"aws:ssm/parameter:Parameter":                                    {"name"},
-	"aws:rekognition/collection:Collection":                          {"collectionId"},
-	"gcp:projects/service:Service":                                   {"project", "service"},
-	"gcp:storage/bucket:Bucket":                                      {"name", "location", "project"},
-	"gcp:storage/bucketObject:BucketObject":                          {"bucket", "name", "source", "contentType"},
-	"gcp:serviceaccount/account:Account":                             {"accountId", "project"},
-	"gcp:cloudfunctionsv2/function:Function":                         {"name", "location", "project"},
-	"gcp:cloudrunv2/serviceIamMember:ServiceIamMember":               {"project", "location", "name", "role", "member"},
+	"aws:cloudwatch/logGroup:LogGroup":                                  {"name"},
+	"aws:iam/role:Role":                                                 {"name"},
+	"aws:iam/rolePolicy:RolePolicy":                                     {"name", "role"},
+	"aws:lambda/function:Function":                                      {"name"},
+	"aws:lambda/permission:Permission":                                  {"action", "function", "principal", "sourceArn", "statementId"},
+	"aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig":    {"functionName"},
+	"aws:apigatewayv2/stage:Stage":                                      {"apiId", "name"},
+	"aws:apigatewayv2/integration:Integration":                          {"apiId", "integrationType"},
+	"aws:apigatewayv2/route:Route":                                      {"apiId"},
+	"aws:sns/topic:Topic":                                               {"name"},
+	"aws:sns/topicSubscription:TopicSubscription":                       {"topic", "protocol", "endpoint"},
+	"aws:sqs/queue:Queue":                                               {"name"},
+	"aws:sqs/queuePolicy:QueuePolicy":                                   {"queueUrl"},
+	"aws:dynamodb/table:Table":                                          {"name"},
+	"aws:ssm/parameter:Parameter":                                       {"name"},
+	"aws:rekognition/collection:Collection":                             {"collectionId"},
+	"gcp:projects/service:Service":                                      {"project", "service"},
+	"gcp:storage/bucket:Bucket":                                         {"name", "location", "project"},
+	"gcp:storage/bucketObject:BucketObject":                             {"bucket", "name", "source", "contentType"},
+	"gcp:serviceaccount/account:Account":                                {"accountId", "project"},
+	"gcp:cloudfunctionsv2/function:Function":                            {"name", "location", "project"},
+	"gcp:cloudrunv2/serviceIamMember:ServiceIamMember":                  {"project", "location", "name", "role", "member"},
+	"gcp:serviceaccount/iAMMember:IAMMember":                            {"serviceAccountId", "role", "member", "condition"},
+	"gcp:projects/iAMMember:IAMMember":                                  {"project", "role", "member", "condition"},
+	"gcp:iam/workloadIdentityPool:WorkloadIdentityPool":                 {"project", "workloadIdentityPoolId"},
+	"gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider": {"project", "workloadIdentityPoolId", "workloadIdentityPoolProviderId"},
 }
 
 // stableOutputs lists, per type, the generated outputs an update keeps.
 var stableOutputs = map[string]map[string]bool{
-	"aws:apigatewayv2/api:Api":         {"apiEndpoint": true, "executionArn": true, "arn": true},
-	"aws:lambda/permission:Permission": {"statementId": true},
-	"aws:iam/role:Role":                {"uniqueId": true},
+	"aws:apigatewayv2/api:Api":              {"apiEndpoint": true, "executionArn": true, "arn": true},
+	"aws:lambda/permission:Permission":      {"statementId": true},
+	"aws:iam/role:Role":                     {"uniqueId": true},
+	"gcp:serviceaccount/account:Account":    {"uniqueId": true},
+	"gcp:storage/bucketObject:BucketObject": {"generation": true},
 }
 
 // outputs returns the id and outputs of a resource of type typ with inputs
@@ -324,7 +369,7 @@ func (p *Provider) outputs(typ, urn string, ins resource.PropertyMap) (string, r
 		return "", nil, fmt.Errorf("the test provider does not model resource type %s", typ)
 	}
 	outs := ins.Copy()
-	r := resourceInfo{urn: urn, inputs: ins, env: p.env,
+	r := resourceInfo{urn: urn, inputs: ins, env: p.env, now: time.Now(),
 		region: p.setting(p.pkg+":region", ""), project: p.setting("gcp:project", "")}
 	id, err := rule(r, func(key string, v resource.PropertyValue) { outs[resource.PropertyKey(key)] = v })
 	if err != nil {
