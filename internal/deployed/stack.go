@@ -12,6 +12,7 @@ package deployed
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 )
 
 // ErrNoCLI reports that the pulumi CLI is not installed.
@@ -90,8 +92,14 @@ func OpenStack(ctx context.Context, ws auto.Workspace, name string) (*Stack, err
 	}
 	st := &Stack{Name: name, Short: shortName(name), Project: string(proj.Name), ws: ws}
 	st.Prefix = st.Project + "-" + st.Short
-	dep, err := ws.ExportStack(ctx, name)
+	// Not ws.ExportStack, which decrypts the secrets (--show-secrets): the
+	// state is read without the stack's secrets provider.
+	out, err := runCLI(ctx, ws, "stack", "export", "--stack", name)
 	if err != nil {
+		return nil, fmt.Errorf("open stack %s: export its state: %w", name, err)
+	}
+	var dep apitype.UntypedDeployment
+	if err := json.Unmarshal([]byte(out), &dep); err != nil {
 		return nil, fmt.Errorf("open stack %s: export its state: %w", name, err)
 	}
 	if st.State, err = ParseState(dep); err != nil {
