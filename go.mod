@@ -2,6 +2,8 @@ module github.com/crossfaas/crossfaas
 
 go 1.26.6
 
+toolchain go1.26.8
+
 require (
 	cloud.google.com/go/vision/v2 v2.17.1 // indirect
 	github.com/GoogleCloudPlatform/functions-framework-go v1.9.2
@@ -24,6 +26,7 @@ require (
 )
 
 require (
+	cloud.google.com/go/auth v0.24.1-0.20261001053825-dbc26066f70a
 	cloud.google.com/go/logging v1.20.0
 	github.com/aws/aws-sdk-go-v2/credentials v1.21.0
 	github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs v1.92.2
@@ -39,7 +42,6 @@ require (
 
 require (
 	cloud.google.com/go v0.123.0 // indirect
-	cloud.google.com/go/auth v0.24.1-0.20261001053825-dbc26066f70a // indirect
 	cloud.google.com/go/auth/oauth2adapt v0.3.1 // indirect
 	cloud.google.com/go/compute/metadata v0.10.0 // indirect
 	cloud.google.com/go/functions v1.19.3 // indirect

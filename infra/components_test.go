@@ -34,6 +34,17 @@ func TestComponentsRefuseNilArgs(t *testing.T) {
 			_, err := NewLabeler(ctx, "x", &LabelerArgs{FunctionName: "f", BucketName: "b", ServiceAccountID: "account", Project: "p", Region: "r"})
 			return err
 		}},
+		{"NewPrivateLink", func(ctx *pulumi.Context) error { _, err := NewPrivateLink(ctx, "x", nil); return err }},
+		{"NewPrivateLink without labeler", func(ctx *pulumi.Context) error {
+			_, err := NewPrivateLink(ctx, "x", &PrivateLinkArgs{Project: "p", Prefix: "crossfaas-dev", CallerAccountID: "caller",
+				AWSAccountID: mockAccount, ProxyRoleName: "crossfaas-dev-proxy"})
+			return err
+		}},
+		{"NewLabeler without build account", func(ctx *pulumi.Context) error {
+			_, err := NewLabeler(ctx, "x", &LabelerArgs{FunctionName: "f", BucketName: "b", ServiceAccountID: "account", Project: "p", Region: "r",
+				Source: fixtureArtifacts(t, "l", "p")[0]})
+			return err
+		}},
 		{"NewHTTPAPI without throttling", func(ctx *pulumi.Context) error {
 			_, err := NewHTTPAPI(ctx, "x", &HTTPAPIArgs{Name: "crossfaas-dev-api"})
 			return err
@@ -191,7 +202,8 @@ func TestPrivateLabeler(t *testing.T) {
 	m, err := runComponents(t, func(ctx *pulumi.Context) error {
 		l, err := NewLabeler(ctx, "labeler", &LabelerArgs{
 			FunctionName: "crossfaas-dev-labeler", BucketName: "crossfaas-dev-src-test-project-123",
-			ServiceAccountID: "crossfaas-dev-labeler", Project: "test-project-123", Region: "us-central1",
+			ServiceAccountID: "crossfaas-dev-labeler", BuildServiceAccountID: "crossfaas-dev-labeler-build",
+			Project: "test-project-123", Region: "us-central1",
 			Source: fixtureArtifacts(t, "l", "p")[0], Runtime: "go126", Memory: "256M",
 			TimeoutSeconds: 60, MaxInstances: 1, Public: false,
 		})

@@ -3,15 +3,12 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"math"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -37,6 +34,11 @@ const (
 	defaultAPIThrottlingBurst    = 20
 	defaultAPIThrottlingRate     = 10
 	defaultGCPRegion             = "us-central1"
+	defaultLabelerAccess         = LabelerPrivate
+	// defaultGoogleAPIsReadyTimeout is how long `pulumi up` waits for
+	// freshly enabled Google APIs to answer: Google says "a few minutes".
+	defaultGoogleAPIsReadyTimeout = 5 * time.Minute
+	maxGoogleAPIsReadyTimeout     = 30 * time.Minute
 
 	defaultSleuthRequestMemoryMB       = 128
 	defaultSleuthRequestTimeoutSeconds = 8
@@ -56,6 +58,17 @@ const (
 	// claim lease (ledger.DefaultLease, 2 minutes): a delivery still
 	// running when its claim lapses could run a step twice.
 	maxSleuthWorkerTimeoutSeconds = 100
+)
+
+// Values of crossfaas:labelerAccess.
+const (
+	// LabelerPrivate lets only the proxy invoke the labeler: its Lambda role
+	// gets Google ID tokens of one service account through workload
+	// identity federation, and that account alone holds roles/run.invoker.
+	LabelerPrivate = "private"
+	// LabelerPublic lets anyone who knows the URL invoke the labeler
+	// (allUsers hold roles/run.invoker), skipping the HTTP API's throttling.
+	LabelerPublic = "public"
 )
 
 // Config keys of the Twilio credentials, which must be Pulumi secrets.
@@ -112,6 +125,12 @@ type Config struct {
 	LabelerMemory         string
 	LabelerTimeoutSeconds int
 	LabelerMaxInstances   int
+	// LabelerAccess is LabelerPrivate (the default) or LabelerPublic.
+	LabelerAccess string
+	// GoogleAPIsReadyTimeout bounds the wait, during `pulumi up`, for the
+	// Google APIs the stack enables to answer in the project (enabling one
+	// can report success minutes before it works); zero skips the wait.
+	GoogleAPIsReadyTimeout time.Duration
 
 	ProxyMemoryMB       int
 	ProxyTimeoutSeconds int
@@ -170,10 +189,12 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 		GCPProject: r.required("gcp:project"),
 		GCPRegion:  r.str("gcp:region", defaultGCPRegion),
 
-		LabelerRuntime:        r.str(configNamespace+":labelerRuntime", defaultLabelerRuntime),
-		LabelerMemory:         r.str(configNamespace+":labelerMemory", defaultLabelerMemory),
-		LabelerTimeoutSeconds: r.intIn(configNamespace+":labelerTimeoutSeconds", defaultLabelerTimeoutSeconds, 1, 3600),
-		LabelerMaxInstances:   r.intIn(configNamespace+":labelerMaxInstances", defaultLabelerMaxInstances, 1, 1000),
+		LabelerRuntime:         r.str(configNamespace+":labelerRuntime", defaultLabelerRuntime),
+		LabelerMemory:          r.str(configNamespace+":labelerMemory", defaultLabelerMemory),
+		LabelerTimeoutSeconds:  r.intIn(configNamespace+":labelerTimeoutSeconds", defaultLabelerTimeoutSeconds, 1, 3600),
+		LabelerMaxInstances:    r.intIn(configNamespace+":labelerMaxInstances", defaultLabelerMaxInstances, 1, 1000),
+		LabelerAccess:          r.oneOf(configNamespace+":labelerAccess", defaultLabelerAccess, LabelerPrivate, LabelerPublic),
+		GoogleAPIsReadyTimeout: r.duration(configNamespace+":googleApisReadyTimeout", defaultGoogleAPIsReadyTimeout, 0, maxGoogleAPIsReadyTimeout),
 
 		ProxyMemoryMB: r.intIn(configNamespace+":proxyMemoryMb", defaultProxyMemoryMB, 128, 10240),
 		// API Gateway gives up on an integration after 30 s, so a longer
@@ -276,155 +297,4 @@ func boundedName(name string, limit int) string {
 	sum := sha256.Sum256([]byte(name))
 	suffix := "-" + hex.EncodeToString(sum[:4])
 	return strings.TrimRight(name[:limit-len(suffix)], "-") + suffix
-}
-
-// validateFunctionMemory checks a Cloud Functions memory setting: a number
-// with an optional unit, from 128M to 32Gi.
-func validateFunctionMemory(s string) error {
-	m := memoryPattern.FindStringSubmatch(s)
-	if m == nil {
-		return fmt.Errorf("%q is not a memory size such as 256M, 512Mi or 1Gi", s)
-	}
-	n, err := strconv.ParseInt(m[1], 10, 64)
-	if err != nil {
-		return fmt.Errorf("%q is not a memory size: %w", s, err)
-	}
-	units := map[string]int64{"": 1, "k": 1e3, "M": 1e6, "G": 1e9, "Mi": 1 << 20, "Gi": 1 << 30}
-	const lowest, highest = 128e6, 32 << 30
-	unit := units[m[2]]
-	if n > highest/unit || n*unit < lowest {
-		return fmt.Errorf("%q is outside the range Cloud Functions allows, 128M to 32Gi (a number without a unit counts bytes)", s)
-	}
-	return nil
-}
-
-// configReader reads raw config values and collects an error for each bad
-// one instead of stopping at the first.
-type configReader struct {
-	get func(key string) string
-	// isSecret reports whether the stack stores key as a secret.
-	isSecret func(key string) bool
-	errs     []error
-}
-
-func (r *configReader) fail(format string, args ...any) {
-	r.errs = append(r.errs, fmt.Errorf(format, args...))
-}
-
-func (r *configReader) required(key string) string {
-	v := strings.TrimSpace(r.get(key))
-	if v == "" {
-		r.fail("%s is required: set it with `pulumi config set %s <value>`", key, key)
-	}
-	return v
-}
-
-func (r *configReader) str(key, def string) string {
-	if v := strings.TrimSpace(r.get(key)); v != "" {
-		return v
-	}
-	return def
-}
-
-func (r *configReader) intIn(key string, def, lo, hi int) int {
-	raw := strings.TrimSpace(r.get(key))
-	if raw == "" {
-		return def
-	}
-	v, err := strconv.Atoi(raw)
-	if err != nil {
-		r.fail("%s %q is not a whole number", key, raw)
-		return def
-	}
-	if v < lo || v > hi {
-		r.fail("%s %d is out of range: use %d to %d", key, v, lo, hi)
-	}
-	return v
-}
-
-func (r *configReader) floatIn(key string, def, lo, hi float64) float64 {
-	raw := strings.TrimSpace(r.get(key))
-	if raw == "" {
-		return def
-	}
-	v, err := strconv.ParseFloat(raw, 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		r.fail("%s %q is not a number", key, raw)
-		return def
-	}
-	if v < lo || v > hi {
-		r.fail("%s %g is out of range: use %g to %g", key, v, lo, hi)
-	}
-	return v
-}
-
-func (r *configReader) boolean(key string, def bool) bool {
-	raw := strings.TrimSpace(r.get(key))
-	if raw == "" {
-		return def
-	}
-	v, err := strconv.ParseBool(raw)
-	if err != nil {
-		r.fail("%s %q is not true or false", key, raw)
-		return def
-	}
-	return v
-}
-
-// secret reads a required setting that must be stored as a secret, so it
-// is neither in the stack file nor in the state in plain text. Its value
-// never appears in an error.
-func (r *configReader) secret(key string) string {
-	v := strings.TrimSpace(r.get(key))
-	switch {
-	case v == "":
-		r.fail("%s is required: set it with `pulumi config set --secret %s <value>`", key, key)
-	case !r.isSecret(key):
-		r.fail("%s is stored in plain text: set it again with `pulumi config set --secret %s <value>`", key, key)
-	}
-	return v
-}
-
-// list reads a list of strings: a YAML list in the stack file, which the
-// Pulumi CLI hands over as JSON, or a comma-separated string. Empty items
-// are dropped; unset means nil.
-func (r *configReader) list(key string) []string {
-	raw := strings.TrimSpace(r.get(key))
-	if raw == "" {
-		return nil
-	}
-	var items []string
-	if strings.HasPrefix(raw, "[") {
-		var values []any
-		dec := json.NewDecoder(strings.NewReader(raw))
-		dec.UseNumber()
-		if err := dec.Decode(&values); err != nil {
-			r.fail("%s is not a list: %v", key, err)
-			return nil
-		}
-		if _, err := dec.Token(); err != io.EOF {
-			r.fail("%s is not a list: something follows its closing bracket", key)
-			return nil
-		}
-		for _, v := range values {
-			switch v := v.(type) {
-			case string:
-				items = append(items, v)
-			case json.Number:
-				// YAML reads an unquoted +15551234567 as a number.
-				r.fail("%s: %s is a number, not a string: quote it in the stack file (\"+%s\")", key, v, v)
-			default:
-				r.fail("%s: %v is not a string", key, v)
-			}
-		}
-	} else {
-		items = strings.Split(raw, ",")
-	}
-	var out []string
-	for _, item := range items {
-		if item = strings.TrimSpace(item); item != "" {
-			out = append(out, item)
-		}
-	}
-	return out
 }

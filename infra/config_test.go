@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -35,6 +36,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		Project: "crossfaas", Stack: "dev", Prefix: "crossfaas-dev",
 		AWSRegion: "us-east-1", GCPProject: "test-project-123", GCPRegion: "us-central1",
 		LabelerRuntime: "go126", LabelerMemory: "256M", LabelerTimeoutSeconds: 60, LabelerMaxInstances: 5,
+		LabelerAccess: LabelerPrivate, GoogleAPIsReadyTimeout: 0, // testConfig turns the wait off
 		ProxyMemoryMB: 128, ProxyTimeoutSeconds: 10, LogRetentionDays: 14,
 		APIAccessLogs: false, APIThrottlingBurst: 20, APIThrottlingRate: 10,
 		SleuthRequestMemoryMB: 128, SleuthRequestTimeoutSeconds: 8, SleuthWorkerMemoryMB: 256, SleuthWorkerTimeoutSeconds: 60,
@@ -88,6 +90,10 @@ func TestLoadConfigRejects(t *testing.T) {
 		{name: "stack with capitals", stack: "Dev", want: "name prefix"},
 		{name: "stack with underscore", stack: "my_stack", want: "name prefix"},
 		{name: "prefix too long", stack: strings.Repeat("s", 40), want: "at most 40 characters"},
+		{name: "labeler access", key: "crossfaas:labelerAccess", value: "open", want: "not one of private, public"},
+		{name: "api wait not a duration", key: "crossfaas:googleApisReadyTimeout", value: "5", want: "not a duration"},
+		{name: "api wait too long", key: "crossfaas:googleApisReadyTimeout", value: "2h", want: "out of range"},
+		{name: "api wait negative", key: "crossfaas:googleApisReadyTimeout", value: "-1s", want: "out of range"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,6 +120,23 @@ func TestLoadConfigRejects(t *testing.T) {
 				t.Errorf("LoadConfig(%s=%q) error = %q, want it to contain %q and name the key", tt.key, tt.value, err, tt.want)
 			}
 		})
+	}
+}
+
+func TestLoadConfigPrivateLinkSettings(t *testing.T) {
+	settings := testConfig()
+	delete(settings, "crossfaas:googleApisReadyTimeout")
+	cfg, err := loadConfig(t, "crossfaas", "dev", settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.LabelerAccess != LabelerPrivate || cfg.GoogleAPIsReadyTimeout != 5*time.Minute {
+		t.Errorf("defaults: labelerAccess %q, googleApisReadyTimeout %v; want private, 5m", cfg.LabelerAccess, cfg.GoogleAPIsReadyTimeout)
+	}
+	settings["crossfaas:labelerAccess"] = "public"
+	settings["crossfaas:googleApisReadyTimeout"] = "90s"
+	if cfg, err = loadConfig(t, "crossfaas", "dev", settings); err != nil || cfg.LabelerAccess != LabelerPublic || cfg.GoogleAPIsReadyTimeout != 90*time.Second {
+		t.Errorf("labelerAccess public, googleApisReadyTimeout 90s: got %q, %v (%v)", cfg.LabelerAccess, cfg.GoogleAPIsReadyTimeout, err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/crossfaas/crossfaas/internal/build"
@@ -23,10 +24,13 @@ const labelerEntryPoint = "Detect"
 // labelerAPIs are the Google APIs a 2nd gen Go function that calls Cloud
 // Vision needs: Cloud Functions deploys through Cloud Build into Artifact
 // Registry and runs on Cloud Run, under a service account of its own.
+// LabelerArgs.ExtraAPIs adds the private link's.
 var labelerAPIs = []string{
 	"artifactregistry.googleapis.com",
 	"cloudbuild.googleapis.com",
 	"cloudfunctions.googleapis.com",
+	// The build account's project roles are granted through it.
+	"cloudresourcemanager.googleapis.com",
 	"iam.googleapis.com",
 	"run.googleapis.com",
 	"storage.googleapis.com",
@@ -54,9 +58,28 @@ type LabelerArgs struct {
 	TimeoutSeconds int
 	MaxInstances   int
 	// Public lets anyone invoke the function (allUsers get run.invoker);
-	// false leaves invocation to IAM.
+	// false leaves invocation to IAM (see PrivateLink).
 	Public bool
-	Labels pulumi.StringMap
+	// BuildServiceAccountID is the account id (6 to 30 characters) of the
+	// service account Cloud Build builds the function as.
+	BuildServiceAccountID string
+	// ExtraAPIs are enabled with the labeler's own (labelerAPIs).
+	ExtraAPIs []string
+	// APIWaiter, if not nil, holds back everything that needs the APIs
+	// until they answer (see apiready.go).
+	APIWaiter *apiWaiter
+	Labels    pulumi.StringMap
+}
+
+// buildRoles are the project roles of the labeler's build account: what
+// Google lists for a custom build service account of a Go function and no
+// more. The build reads the source from the staging bucket Cloud Functions
+// copies it into (gcf-v2-sources-<number>-<region>, not the stack's), so the
+// object reader role is granted on the project.
+var buildRoles = []string{
+	"roles/artifactregistry.writer", // push the built image to gcf-artifacts
+	"roles/logging.logWriter",       // write the build log
+	"roles/storage.objectViewer",    // read the function's source
 }
 
 // Labeler is the Google Cloud side of labeling: a 2nd gen Cloud Function
@@ -76,16 +99,22 @@ type Labeler struct {
 	// SourceObject is the name of the uploaded source zip,
 	// "labeler-<sha256>.zip".
 	SourceObject pulumi.StringOutput
+	// BuildServiceAccountEmail is the identity Cloud Build builds as.
+	BuildServiceAccountEmail pulumi.StringOutput
+	// APIs are the enabled API services, resolved once they answer: pass
+	// them to pulumi.DependsOnInputs.
+	APIs pulumi.ResourceArrayOutput
 }
 
-// NewLabeler enables the APIs the labeler needs and creates its source
-// bucket and object, its service account, the function and, when
+// NewLabeler enables the APIs the labeler needs (and waits for them to
+// answer) and creates its source bucket and object, its runtime and build
+// service accounts with the build account's roles, the function and, when
 // args.Public, the public invoker binding.
 func NewLabeler(ctx *pulumi.Context, name string, args *LabelerArgs, opts ...pulumi.ResourceOption) (*Labeler, error) {
 	if args == nil {
 		return nil, errors.New("new labeler: args are nil")
 	}
-	if args.FunctionName == "" || args.BucketName == "" || args.ServiceAccountID == "" || args.Project == "" || args.Region == "" {
+	if args.FunctionName == "" || args.BucketName == "" || args.ServiceAccountID == "" || args.BuildServiceAccountID == "" || args.Project == "" || args.Region == "" {
 		return nil, fmt.Errorf("new labeler %s: function, bucket and service account names, project and region are required", name)
 	}
 	if sum, err := hex.DecodeString(args.Source.SHA256); err != nil || len(sum) != sha256.Size || args.Source.Path == "" {
@@ -97,8 +126,9 @@ func NewLabeler(ctx *pulumi.Context, name string, args *LabelerArgs, opts ...pul
 	}
 	parent := pulumi.Parent(comp)
 
-	apis := make([]pulumi.Resource, 0, len(labelerAPIs))
-	for _, api := range labelerAPIs {
+	enabled := append(slices.Clone(labelerAPIs), args.ExtraAPIs...)
+	apis := make([]pulumi.Resource, 0, len(enabled))
+	for _, api := range enabled {
 		svc, err := projects.NewService(ctx, name+"-"+strings.TrimSuffix(api, ".googleapis.com"), &projects.ServiceArgs{
 			Project: pulumi.String(args.Project),
 			Service: pulumi.String(api),
@@ -112,7 +142,8 @@ func NewLabeler(ctx *pulumi.Context, name string, args *LabelerArgs, opts ...pul
 		}
 		apis = append(apis, svc)
 	}
-	afterAPIs := pulumi.DependsOn(apis)
+	ready := afterAPIsAnswer(ctx, args.APIWaiter, apis, enabled)
+	afterAPIs := pulumi.DependsOnInputs(ready)
 
 	bucket, err := storage.NewBucket(ctx, name+"-source", &storage.BucketArgs{
 		Name:                     pulumi.String(args.BucketName),
@@ -150,6 +181,30 @@ func NewLabeler(ctx *pulumi.Context, name string, args *LabelerArgs, opts ...pul
 		return nil, fmt.Errorf("new labeler %s: service account: %w", name, err)
 	}
 
+	// Cloud Build's own identity for this function, with only the roles a
+	// Go function build uses: projects created since mid-2024 no longer
+	// give the default build account enough, or any role at all.
+	builder, err := serviceaccount.NewAccount(ctx, name+"-build", &serviceaccount.AccountArgs{
+		Project:     pulumi.String(args.Project),
+		AccountId:   pulumi.String(args.BuildServiceAccountID),
+		DisplayName: pulumi.String("Builds the Cloud Function " + args.FunctionName),
+	}, parent, afterAPIs)
+	if err != nil {
+		return nil, fmt.Errorf("new labeler %s: build service account: %w", name, err)
+	}
+	grants := make([]pulumi.Resource, 0, len(buildRoles))
+	for _, role := range buildRoles {
+		grant, err := projects.NewIAMMember(ctx, name+"-build-"+strings.TrimPrefix(strings.ReplaceAll(role, ".", "-"), "roles/"), &projects.IAMMemberArgs{
+			Project: pulumi.String(args.Project),
+			Role:    pulumi.String(role),
+			Member:  builder.Member,
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("new labeler %s: build role %s: %w", name, role, err)
+		}
+		grants = append(grants, grant)
+	}
+
 	fn, err := cloudfunctionsv2.NewFunction(ctx, name, &cloudfunctionsv2.FunctionArgs{
 		Name:        pulumi.String(args.FunctionName),
 		Project:     pulumi.String(args.Project),
@@ -158,10 +213,15 @@ func NewLabeler(ctx *pulumi.Context, name string, args *LabelerArgs, opts ...pul
 		BuildConfig: &cloudfunctionsv2.FunctionBuildConfigArgs{
 			Runtime:    pulumi.String(args.Runtime),
 			EntryPoint: pulumi.String(labelerEntryPoint),
+			// "projects/<project>/serviceAccounts/<email>".
+			ServiceAccount: builder.Name,
 			Source: &cloudfunctionsv2.FunctionBuildConfigSourceArgs{
 				StorageSource: &cloudfunctionsv2.FunctionBuildConfigSourceStorageSourceArgs{
 					Bucket: bucket.Name,
 					Object: object.Name,
+					// The exact bytes uploaded: a later write to the same
+					// name cannot change what is built.
+					Generation: object.Generation,
 				},
 			},
 		},
@@ -175,7 +235,7 @@ func NewLabeler(ctx *pulumi.Context, name string, args *LabelerArgs, opts ...pul
 			ServiceAccountEmail:        account.Email,
 		},
 		Labels: args.Labels,
-	}, parent, afterAPIs)
+	}, parent, afterAPIs, pulumi.DependsOn(grants))
 	if err != nil {
 		return nil, fmt.Errorf("new labeler %s: function: %w", name, err)
 	}
@@ -207,12 +267,15 @@ func NewLabeler(ctx *pulumi.Context, name string, args *LabelerArgs, opts ...pul
 	comp.ServiceName = service
 	comp.ServiceAccountEmail = account.Email
 	comp.SourceObject = object.Name
+	comp.BuildServiceAccountEmail = builder.Email
+	comp.APIs = ready
 	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
-		"url":                 comp.URL,
-		"functionName":        comp.FunctionName,
-		"serviceName":         comp.ServiceName,
-		"serviceAccountEmail": comp.ServiceAccountEmail,
-		"sourceObject":        comp.SourceObject,
+		"url":                      comp.URL,
+		"functionName":             comp.FunctionName,
+		"serviceName":              comp.ServiceName,
+		"serviceAccountEmail":      comp.ServiceAccountEmail,
+		"buildServiceAccountEmail": comp.BuildServiceAccountEmail,
+		"sourceObject":             comp.SourceObject,
 	}); err != nil {
 		return nil, fmt.Errorf("new labeler %s: outputs: %w", name, err)
 	}

@@ -2,6 +2,9 @@
 // prod, ...) deploys the labeler Cloud Function on Google Cloud and the
 // proxy Lambda behind an API Gateway HTTP API on AWS, wiring the labeler's
 // URL into the proxy, and the sleuth SMS bot (POST /sms on the same API).
+// Unless crossfaas:labelerAccess is public, only the proxy may invoke the
+// labeler: the private link (privatelink.go) federates the proxy's AWS role
+// to a Google service account, with no key anywhere.
 //
 // It builds the functions itself (internal/build, cached by Go's build
 // cache), so no build step comes first. From the repository root:
@@ -26,6 +29,7 @@ import (
 	"os"
 
 	"github.com/crossfaas/crossfaas/internal/build"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -100,11 +104,15 @@ func program(ctx *pulumi.Context, builder Builder) (*deployment, error) {
 
 // deployment holds what deploy created.
 type deployment struct {
-	Labeler   *Labeler
-	API       *HTTPAPI
-	Proxy     *Proxy
-	Sleuth    *Sleuth
-	Artifacts []build.Artifact
+	Labeler *Labeler
+	// PrivateLink is nil when the labeler is public.
+	PrivateLink *PrivateLink
+	// LabelerURL is the labeler's URL, known once the proxy may call it.
+	LabelerURL pulumi.StringOutput
+	API        *HTTPAPI
+	Proxy      *Proxy
+	Sleuth     *Sleuth
+	Artifacts  []build.Artifact
 }
 
 // deploy creates the stack's components from a valid config and the built
@@ -127,23 +135,55 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []build.Artifact) (*deployment
 		return nil, err
 	}
 
+	private := cfg.LabelerAccess == LabelerPrivate
+	var extraAPIs []string
+	if private {
+		extraAPIs = privateLinkAPIs
+	}
 	labeler, err := NewLabeler(ctx, "labeler", &LabelerArgs{
-		FunctionName:     cfg.Name("labeler"),
-		BucketName:       cfg.SourceBucketName(),
-		ServiceAccountID: boundedName(cfg.Name("labeler"), 30),
-		Project:          cfg.GCPProject,
-		Region:           cfg.GCPRegion,
-		Source:           labelerSource,
-		Runtime:          cfg.LabelerRuntime,
-		Memory:           cfg.LabelerMemory,
-		TimeoutSeconds:   cfg.LabelerTimeoutSeconds,
-		MaxInstances:     cfg.LabelerMaxInstances,
-		// Public for now: the proxy calls it without credentials.
-		Public: true,
-		Labels: cfg.Labels(),
+		FunctionName:          cfg.Name("labeler"),
+		BucketName:            cfg.SourceBucketName(),
+		ServiceAccountID:      boundedName(cfg.Name("labeler"), 30),
+		BuildServiceAccountID: boundedName(cfg.Name("labeler-build"), 30),
+		Project:               cfg.GCPProject,
+		Region:                cfg.GCPRegion,
+		Source:                labelerSource,
+		Runtime:               cfg.LabelerRuntime,
+		Memory:                cfg.LabelerMemory,
+		TimeoutSeconds:        cfg.LabelerTimeoutSeconds,
+		MaxInstances:          cfg.LabelerMaxInstances,
+		Public:                !private,
+		ExtraAPIs:             extraAPIs,
+		APIWaiter:             newAPIWaiter(ctx, cfg),
+		Labels:                cfg.Labels(),
 	})
 	if err != nil {
 		return nil, err
+	}
+
+	// The proxy's role is named like its function (NewLambdaFunction).
+	labelerURL, credentialConfig := labeler.URL, pulumi.StringInput(nil)
+	var link *PrivateLink
+	if private {
+		caller, err := aws.GetCallerIdentity(ctx, nil, nil)
+		if err != nil {
+			return nil, fmt.Errorf("find the AWS account: %w", err)
+		}
+		link, err = NewPrivateLink(ctx, "private-link", &PrivateLinkArgs{
+			Project:         cfg.GCPProject,
+			Prefix:          cfg.Prefix,
+			CallerAccountID: boundedName(cfg.Name("caller"), 30),
+			AWSAccountID:    caller.AccountId,
+			ProxyRoleName:   cfg.Name("proxy"),
+			LabelerService:  labeler.ServiceName,
+			LabelerLocation: cfg.GCPRegion,
+			LabelerURL:      labeler.URL,
+			APIs:            labeler.APIs,
+		})
+		if err != nil {
+			return nil, err
+		}
+		labelerURL, credentialConfig = link.LabelerURL, link.CredentialConfig
 	}
 
 	accessLogDays := 0
@@ -165,7 +205,8 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []build.Artifact) (*deployment
 		FunctionName:     cfg.Name("proxy"),
 		Artifact:         proxyZip,
 		API:              api,
-		LabelerURL:       labeler.URL,
+		LabelerURL:       labelerURL,
+		CredentialConfig: credentialConfig,
 		MemoryMB:         cfg.ProxyMemoryMB,
 		TimeoutSeconds:   cfg.ProxyTimeoutSeconds,
 		LogRetentionDays: cfg.LogRetentionDays,
@@ -194,7 +235,7 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []build.Artifact) (*deployment
 	if err != nil {
 		return nil, err
 	}
-	return &deployment{Labeler: labeler, API: api, Proxy: proxy, Sleuth: bot, Artifacts: arts}, nil
+	return &deployment{Labeler: labeler, PrivateLink: link, LabelerURL: labelerURL, API: api, Proxy: proxy, Sleuth: bot, Artifacts: arts}, nil
 }
 
 // Outputs returns the stack outputs: endpoint, labelerUrl, smsWebhookUrl
@@ -206,7 +247,7 @@ func (d *deployment) Outputs() pulumi.Map {
 	}
 	return pulumi.Map{
 		"endpoint":      d.Proxy.URL,
-		"labelerUrl":    d.Labeler.URL,
+		"labelerUrl":    d.LabelerURL,
 		"smsWebhookUrl": d.Sleuth.WebhookURL,
 		"artifacts":     digests,
 	}

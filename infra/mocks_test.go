@@ -1,25 +1,25 @@
 package main
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
-	"github.com/crossfaas/crossfaas/internal/build"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 )
 
 // mockAccount is the AWS account the mocks pretend to deploy into.
 const mockAccount = "123456789012"
+
+// mockProjectNumber is the number of the Google Cloud project the mocks
+// pretend to deploy into, which workload identity pool names carry.
+const mockProjectNumber = "314159265358"
 
 // recorded is one resource registration the mocks saw.
 type recorded struct {
@@ -32,6 +32,11 @@ type recorded struct {
 	ID      string
 	// SecretInputs are the top-level inputs that arrived as secrets.
 	SecretInputs map[string]bool
+	// Dependencies are the URNs the resource depends on explicitly or
+	// through its inputs.
+	Dependencies []string
+	// At is when the registration reached the mocks.
+	At time.Time
 }
 
 // mocks answers resource registrations like the real providers would,
@@ -40,6 +45,10 @@ type recorded struct {
 type mocks struct {
 	awsRegion  string
 	gcpProject string
+	// generation plays the clouds' unique ids: a service account's unique
+	// id changes with it, as it does when a destroyed stack is deployed
+	// again.
+	generation int
 
 	mu        sync.Mutex
 	resources []recorded
@@ -56,7 +65,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	id := args.Name + "-id"
 
 	switch args.TypeToken {
-	case "crossfaas:gcp:Labeler", "crossfaas:aws:HTTPAPI", "crossfaas:aws:Proxy", "crossfaas:aws:Sleuth":
+	case "crossfaas:gcp:Labeler", "crossfaas:gcp:PrivateLink", "crossfaas:aws:HTTPAPI", "crossfaas:aws:Proxy", "crossfaas:aws:Sleuth":
 		id = ""
 	case "aws:cloudwatch/logGroup:LogGroup":
 		id = str("name")
@@ -128,6 +137,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("selfLink", "https://www.googleapis.com/storage/v1/b/"+id)
 	case "gcp:storage/bucketObject:BucketObject":
 		id = str("bucket") + "-" + str("name")
+		set("generation", 1733140000000000+m.generation)
 		set("outputName", str("name"))
 		set("mediaLink", "https://storage.googleapis.com/download/storage/v1/b/"+str("bucket")+"/o/"+str("name")+"?alt=media")
 	case "gcp:serviceaccount/account:Account":
@@ -135,6 +145,23 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		id = "projects/" + str("project") + "/serviceAccounts/" + email
 		set("email", email)
 		set("member", "serviceAccount:"+email)
+		set("name", id)
+		set("uniqueId", "1"+numericHash(fmt.Sprintf("%s#%d", email, m.generation), 20))
+	case "gcp:serviceaccount/iAMMember:IAMMember":
+		id = str("serviceAccountId") + "/" + str("role") + "/" + str("member")
+		set("etag", "BwY"+shortHash(id, 9))
+	case "gcp:projects/iAMMember:IAMMember":
+		id = str("project") + "/" + str("role") + "/" + str("member")
+		set("etag", "BwY"+shortHash(id, 9))
+	case "gcp:iam/workloadIdentityPool:WorkloadIdentityPool":
+		id = "projects/" + str("project") + "/locations/global/workloadIdentityPools/" + str("workloadIdentityPoolId")
+		set("name", "projects/"+mockProjectNumber+"/locations/global/workloadIdentityPools/"+str("workloadIdentityPoolId"))
+		set("state", "ACTIVE")
+	case "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider":
+		pool := "projects/" + mockProjectNumber + "/locations/global/workloadIdentityPools/" + str("workloadIdentityPoolId")
+		id = "projects/" + str("project") + "/locations/global/workloadIdentityPools/" + str("workloadIdentityPoolId") + "/providers/" + str("workloadIdentityPoolProviderId")
+		set("name", pool+"/providers/"+str("workloadIdentityPoolProviderId"))
+		set("state", "ACTIVE")
 	case "gcp:cloudfunctionsv2/function:Function":
 		name, region, project := str("name"), str("location"), str("project")
 		id = fmt.Sprintf("projects/%s/locations/%s/functions/%s", project, region, name)
@@ -167,6 +194,8 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		Outputs:      plain(outs),
 		ID:           id,
 		SecretInputs: secrets,
+		Dependencies: args.RegisterRPC.GetDependencies(),
+		At:           time.Now(),
 	})
 	m.mu.Unlock()
 	return id, outs, nil
@@ -230,6 +259,16 @@ func (m *mocks) named(t *testing.T, typ, name string) recorded {
 	return recorded{}
 }
 
+// dependsOn reports whether r depends on the resource named name.
+func (r recorded) dependsOn(name string) bool {
+	for _, urn := range r.Dependencies {
+		if strings.HasSuffix(urn, "::"+name) {
+			return true
+		}
+	}
+	return false
+}
+
 // snapshot returns every recorded resource.
 func (m *mocks) snapshot() []recorded {
 	m.mu.Lock()
@@ -260,122 +299,17 @@ func get(v any, path string) any {
 	return v
 }
 
+// numericHash is n decimal digits derived from s.
+func numericHash(s string, n int) string {
+	sum := sha256.Sum256([]byte(s))
+	digits := make([]byte, n)
+	for i := range digits {
+		digits[i] = '0' + sum[i%len(sum)]%10
+	}
+	return string(digits)
+}
+
 func shortHash(s string, n int) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])[:n]
-}
-
-// Sentinel Twilio credentials: tests assert they appear nowhere but in
-// the SSM parameters.
-const (
-	testAccountSID = "AC0123456789abcdef0123456789abcdef"
-	testAuthToken  = "sentinel-auth-token-4f1c9e"
-)
-
-// testConfig is a minimal valid stack configuration.
-func testConfig() map[string]string {
-	return map[string]string{
-		"aws:region":           "us-east-1",
-		"gcp:project":          "test-project-123",
-		"gcp:region":           "us-central1",
-		configTwilioAccountSID: testAccountSID,
-		configTwilioAuthToken:  testAuthToken,
-	}
-}
-
-// withConfig sets the stack configuration a run sees, as the Pulumi CLI
-// does through PULUMI_CONFIG, with the Twilio credentials (when set) as
-// secrets, as `pulumi config set --secret` stores them.
-func withConfig(cfg map[string]string) pulumi.RunOption {
-	return func(info *pulumi.RunInfo) {
-		info.Config = cfg
-		info.ConfigSecretKeys = nil
-		for _, key := range []string{configTwilioAccountSID, configTwilioAuthToken} {
-			if _, ok := cfg[key]; ok {
-				info.ConfigSecretKeys = append(info.ConfigSecretKeys, key)
-			}
-		}
-	}
-}
-
-// fixtureSleuthZip and fixtureSleuthRequestZip are the contents of the
-// stand-in sleuth zips.
-const (
-	fixtureSleuthZip        = "sleuth zip"
-	fixtureSleuthRequestZip = "sleuth-request zip"
-)
-
-// fixtureArtifacts writes a stand-in labeler source zip and proxy zip
-// with the given contents, and the sleuth zips, and returns them as the build
-// would, in that order.
-func fixtureArtifacts(t *testing.T, labelerZip, proxyZip string) []build.Artifact {
-	t.Helper()
-	dir := t.TempDir()
-	var arts []build.Artifact
-	for _, f := range []struct{ name, content string }{{"labeler", labelerZip}, {"proxy", proxyZip}, {"sleuth", fixtureSleuthZip}, {"sleuth-request", fixtureSleuthRequestZip}} {
-		path := filepath.Join(dir, f.name+".zip")
-		if err := os.WriteFile(path, []byte(f.content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256([]byte(f.content))
-		arts = append(arts, build.Artifact{Name: f.name, Path: path, Size: int64(len(f.content)), SHA256: hex.EncodeToString(sum[:])})
-	}
-	return arts
-}
-
-// fixtures returns a Builder handing out arts.
-func fixtures(arts []build.Artifact) Builder {
-	return func(*pulumi.Context) ([]build.Artifact, error) { return arts, nil }
-}
-
-// stackRun is the result of running the program under mocks.
-type stackRun struct {
-	mocks      *mocks
-	deployment *deployment
-	outputs    map[string]any
-}
-
-// runStack runs the whole program as stack crossfaas/<stack> with cfg and
-// the builder, and returns what it registered and its resolved outputs.
-func runStack(t *testing.T, stack string, cfg map[string]string, builder Builder, opts ...pulumi.RunOption) (*stackRun, error) {
-	t.Helper()
-	m := &mocks{awsRegion: cfg["aws:region"], gcpProject: cfg["gcp:project"]}
-	run := &stackRun{mocks: m}
-	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
-		d, err := program(ctx, builder)
-		run.deployment = d
-		return err
-	}, append([]pulumi.RunOption{pulumi.WithMocks("crossfaas", stack, m), withConfig(cfg)}, opts...)...)
-	if err != nil {
-		return run, err
-	}
-	outputs, ok := await(t, run.deployment.Outputs().ToMapOutput()).(map[string]any)
-	if !ok {
-		t.Fatalf("stack outputs are not a map")
-	}
-	run.outputs = outputs
-	return run, nil
-}
-
-// mustRunStack is runStack for runs that must succeed.
-func mustRunStack(t *testing.T, stack string, cfg map[string]string, builder Builder) *stackRun {
-	t.Helper()
-	run, err := runStack(t, stack, cfg, builder)
-	if err != nil {
-		t.Fatalf("run stack %s: %v", stack, err)
-	}
-	return run
-}
-
-// await returns the resolved value of an output of a finished run.
-func await(t *testing.T, o pulumi.Output) any {
-	t.Helper()
-	res, err := internals.UnsafeAwaitOutput(context.Background(), o)
-	if err != nil {
-		t.Fatalf("await output: %v", err)
-	}
-	if !res.Known {
-		t.Fatalf("output is unknown")
-	}
-	return res.Value
 }

@@ -24,7 +24,11 @@ type ProxyArgs struct {
 	API *HTTPAPI
 	// LabelerURL is the labeler's HTTPS URL, handed to the Lambda as
 	// LABELER_URL.
-	LabelerURL       pulumi.StringInput
+	LabelerURL pulumi.StringInput
+	// CredentialConfig, for a private labeler, is the credential
+	// configuration handed to the Lambda as LABELER_CREDENTIAL_CONFIG
+	// (PrivateLink.CredentialConfig); nil for a public labeler.
+	CredentialConfig pulumi.StringInput
 	MemoryMB         int
 	TimeoutSeconds   int
 	LogRetentionDays int
@@ -33,7 +37,8 @@ type ProxyArgs struct {
 
 // Proxy is the AWS side of labeling: a Lambda behind GET /detect of the
 // HTTP API that forwards to the labeler. Its role may only write its own
-// logs.
+// logs: it needs no AWS permission to prove who it is to Google (the
+// subject token is a GetCallerIdentity request, which no policy can deny).
 type Proxy struct {
 	pulumi.ResourceState
 
@@ -59,6 +64,10 @@ func NewProxy(ctx *pulumi.Context, name string, args *ProxyArgs, opts ...pulumi.
 	}
 	parent := pulumi.Parent(comp)
 
+	environment := pulumi.StringMap{"LABELER_URL": args.LabelerURL}
+	if args.CredentialConfig != nil {
+		environment["LABELER_CREDENTIAL_CONFIG"] = args.CredentialConfig
+	}
 	fn, err := NewLambdaFunction(ctx, name, &LambdaFunctionArgs{
 		Name:             args.FunctionName,
 		Artifact:         args.Artifact,
@@ -67,7 +76,7 @@ func NewProxy(ctx *pulumi.Context, name string, args *ProxyArgs, opts ...pulumi.
 		TimeoutSeconds:   args.TimeoutSeconds,
 		LogRetentionDays: args.LogRetentionDays,
 		// The proxy reads nothing else: no secrets, no other settings.
-		Environment: pulumi.StringMap{"LABELER_URL": args.LabelerURL},
+		Environment: environment,
 		Tags:        args.Tags,
 	}, parent)
 	if err != nil {

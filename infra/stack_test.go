@@ -5,15 +5,16 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/crossfaas/crossfaas/internal/build"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/archive"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/asset"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
 )
@@ -35,6 +36,11 @@ const (
 	typeRunInvoker  = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"
 	typeAccount     = "gcp:serviceaccount/account:Account"
 	typeAPIService  = "gcp:projects/service:Service"
+
+	typePool             = "gcp:iam/workloadIdentityPool:WorkloadIdentityPool"
+	typeProvider         = "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider"
+	typeAccountIAMMember = "gcp:serviceaccount/iAMMember:IAMMember"
+	typeProjectIAMMember = "gcp:projects/iAMMember:IAMMember"
 )
 
 func TestProxyLambda(t *testing.T) {
@@ -71,16 +77,28 @@ func TestProxyLambda(t *testing.T) {
 	}
 }
 
-func TestProxyEnvironmentIsExactlyTheLabelerURL(t *testing.T) {
-	run := mustRunStack(t, "dev", testConfig(), fixtures(fixtureArtifacts(t, "l", "p")))
-	labelerURL := run.mocks.one(t, typeFunction).Outputs["url"]
-	if labelerURL == nil || labelerURL == "" {
-		t.Fatal("the labeler function has no url output")
-	}
-	got := get(run.mocks.named(t, typeLambda, "proxy-function").Inputs, "environment.variables")
-	want := map[string]any{"LABELER_URL": labelerURL}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("proxy environment = %v, want %v", got, want)
+func TestProxyEnvironment(t *testing.T) {
+	for _, access := range []string{LabelerPrivate, LabelerPublic} {
+		t.Run(access, func(t *testing.T) {
+			cfg := testConfig()
+			cfg["crossfaas:labelerAccess"] = access
+			run := mustRunStack(t, "dev", cfg, fixtures(fixtureArtifacts(t, "l", "p")))
+			labelerURL := run.mocks.one(t, typeFunction).Outputs["url"]
+			if labelerURL == nil || labelerURL == "" {
+				t.Fatal("the labeler function has no url output")
+			}
+			env, _ := get(run.mocks.named(t, typeLambda, "proxy-function").Inputs, "environment.variables").(map[string]any)
+			want := []string{"LABELER_URL"}
+			if access == LabelerPrivate {
+				want = []string{"LABELER_CREDENTIAL_CONFIG", "LABELER_URL"}
+			}
+			if got := slices.Sorted(maps.Keys(env)); !reflect.DeepEqual(got, want) {
+				t.Errorf("proxy environment variables = %v, want exactly %v", got, want)
+			}
+			if env["LABELER_URL"] != labelerURL {
+				t.Errorf("LABELER_URL = %v, want the labeler's url %v", env["LABELER_URL"], labelerURL)
+			}
+		})
 	}
 }
 
@@ -234,99 +252,6 @@ func TestProxyRolePolicyOnlyWritesItsOwnLogs(t *testing.T) {
 	}
 }
 
-func TestLabelerFunction(t *testing.T) {
-	arts := fixtureArtifacts(t, "labeler source", "proxy zip")
-	run := mustRunStack(t, "dev", testConfig(), fixtures(arts))
-	bucket := run.mocks.one(t, typeBucket)
-	object := run.mocks.one(t, typeObject)
-	fn := run.mocks.one(t, typeFunction)
-	account := run.mocks.one(t, typeAccount)
-
-	checks := []struct {
-		what string
-		got  any
-		want any
-	}{
-		{"bucket uniformBucketLevelAccess", bucket.Inputs["uniformBucketLevelAccess"], true},
-		{"bucket forceDestroy", bucket.Inputs["forceDestroy"], true},
-		{"bucket publicAccessPrevention", bucket.Inputs["publicAccessPrevention"], "enforced"},
-		{"bucket project", bucket.Inputs["project"], "test-project-123"},
-		{"object bucket", object.Inputs["bucket"], bucket.ID},
-		{"object name", object.Inputs["name"], "labeler-" + arts[0].SHA256 + ".zip"},
-		{"function name", fn.Inputs["name"], "crossfaas-dev-labeler"},
-		{"function project", fn.Inputs["project"], "test-project-123"},
-		{"function location", fn.Inputs["location"], "us-central1"},
-		{"runtime", get(fn.Inputs, "buildConfig.runtime"), defaultLabelerRuntime},
-		{"entry point", get(fn.Inputs, "buildConfig.entryPoint"), "Detect"},
-		{"source bucket", get(fn.Inputs, "buildConfig.source.storageSource.bucket"), bucket.ID},
-		{"source object", get(fn.Inputs, "buildConfig.source.storageSource.object"), object.Inputs["name"]},
-		{"memory", get(fn.Inputs, "serviceConfig.availableMemory"), defaultLabelerMemory},
-		{"timeout", get(fn.Inputs, "serviceConfig.timeoutSeconds"), float64(defaultLabelerTimeoutSeconds)},
-		{"max instances", get(fn.Inputs, "serviceConfig.maxInstanceCount"), float64(defaultLabelerMaxInstances)},
-		{"service account", get(fn.Inputs, "serviceConfig.serviceAccountEmail"), account.Outputs["email"]},
-		{"environment", get(fn.Inputs, "serviceConfig.environmentVariables"), nil},
-	}
-	for _, c := range checks {
-		if !reflect.DeepEqual(c.got, c.want) {
-			t.Errorf("labeler %s = %#v, want %#v", c.what, c.got, c.want)
-		}
-	}
-	if src, ok := object.Inputs["source"].(*asset.Asset); !ok || src.Path != arts[0].Path {
-		t.Errorf("object source = %#v, want the file %q", object.Inputs["source"], arts[0].Path)
-	}
-
-	// The function must not wait for nothing: every API it needs is on.
-	var enabled []string
-	for _, s := range run.mocks.all(typeAPIService) {
-		enabled = append(enabled, s.Inputs["service"].(string))
-		if s.Inputs["disableOnDestroy"] != false {
-			t.Errorf("API %v disableOnDestroy = %v, want false (stacks share projects)", s.Inputs["service"], s.Inputs["disableOnDestroy"])
-		}
-	}
-	for _, api := range []string{"cloudfunctions.googleapis.com", "cloudbuild.googleapis.com", "run.googleapis.com", "vision.googleapis.com"} {
-		if !strings.Contains(strings.Join(enabled, " "), api) {
-			t.Errorf("enabled APIs %v lack %s", enabled, api)
-		}
-	}
-}
-
-func TestLabelerIsPubliclyInvokable(t *testing.T) {
-	run := mustRunStack(t, "dev", testConfig(), fixtures(fixtureArtifacts(t, "l", "p")))
-	fn := run.mocks.one(t, typeFunction)
-	invoker := run.mocks.one(t, typeRunInvoker)
-	for _, c := range []struct {
-		what string
-		got  any
-		want any
-	}{
-		{"name", invoker.Inputs["name"], get(fn.Outputs, "serviceConfig.service")},
-		{"location", invoker.Inputs["location"], "us-central1"},
-		{"project", invoker.Inputs["project"], "test-project-123"},
-		{"role", invoker.Inputs["role"], "roles/run.invoker"},
-		{"member", invoker.Inputs["member"], "allUsers"},
-	} {
-		if !reflect.DeepEqual(c.got, c.want) {
-			t.Errorf("run invoker %s = %#v, want %#v", c.what, c.got, c.want)
-		}
-	}
-}
-
-func TestSourceChangeRenamesObject(t *testing.T) {
-	first := mustRunStack(t, "dev", testConfig(), fixtures(fixtureArtifacts(t, "labeler v1", "same proxy")))
-	second := mustRunStack(t, "dev", testConfig(), fixtures(fixtureArtifacts(t, "labeler v2", "same proxy")))
-
-	object := func(r *stackRun) any {
-		return get(r.mocks.one(t, typeFunction).Inputs, "buildConfig.source.storageSource.object")
-	}
-	if a, b := object(first), object(second); a == b {
-		t.Errorf("function source object = %v for both labeler sources, want it to change with the source", a)
-	}
-	hash := func(r *stackRun) any { return r.mocks.named(t, typeLambda, "proxy-function").Inputs["sourceCodeHash"] }
-	if a, b := hash(first), hash(second); a != b {
-		t.Errorf("proxy sourceCodeHash changed from %v to %v though the proxy zip did not", a, b)
-	}
-}
-
 func TestStackOutputs(t *testing.T) {
 	arts := fixtureArtifacts(t, "l", "p")
 	run := mustRunStack(t, "dev", testConfig(), fixtures(arts))
@@ -360,6 +285,10 @@ func physicalNames(r *stackRun) map[string]string {
 		switch {
 		case res.Type == typeAccount:
 			names[key] = res.Inputs["accountId"].(string)
+		case res.Type == typePool:
+			names[key] = res.Inputs["workloadIdentityPoolId"].(string)
+		case res.Type == typeProvider:
+			// Its id is the pool's to scope.
 		case res.Type == typeLogGroup:
 			names[key] = res.Inputs["name"].(string)
 		case res.Type == typeAPIService || res.Type == typeObject || res.Type == typeStage:
@@ -582,6 +511,8 @@ func TestStackFiles(t *testing.T) {
 			}
 			cfg[key] = testConfig()[key]
 		}
+		// Nor may a test ask Google whether its APIs answer.
+		cfg["crossfaas:googleApisReadyTimeout"] = "0"
 		loaded[stack] = mustRunStack(t, stack, cfg, fixtures(fixtureArtifacts(t, "l", "p")))
 	}
 

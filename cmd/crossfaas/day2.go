@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 
@@ -16,7 +15,7 @@ import (
 // `pulumi up` run there.
 
 // stackFlag adds --stack to fs.
-func stackFlag(fs *flag.FlagSet) *string {
+func stackFlag(fs *flagSet) *string {
 	return fs.String("stack", "", "the stack `name` (default: the selected stack, as `pulumi stack select` sets it)")
 }
 
@@ -55,10 +54,10 @@ func openStack(ctx context.Context, stack string) (*deployed.Stack, string, erro
 // parseInterspersed parses args into fs, allowing flags after positional
 // arguments ("invoke sms 'face addcol x' --from +1555..."), and returns the
 // positional ones.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+func parseInterspersed(fs *flagSet, args []string) ([]string, error) {
 	var positional []string
 	for {
-		if err := parseFlags(fs, args); err != nil {
+		if err := fs.Parse(args); err != nil {
 			return nil, err
 		}
 		args = fs.Args()

@@ -21,9 +21,10 @@ const invokeTimeout = 35 * time.Second
 
 func init() {
 	register("invoke", command{
-		summary: "call a deployed stack: `invoke detect` labels an image, `invoke sms` texts the bot",
-		run: func(ctx context.Context, args []string) error {
-			return runInvoke(ctx, args, os.Stdout, os.Stderr, &http.Client{Timeout: invokeTimeout})
+		summary:  "call a deployed stack: `invoke detect` labels an image, `invoke sms` texts the bot",
+		synopsis: "detect [--stack NAME] [--image URI] [--json] | sms [--stack NAME] --from +1555... [--to +1555...] TEXT",
+		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			return runInvoke(ctx, args, stdout, stderr, &http.Client{Timeout: invokeTimeout})
 		},
 	})
 }
@@ -32,7 +33,7 @@ func init() {
 func runInvoke(ctx context.Context, args []string, stdout, stderr io.Writer, client *http.Client) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
-			fmt.Fprintln(stdout, "Usage: crossfaas invoke detect [--stack NAME] [--image URI] [--json]\n       crossfaas invoke sms [--stack NAME] --from +1555... [--to +1555...] TEXT")
+			fmt.Fprintln(stdout, "Usage: crossfaas invoke detect [--stack NAME] [--image URI] [--json]\n       crossfaas invoke sms [--stack NAME] --from +1555... [--to +1555...] TEXT\n\nRun 'crossfaas invoke detect -h' or 'crossfaas invoke sms -h' for the flags.")
 			return nil
 		}
 		return usageErrorf("say what to invoke: detect or sms")
@@ -49,11 +50,11 @@ func runInvoke(ctx context.Context, args []string, stdout, stderr io.Writer, cli
 // runInvokeDetect calls GET /detect of the stack's endpoint and prints the
 // labels, or the raw body with --json.
 func runInvokeDetect(ctx context.Context, args []string, stdout, stderr io.Writer, client *http.Client) error {
-	fs := newFlagSet("invoke", "detect [--stack NAME] [--image URI] [--json]", stderr)
+	fs := newFlagSet("invoke", stdout)
 	stack := stackFlag(fs)
 	image := fs.String("image", "", "the image `URI` to label (http(s) or gs://; default: the labeler's default image)")
 	raw := fs.Bool("json", false, "print the raw JSON body")
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -92,7 +93,7 @@ func runInvokeDetect(ctx context.Context, args []string, stdout, stderr io.Write
 // signed with its Twilio auth token as Twilio signs, and prints the
 // acknowledgement.
 func runInvokeSMS(ctx context.Context, args []string, stdout, stderr io.Writer, client *http.Client) error {
-	fs := newFlagSet("invoke", "sms [--stack NAME] --from +1555... [--to +1555...] TEXT", stderr)
+	fs := newFlagSet("invoke", stdout)
 	stack := stackFlag(fs)
 	from := fs.String("from", "", "the sender's `number`, E.164 (yours: the bot's answers go there)")
 	to := fs.String("to", os.Getenv(EnvTwilioNumber), "the Twilio `number` texted, E.164, which the bot replies from (default $"+EnvTwilioNumber+")")

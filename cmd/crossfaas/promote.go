@@ -10,9 +10,10 @@ import (
 
 func init() {
 	register("promote", command{
-		summary: "deploy to one stack (prod) the commit another (dev) runs, and check they match",
-		run: func(ctx context.Context, args []string) error {
-			return runPromote(ctx, args, os.Stdin, os.Stdout, os.Stderr)
+		summary:  "deploy to one stack (prod) the commit another (dev) runs, and check they match",
+		synopsis: "[--yes] FROM TO",
+		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			return runPromote(ctx, args, os.Stdin, stdout, stderr)
 		},
 	})
 }
@@ -21,7 +22,7 @@ func init() {
 // commit; otherwise it previews TO, asks (unless --yes), runs up on TO and
 // verifies TO's digests equal FROM's.
 func runPromote(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("promote", "[--yes] FROM TO", stderr)
+	fs := newFlagSet("promote", stdout)
 	yes := fs.Bool("yes", false, "deploy without asking for confirmation")
 	positional, err := parseInterspersed(fs, args)
 	if err != nil {

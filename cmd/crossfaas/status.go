@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"os"
 
 	"github.com/crossfaas/crossfaas/internal/build"
 	"github.com/crossfaas/crossfaas/internal/deployed"
@@ -12,10 +11,9 @@ import (
 
 func init() {
 	register("status", command{
-		summary: "show what a deployed stack runs against what this tree builds",
-		run: func(ctx context.Context, args []string) error {
-			return runStatus(ctx, args, os.Stdout, os.Stderr)
-		},
+		summary:  "show what a deployed stack runs against what this tree builds",
+		synopsis: "[--stack NAME] [--json]",
+		run:      runStatus,
 	})
 }
 
@@ -23,10 +21,10 @@ func init() {
 // against the digest this tree builds to, the stack's URLs, its last
 // update and the URN that deploys one function alone.
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("status", "[--stack NAME] [--json]", stderr)
+	fs := newFlagSet("status", stdout)
 	stack := stackFlag(fs)
 	asJSON := fs.Bool("json", false, "print the status as JSON")
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

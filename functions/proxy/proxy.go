@@ -13,8 +13,10 @@
 //     minus a safety margin, so the caller gets an answer before Lambda kills
 //     the invocation;
 //   - 502 when the labeler cannot be reached (connection refused, DNS, TLS),
-//     when its body exceeds MaxUpstreamBody, or when it does not reply with
-//     JSON. A reply that is not JSON comes from something in front of the
+//     when the proxy cannot get an identity token for a private labeler
+//     (Google's token exchange failed: the message names the step), when
+//     the labeler's body exceeds MaxUpstreamBody, or when it does not reply
+//     with JSON. A reply that is not JSON comes from something in front of the
 //     labeler (Google's front end: an HTML 403 for a missing IAM binding, a
 //     404 for a wrong URL, a 5xx page) or from a labeler bug; passing it on
 //     would break the proxy's JSON contract and blame the caller for a
@@ -24,6 +26,13 @@
 //
 // The labeler's JSON replies, errors included (a 400 or 422 for an image it
 // cannot label), pass through with their status and Content-Type.
+//
+// A private labeler (the default) only answers callers with a Google ID
+// token of one service account. With LABELER_CREDENTIAL_CONFIG set, the
+// proxy gets those tokens through workload identity federation from its own
+// Lambda role credentials (package federation): lazily, at the first
+// labeler call and not at cold start, cached for the hour they live and
+// refreshed in the background five minutes before they expire.
 package proxy
 
 import (
@@ -31,10 +40,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -44,6 +50,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/crossfaas/crossfaas/functions/labeler/imageuri"
+	"github.com/crossfaas/crossfaas/internal/federation"
 )
 
 // EnvLabelerURL is the environment variable holding the labeler's URL.
@@ -74,6 +81,9 @@ type Config struct {
 	// LabelerURL is the labeler's URL: absolute, http or https, with a host.
 	// Its own query parameters, if any, are kept; imageUri is set on top.
 	LabelerURL *url.URL
+	// Credentials is the credential configuration for a private labeler
+	// (LABELER_CREDENTIAL_CONFIG); nil for a public one. ClientFor uses it.
+	Credentials *federation.CredentialConfig
 	// DeadlineMargin is kept back from the invocation's remaining time when
 	// the labeler is called. Zero means DefaultDeadlineMargin.
 	DeadlineMargin time.Duration
@@ -83,7 +93,8 @@ type Config struct {
 }
 
 // ConfigFromEnv reads the configuration from the environment: LABELER_URL
-// is required and must be an absolute http(s) URL. The error names the
+// is required and must be an absolute http(s) URL; LABELER_CREDENTIAL_CONFIG,
+// if set, must be a valid credential configuration. The error names the
 // variable and says what is wrong with it.
 func ConfigFromEnv() (Config, error) {
 	raw, ok := os.LookupEnv(EnvLabelerURL)
@@ -94,7 +105,11 @@ func ConfigFromEnv() (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("proxy config: %s: %w", EnvLabelerURL, err)
 	}
-	return Config{LabelerURL: u}, nil
+	creds, err := credentialConfigFromEnv()
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{LabelerURL: u, Credentials: creds}, nil
 }
 
 // ParseLabelerURL parses raw as the labeler's URL: an absolute http or https
@@ -115,40 +130,6 @@ func ParseLabelerURL(raw string) (*url.URL, error) {
 		return nil, fmt.Errorf("labeler url %q: must not have a fragment", raw)
 	}
 	return u, nil
-}
-
-// NewClient returns the HTTP client for the labeler, meant to be built once
-// per execution environment and reused by every invocation so that warm
-// invocations skip the TCP and TLS handshakes. Redirects are not followed: a
-// labeler never redirects, and a 3xx reply is relayed as a 502.
-//
-// An idle connection can die while Lambda freezes the environment; Go's
-// transport retries a GET on a reused connection that fails before any
-// response byte, so a dead connection costs one reconnect, not an error.
-func NewClient() *http.Client {
-	transport := &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: (&net.Dialer{
-			Timeout:   5 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		ForceAttemptHTTP2: true,
-		// A Lambda environment runs one invocation at a time, so a few idle
-		// connections to the one upstream host are plenty.
-		MaxIdleConns:        8,
-		MaxIdleConnsPerHost: 8,
-		// Shorter than the idle timeouts of Google's front end, so the pool
-		// rarely holds a connection the server already closed.
-		IdleConnTimeout:       60 * time.Second,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ExpectContinueTimeout: time.Second,
-	}
-	return &http.Client{
-		Transport: transport,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
 }
 
 // Handler serves API Gateway HTTP API (payload v2) events for GET /detect.
@@ -321,107 +302,6 @@ func queryErrorDetail(err error) string {
 		return fmt.Sprintf("invalid percent-encoding %q", string(escErr))
 	}
 	return err.Error()
-}
-
-// forward calls the labeler and turns its reply, or its failure, into the
-// proxy's answer.
-func (h *Handler) forward(ctx context.Context, uri string, given bool) outcome {
-	budget := h.maxUpstream
-	if deadline, ok := ctx.Deadline(); ok {
-		budget = min(budget, deadline.Sub(time.Now())-h.margin)
-	}
-	if budget <= 0 {
-		return errorOutcome(http.StatusGatewayTimeout, "no time left to call the labeler", "deadline too close")
-	}
-	callCtx, cancel := context.WithTimeout(ctx, budget)
-	defer cancel()
-
-	target := *h.labeler
-	q := target.Query()
-	if given {
-		q.Set(QueryParam, uri)
-	}
-	target.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(callCtx, http.MethodGet, target.String(), nil)
-	if err != nil {
-		// Cannot happen for a URL that passed ParseLabelerURL.
-		return errorOutcome(http.StatusInternalServerError, "the proxy is misconfigured", "build upstream request: "+err.Error())
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "crossfaas-proxy")
-
-	start := time.Now()
-	resp, err := h.client.Do(req)
-	if err != nil {
-		out := upstreamFailure(callCtx, err)
-		out.upstreamLatency = time.Since(start)
-		return out
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxUpstreamBody+1))
-	latency := time.Since(start)
-	if err != nil {
-		out := upstreamFailure(callCtx, err)
-		out.upstreamStatus, out.upstreamLatency = resp.StatusCode, latency
-		return out
-	}
-	out := relay(resp, body)
-	out.upstreamStatus, out.upstreamLatency = resp.StatusCode, latency
-	return out
-}
-
-// upstreamFailure words a failed labeler call: 504 when the call ran out of
-// time, 502 otherwise.
-func upstreamFailure(callCtx context.Context, err error) outcome {
-	var netErr net.Error
-	if errors.Is(callCtx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
-		(errors.As(err, &netErr) && netErr.Timeout()) {
-		return errorOutcome(http.StatusGatewayTimeout, "the labeler did not answer in time", "upstream timeout: "+err.Error())
-	}
-	return errorOutcome(http.StatusBadGateway, "the labeler could not be reached", "upstream unreachable: "+err.Error())
-}
-
-// relay turns the labeler's complete reply into the proxy's answer: JSON
-// passes through, anything else becomes a JSON error (see the package doc).
-func relay(resp *http.Response, body []byte) outcome {
-	if len(body) > MaxUpstreamBody {
-		return errorOutcome(http.StatusBadGateway,
-			fmt.Sprintf("the labeler's reply is larger than %d bytes", MaxUpstreamBody), "upstream body too large")
-	}
-	contentType := resp.Header.Get("Content-Type")
-	if isJSONMediaType(contentType) && json.Valid(body) {
-		if contentType == "" {
-			contentType = "application/json"
-		}
-		return outcome{status: resp.StatusCode, body: body, contentType: contentType, retryAfter: resp.Header.Get("Retry-After")}
-	}
-	if resp.StatusCode == http.StatusTooManyRequests {
-		out := errorOutcome(http.StatusTooManyRequests, "the labeler is overloaded: retry later", "upstream rate limited")
-		out.retryAfter = resp.Header.Get("Retry-After")
-		return out
-	}
-	what := "a reply that is not JSON"
-	switch {
-	case len(body) == 0:
-		what = "an empty body"
-	case isJSONMediaType(contentType):
-		what = "malformed JSON"
-	}
-	return errorOutcome(http.StatusBadGateway,
-		fmt.Sprintf("the labeler answered HTTP %d with %s", resp.StatusCode, what), "upstream not json")
-}
-
-// isJSONMediaType reports whether contentType is JSON (application/json or
-// a +json type) or absent.
-func isJSONMediaType(contentType string) bool {
-	if contentType == "" {
-		return true
-	}
-	mediaType, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return false
-	}
-	return mediaType == "application/json" || strings.HasSuffix(mediaType, "+json")
 }
 
 // errorOutcome is the proxy's own JSON error answer.

@@ -34,13 +34,27 @@ type fakeLabeler struct {
 // the test ends.
 func newFakeLabeler(t testing.TB, reply http.HandlerFunc) *fakeLabeler {
 	t.Helper()
+	return newFakeLabelerBehind(t, nil, reply)
+}
+
+// newFakeLabelerBehind starts a labeler answering with reply behind
+// front(url, labeler), where url is the labeler's own URL (front nil: none),
+// and closes it when the test ends. Only the requests that pass the front
+// are recorded.
+func newFakeLabelerBehind(t testing.TB, front func(url string, next http.Handler) http.Handler, reply http.HandlerFunc) *fakeLabeler {
+	t.Helper()
 	f := &fakeLabeler{}
-	f.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.queries = append(f.queries, r.URL.RawQuery)
 		f.mu.Unlock()
 		reply(w, r)
-	}))
+	})
+	f.Server = httptest.NewUnstartedServer(nil)
+	if front != nil {
+		h = front("http://"+f.Listener.Addr().String(), h)
+	}
+	f.Config.Handler = h
 	f.Config.ConnState = func(_ net.Conn, state http.ConnState) {
 		if state == http.StateNew {
 			f.newConn.Add(1)
@@ -344,8 +358,10 @@ func TestHandleUpstreamTimeout(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			labeler := newFakeLabeler(t, tt.reply)
 			h := newHandler(t, labeler.URL, nil)
-			// A Lambda invocation with 800 ms left: the labeler gets 300 ms.
-			ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
+			// A Lambda invocation with 2 s left: the labeler gets 1.5 s,
+			// and the proxy answers with the 500 ms margin to spare (at
+			// least 200 ms of it, however loaded the machine).
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 			deadline, _ := ctx.Deadline()
 			resp, err := h.Handle(ctx, detect("imageUri=gs://b/o.jpg"))

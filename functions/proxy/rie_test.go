@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/crossfaas/crossfaas/internal/build"
+	"github.com/crossfaas/crossfaas/internal/googleauthfake"
 	"github.com/crossfaas/crossfaas/internal/lambdatest"
 )
 
@@ -25,6 +25,11 @@ const bootstrapPackage = "./functions/proxy/bootstrap"
 // maxZipSize is the largest proxy.zip we accept: a cold start reads the
 // whole package, so it stays small.
 const maxZipSize = 3 << 20
+
+// outputWait bounds the wait for a function's log line. WaitOutput returns
+// as soon as the line is there; the bound only matters when it never comes,
+// and is generous for a loaded machine.
+const outputWait = 30 * time.Second
 
 // labelsJSON is a labeler reply of realistic size.
 const labelsJSON = `{"imageUri":"gs://cloud-samples-data/vision/label/wakeupcat.jpg","labels":[` +
@@ -99,7 +104,9 @@ func TestBootstrapUnderRIE(t *testing.T) {
 	}
 
 	// One JSON log line per invocation, with the request id Lambda assigned.
-	if !fn.WaitOutput(`"path":"/labels"`, 2*time.Second) {
+	// The wait ends as soon as the line is there; its bound is for a
+	// loaded machine.
+	if !fn.WaitOutput(`"path":"/labels"`, outputWait) {
 		t.Fatalf("no log line for the last invocation in:\n%s", fn.Output())
 	}
 	var logged []map[string]any
@@ -127,8 +134,17 @@ func TestBootstrapUnderRIEAnswers504BeforeLambdaTimesOut(t *testing.T) {
 		}
 	})
 	defer close(release)
-	fn := startProxy(t, labeler.URL, time.Second)
+	const timeout = 3 * time.Second
+	fn := startProxy(t, labeler.URL, timeout)
+	// A first, quick invocation takes the cold start out of the slow one's
+	// time, which a loaded machine could stretch past the function timeout.
+	if resp := fn.InvokeAPIGatewayV2(t, lambdatest.HTTPEvent("GET", "/warm-up", "", nil, "")); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("warm-up invocation: status = %d, want 404", resp.StatusCode)
+	}
 
+	// InvokeAPIGatewayV2 fails the test on a function error, which is what
+	// a Lambda timeout (Sandbox.Timedout) is: a 504 answer means the proxy
+	// answered before Lambda killed the invocation.
 	start := time.Now()
 	resp := fn.InvokeAPIGatewayV2(t, lambdatest.HTTPEvent("GET", "/detect", "imageUri=gs://b/slow.jpg", nil, ""))
 	elapsed := time.Since(start)
@@ -136,8 +152,8 @@ func TestBootstrapUnderRIEAnswers504BeforeLambdaTimesOut(t *testing.T) {
 		t.Errorf("status = %d (%s), want 504", resp.StatusCode, resp.Body)
 	}
 	errorMessage(t, resp)
-	if elapsed >= time.Second {
-		t.Errorf("answered after %v, want before the 1s function timeout", elapsed)
+	if elapsed >= timeout {
+		t.Errorf("answered after %v, want before the %v function timeout", elapsed, timeout)
 	}
 }
 
@@ -175,10 +191,19 @@ func TestBootstrapUnderRIEReusesOneConnection(t *testing.T) {
 			t.Fatalf("call %d: status = %d (%s)", i, resp.StatusCode, resp.Body)
 		}
 	}
-	if got := labeler.newConn.Load(); got != 1 {
-		t.Errorf("%d sequential invocations opened %d connections to the labeler, want 1", calls, got)
+	// One connection is what an idle machine shows (the benchmark reports
+	// the count). Go's transport gives a connection back to its pool only
+	// when the request's write is seen done within 50 ms of the response
+	// (maxWriteWaitBeforeConnReuse), which a machine under heavy load can
+	// miss now and then; without keep-alive every call would open one.
+	if got := labeler.newConn.Load(); got < 1 || got > maxConnsFor200Calls {
+		t.Errorf("%d sequential invocations opened %d connections to the labeler, want 1 (at most %d on a loaded machine)", calls, got, maxConnsFor200Calls)
 	}
 }
+
+// maxConnsFor200Calls bounds the labeler connections of 200 sequential
+// invocations: far below the 200 of a proxy without keep-alive.
+const maxConnsFor200Calls = 4
 
 func TestProxyZipSize(t *testing.T) {
 	bin := lambdatest.Build(t, bootstrapPackage)
@@ -197,10 +222,13 @@ func TestProxyZipSize(t *testing.T) {
 }
 
 // BenchmarkProxyOverheadRIE measures, warm and over loopback, the latency
-// the proxy Lambda adds to a labeler call. Each iteration makes three calls
-// in turn: the labeler directly (with the proxy's keep-alive client), the
-// proxy under the emulator, and a trivial echo function under the emulator
-// with the same event. Reported metrics:
+// the proxy Lambda adds to a labeler call, for a public labeler and for a
+// private one (behind the Cloud Run front of package googleauthfake, the
+// proxy holding a cached ID token). Each iteration makes three calls in
+// turn: the labeler directly (with the proxy's keep-alive client; for the
+// private labeler with a valid ID token, as any permitted caller sends it),
+// the proxy under the emulator, and a trivial echo function under the
+// emulator with the same event. Reported metrics:
 //
 //   - p50-direct-ms, p50-proxy-ms, p50-echo-ms: median latency of each;
 //   - p50-overhead-ms: p50-proxy-ms − p50-direct-ms, what a caller of the
@@ -208,25 +236,49 @@ func TestProxyZipSize(t *testing.T) {
 //   - p50-proxy-own-ms: p50-overhead-ms − p50-echo-ms, the proxy's own share
 //     once the emulator's hop (measured on echo) is taken out;
 //   - labeler-conns: TCP connections the labeler accepted from the proxy
-//     over the whole run, warm-up included (1 when keep-alive works).
+//     over the whole run, warm-up included (1 when keep-alive works);
+//   - exchanges and proxy-calls (private only): the token exchanges the
+//     proxy made and the calls it served, warm-up included (one exchange
+//     for the whole run when the token cache works).
 //
 // ns/op is the time of all three calls.
 //
 //	go test -run '^$' -bench ProxyOverheadRIE -benchtime 2000x ./functions/proxy/
 func BenchmarkProxyOverheadRIE(b *testing.B) {
-	labeler := newFakeLabeler(b, jsonReply(200, labelsJSON))
-	proxyFn := startProxy(b, labeler.URL, 0)
+	b.Run("public", func(b *testing.B) {
+		labeler := newFakeLabeler(b, jsonReply(200, labelsJSON))
+		// The direct calls go to a twin labeler so that labeler-conns counts
+		// the proxy's connections only.
+		twin := newFakeLabeler(b, jsonReply(200, labelsJSON))
+		benchmarkOverhead(b, labeler, startProxy(b, labeler.URL, 0), twin.URL, "", nil)
+	})
+	b.Run("private", func(b *testing.B) {
+		g := startGoogle(b, nil)
+		labeler := newPrivateLabeler(b, g, callerAccount, jsonReply(200, labelsJSON))
+		twin := newPrivateLabeler(b, g, callerAccount, jsonReply(200, labelsJSON))
+		// The direct caller's token: a valid ID token for the twin.
+		claims := g.Claims(twin.URL)
+		benchmarkOverhead(b, labeler, startPrivateProxy(b, g, labeler.URL, nil), twin.URL, "Bearer "+g.Mint(claims), g)
+	})
+}
+
+// benchmarkOverhead runs BenchmarkProxyOverheadRIE's measurement: proxyFn
+// serves the labeler, directURL is its twin, called with authorization (if
+// not empty); g, if not nil, counts the token exchanges.
+func benchmarkOverhead(b *testing.B, labeler *fakeLabeler, proxyFn *lambdatest.Function, directURL, authorization string, g *googleauthfake.Google) {
 	echoFn := lambdatest.Start(b, lambdatest.Options{Package: "./internal/lambdatest/echo", Handler: "echo"})
-	// The direct calls go to a twin labeler so that labeler-conns counts the
-	// proxy's connections only.
-	twin := newFakeLabeler(b, jsonReply(200, labelsJSON))
 	directClient := NewClient()
-	directURL := twin.URL + "/?imageUri=gs%3A%2F%2Fb%2Fo.jpg"
+	directURL += "/?imageUri=gs%3A%2F%2Fb%2Fo.jpg"
 	event := lambdatest.HTTPEvent("GET", "/detect", "imageUri=gs://b/o.jpg", nil, "")
 	ctx := context.Background()
+	proxyCalls := 0
 
 	direct := func() error {
-		resp, err := directClient.Get(directURL)
+		req, _ := http.NewRequest(http.MethodGet, directURL, nil)
+		if authorization != "" {
+			req.Header.Set("Authorization", authorization)
+		}
+		resp, err := directClient.Do(req)
 		if err != nil {
 			return err
 		}
@@ -240,12 +292,13 @@ func BenchmarkProxyOverheadRIE(b *testing.B) {
 		return nil
 	}
 	viaProxy := func() error {
+		proxyCalls++
 		payload, err := proxyFn.Invoke(ctx, event)
 		if err != nil {
 			return err
 		}
-		var resp events.APIGatewayV2HTTPResponse
-		if err := json.Unmarshal(payload, &resp); err != nil || resp.StatusCode != 200 {
+		resp, err := decodeResponse(payload)
+		if err != nil || resp.StatusCode != 200 {
 			return fmt.Errorf("proxy call: %s (%v)", payload, err)
 		}
 		return nil
@@ -284,4 +337,8 @@ func BenchmarkProxyOverheadRIE(b *testing.B) {
 	b.ReportMetric(proxyMs-directMs, "p50-overhead-ms")
 	b.ReportMetric(proxyMs-directMs-echoMs, "p50-proxy-own-ms")
 	b.ReportMetric(float64(labeler.newConn.Load()), "labeler-conns")
+	if g != nil {
+		b.ReportMetric(float64(g.Exchanges()), "exchanges")
+		b.ReportMetric(float64(proxyCalls), "proxy-calls")
+	}
 }

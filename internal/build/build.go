@@ -66,6 +66,9 @@ type Target struct {
 	// Dir is, for Source, the module directory relative to the root, e.g.
 	// "functions/labeler". It must hold the module's go.mod.
 	Dir string
+	// Summary says in a few words what the artifact is, for
+	// `crossfaas build -h`.
+	Summary string
 }
 
 // Artifact is a built zip.
@@ -91,6 +94,9 @@ type Options struct {
 	Targets []Target
 	// GOARCH is the Lambda architecture, "arm64" or "amd64"; "" means "arm64".
 	GOARCH string
+
+	// toolchain is Root's go.mod's toolchain directive, set by withDefaults.
+	toolchain string
 }
 
 // All builds every target in parallel and returns artifacts in the order of
@@ -160,6 +166,9 @@ func (opts Options) withDefaults() (Options, error) {
 	if err := validate(opts.Targets); err != nil {
 		return opts, fmt.Errorf("build: %w", err)
 	}
+	if opts.toolchain, err = Toolchain(opts.Root); err != nil {
+		return opts, fmt.Errorf("build: %w", err)
+	}
 	return opts, nil
 }
 
@@ -213,7 +222,7 @@ func buildTarget(ctx context.Context, opts Options, t Target) (Artifact, error) 
 			return Artifact{}, err
 		}
 	case Source:
-		if err := zipSource(ctx, filepath.Join(opts.Root, t.Dir), zipPath); err != nil {
+		if err := zipSource(ctx, filepath.Join(opts.Root, t.Dir), opts.toolchain, zipPath); err != nil {
 			return Artifact{}, err
 		}
 	}

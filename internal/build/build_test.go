@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"debug/buildinfo"
 	"debug/elf"
 	"encoding/hex"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -568,12 +570,14 @@ func TestReleaseEnv(t *testing.T) {
 		"GOARM64=v9.0",
 		"HOME=/root",
 		"GOPROXY=off",
+		"GOTOOLCHAIN=local",
 	}
-	got := releaseEnv(environ, "linux", "arm64")
+	got := releaseEnv(environ, "linux", "arm64", "")
 	want := []string{
 		"PATH=/usr/bin",
 		"HOME=/root",
 		"GOPROXY=off",
+		"GOTOOLCHAIN=local",
 		"GOOS=linux",
 		"GOARCH=arm64",
 		"CGO_ENABLED=0",
@@ -584,6 +588,64 @@ func TestReleaseEnv(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("releaseEnv(%q) = %q, want %q", environ, got, want)
+	}
+
+	// A pinned toolchain overrides the environment's.
+	pinned := releaseEnv(environ, "linux", "arm64", "go1.26.8")
+	if n := slices.Index(pinned, "GOTOOLCHAIN=go1.26.8"); n < 0 || slices.Contains(pinned, "GOTOOLCHAIN=local") {
+		t.Errorf("releaseEnv(..., %q) = %q, want GOTOOLCHAIN=go1.26.8 alone", "go1.26.8", pinned)
+	}
+}
+
+func TestToolchain(t *testing.T) {
+	tests := []struct {
+		gomod, want string
+	}{
+		{"module m\n\ngo 1.26.6\n\ntoolchain go1.26.8\n", "go1.26.8"},
+		{"module m\n\ngo 1.26\n", ""},
+	}
+	for _, tt := range tests {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(tt.gomod), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := Toolchain(dir); err != nil || got != tt.want {
+			t.Errorf("Toolchain(%q) = %q, %v; want %q", tt.gomod, got, err, tt.want)
+		}
+	}
+	if _, err := Toolchain(t.TempDir()); err == nil {
+		t.Error("Toolchain(a directory without go.mod) succeeded")
+	}
+}
+
+// The repository pins a released toolchain, and a build runs exactly it:
+// the binary says which Go built it. Here the local go is that version, so
+// nothing is downloaded.
+func TestRepositoryBuildsWithItsPinnedToolchain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: not building")
+	}
+	root, err := FindRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned, err := Toolchain(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^go1\.[0-9]+\.[0-9]+$`).MatchString(pinned) {
+		t.Fatalf("go.mod's toolchain directive is %q, want a released toolchain such as go1.26.8", pinned)
+	}
+	bin := filepath.Join(t.TempDir(), "bootstrap")
+	if err := Binary(t.Context(), root, "./internal/lambdatest/echo", bin, "linux", "arm64"); err != nil {
+		t.Fatal(err)
+	}
+	info, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.GoVersion != pinned {
+		t.Errorf("the binary was built by %s, want the pinned %s", info.GoVersion, pinned)
 	}
 }
 

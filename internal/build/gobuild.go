@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/mod/modfile"
 )
 
 // releaseFlags are the go build flags of every Lambda binary. -trimpath
@@ -41,21 +43,46 @@ func Binary(ctx context.Context, root, pkg, out, goos, goarch string) error {
 	if err != nil {
 		return fmt.Errorf("go build %s: %w", pkg, err)
 	}
+	toolchain, err := Toolchain(root)
+	if err != nil {
+		return fmt.Errorf("go build %s: %w", pkg, err)
+	}
 	args := append([]string{"build", "-o", out}, releaseFlags...)
 	args = append(args, pkg)
-	if _, err := goCommand(ctx, root, goos, goarch, args...); err != nil {
+	if _, err := goCommand(ctx, root, goos, goarch, toolchain, args...); err != nil {
 		return err
 	}
 	return nil
 }
 
+// Toolchain returns the Go toolchain the go.mod at root pins with its
+// toolchain directive ("go1.26.8"), or "" when it has none. Builds run
+// exactly that toolchain (GOTOOLCHAIN), so that two machines with different
+// Go installations build the same bytes: the go command runs itself when it
+// is that version and otherwise downloads it once through GOPROXY.
+func Toolchain(root string) (string, error) {
+	path := filepath.Join(root, "go.mod")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read the toolchain: %w", err)
+	}
+	f, err := modfile.Parse(path, data, nil)
+	if err != nil {
+		return "", fmt.Errorf("read the toolchain: %w", err)
+	}
+	if f.Toolchain == nil {
+		return "", nil
+	}
+	return f.Toolchain.Name, nil
+}
+
 // goCommand runs the go command in dir with the release environment for
-// goos/goarch and returns its standard output. On failure the error holds
-// what the command wrote to standard error.
-func goCommand(ctx context.Context, dir, goos, goarch string, args ...string) ([]byte, error) {
+// goos/goarch and toolchain and returns its standard output. On failure
+// the error holds what the command wrote to standard error.
+func goCommand(ctx context.Context, dir, goos, goarch, toolchain string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
-	cmd.Env = releaseEnv(os.Environ(), goos, goarch)
+	cmd.Env = releaseEnv(os.Environ(), goos, goarch, toolchain)
 	// With Env set, os/exec leaves PWD as this process has it; the go
 	// command would then take its directory from the kernel, symlinks
 	// resolved, and name package directories outside a dir reached through a
@@ -88,7 +115,9 @@ func goCommand(ctx context.Context, dir, goos, goarch string, args ...string) ([
 // An empty variable does not override a value set with `go env -w`, so
 // GOFLAGS is set to a flag the build passes anyway rather than cleared.
 // GOARM64 and GOAMD64 are pinned to the baseline that every Lambda host runs.
-func releaseEnv(environ []string, goos, goarch string) []string {
+// A toolchain ("go1.26.8", see Toolchain) becomes GOTOOLCHAIN, whatever the
+// environment says; "" leaves GOTOOLCHAIN as it is.
+func releaseEnv(environ []string, goos, goarch, toolchain string) []string {
 	fixed := []string{
 		"GOOS=" + goos,
 		"GOARCH=" + goarch,
@@ -97,6 +126,9 @@ func releaseEnv(environ []string, goos, goarch string) []string {
 		"GOWORK=off",
 		"GOARM64=v8.0",
 		"GOAMD64=v1",
+	}
+	if toolchain != "" {
+		fixed = append(fixed, "GOTOOLCHAIN="+toolchain)
 	}
 	drop := map[string]bool{"GOEXPERIMENT": true, "GOFIPS140": true}
 	for _, kv := range fixed {

@@ -103,8 +103,8 @@ func addFile(zw *zip.Writer, e entry) error {
 // of the module's packages that the root package is built with on
 // linux/amd64, in sorted order, mode 0644. Tests, testdata, READMEs, other
 // commands (such as a cmd/ main for local runs) and untracked junk stay out.
-func zipSource(ctx context.Context, dir, zipPath string) error {
-	names, err := sourceFiles(ctx, dir)
+func zipSource(ctx context.Context, dir, toolchain, zipPath string) error {
+	names, err := sourceFiles(ctx, dir, toolchain)
 	if err != nil {
 		return fmt.Errorf("zip source %s: %w", dir, err)
 	}
@@ -136,7 +136,7 @@ const listFields = "Dir,Module,GoFiles,CgoFiles,IgnoredGoFiles,IgnoredOtherFiles
 // sorted, of the files a source zip of the module in dir holds. Files a
 // package's build constraints leave out on linux/amd64 are kept: they are
 // part of the package and cost little.
-func sourceFiles(ctx context.Context, dir string) ([]string, error) {
+func sourceFiles(ctx context.Context, dir, toolchain string) ([]string, error) {
 	gomod := filepath.Join(dir, "go.mod")
 	data, err := os.ReadFile(gomod)
 	if err != nil {
@@ -159,7 +159,7 @@ func sourceFiles(ctx context.Context, dir string) ([]string, error) {
 		return nil, err
 	}
 	// Cloud Functions builds on linux/amd64.
-	out, err := goCommand(ctx, dir, "linux", "amd64", "list", "-deps", "-json="+listFields, ".")
+	out, err := goCommand(ctx, dir, "linux", "amd64", toolchain, "list", "-deps", "-json="+listFields, ".")
 	if err != nil {
 		return nil, err
 	}

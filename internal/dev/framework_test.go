@@ -124,6 +124,7 @@ func TestFunctionsFrameworkChild(t *testing.T) {
 	}
 	req.Header.Set("Function-Execution-Id", executionID)
 	req.Header.Set("X-Cloud-Trace-Context", traceHeader)
+	authorize(t, sys, req) // the labeler is private, behind funcframework too
 	checkLabeled(t, req)
 	req, err = http.NewRequest(http.MethodGet, sys.GatewayURL+"/detect", nil)
 	if err != nil {

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/crossfaas/crossfaas/internal/federation"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudrunv2"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/iam"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// privateLinkAPIs are the APIs the proxy calls to get its ID tokens:
+// Security Token Service (the exchange) and IAM Credentials
+// (generateIdToken).
+var privateLinkAPIs = []string{"iamcredentials.googleapis.com", "sts.googleapis.com"}
+
+// awsProviderID is the id of the AWS provider in the pool. Its pool's id
+// changes at each re-creation (see workloadPoolID), so a fixed provider id
+// never meets a soft-deleted one.
+const awsProviderID = "aws-proxy"
+
+// awsRoleMapping is Google's default attribute.aws_role of an AWS
+// provider: an assumed-role ARN without its session name, so that a
+// principal set names the role and not one of its sessions.
+const awsRoleMapping = "assertion.arn.contains('assumed-role') ? " +
+	"assertion.arn.extract('{account_arn}assumed-role/') + 'assumed-role/' + assertion.arn.extract('assumed-role/{role_name}/') : assertion.arn"
+
+// PrivateLinkArgs are the inputs of a PrivateLink.
+type PrivateLinkArgs struct {
+	// Project is the Google Cloud project of the labeler and the pool.
+	Project string
+	// Prefix starts the pool's id ("<project>-<stack>").
+	Prefix string
+	// CallerAccountID is the caller service account's id, 6 to 30
+	// characters.
+	CallerAccountID string
+	// AWSAccountID is the account of the proxy's role (from
+	// aws.GetCallerIdentity) and ProxyRoleName the role's name: the pool
+	// provider admits only sessions of that role.
+	AWSAccountID  string
+	ProxyRoleName string
+	// LabelerService is the full name of the labeler's Cloud Run service
+	// ("projects/<p>/locations/<r>/services/<name>"), LabelerLocation its
+	// region and LabelerURL its URL.
+	LabelerService  pulumi.StringInput
+	LabelerLocation string
+	LabelerURL      pulumi.StringInput
+	// APIs are the enabled API services, once they answer (Labeler.APIs).
+	APIs pulumi.ResourceArrayInput
+}
+
+// PrivateLink lets the proxy Lambda, and nothing else, invoke the labeler,
+// with no key anywhere: a workload identity pool whose AWS provider admits
+// only the proxy role's sessions, a caller service account that this
+// role's principal set may impersonate (roles/iam.workloadIdentityUser),
+// and roles/run.invoker on the labeler's Cloud Run service for that account
+// alone.
+type PrivateLink struct {
+	pulumi.ResourceState
+
+	// PoolName and ProviderName are the pool's and provider's full names
+	// ("projects/<number>/locations/global/workloadIdentityPools/<id>[/providers/<id>]").
+	PoolName     pulumi.StringOutput
+	ProviderName pulumi.StringOutput
+	// CallerEmail is the caller service account's email.
+	CallerEmail pulumi.StringOutput
+	// CredentialConfig is the proxy's LABELER_CREDENTIAL_CONFIG: Google's
+	// external account JSON for AWS, which holds no secret.
+	CredentialConfig pulumi.StringOutput
+	// LabelerURL is the labeler's URL, known once the proxy may invoke it.
+	LabelerURL pulumi.StringOutput
+}
+
+// NewPrivateLink creates the private link's Google Cloud side.
+func NewPrivateLink(ctx *pulumi.Context, name string, args *PrivateLinkArgs, opts ...pulumi.ResourceOption) (*PrivateLink, error) {
+	if args == nil {
+		return nil, errors.New("new private link: args are nil")
+	}
+	if args.Project == "" || args.Prefix == "" || args.CallerAccountID == "" || args.AWSAccountID == "" || args.ProxyRoleName == "" ||
+		args.LabelerService == nil || args.LabelerLocation == "" || args.LabelerURL == nil || args.APIs == nil {
+		return nil, fmt.Errorf("new private link %s: project, prefix, caller account, AWS account, proxy role and labeler are required", name)
+	}
+	comp := &PrivateLink{}
+	if err := ctx.RegisterComponentResource("crossfaas:gcp:PrivateLink", name, comp, opts...); err != nil {
+		return nil, fmt.Errorf("new private link %s: %w", name, err)
+	}
+	parent := pulumi.Parent(comp)
+	afterAPIs := pulumi.DependsOnInputs(args.APIs)
+	role := assumedRoleARN(args.AWSAccountID, args.ProxyRoleName)
+
+	caller, err := serviceaccount.NewAccount(ctx, name+"-caller", &serviceaccount.AccountArgs{
+		Project:     pulumi.String(args.Project),
+		AccountId:   pulumi.String(args.CallerAccountID),
+		DisplayName: pulumi.String("Invokes the labeler for " + args.ProxyRoleName),
+		Description: pulumi.String("Impersonated by the AWS role " + role + " through workload identity federation"),
+	}, parent, afterAPIs)
+	if err != nil {
+		return nil, fmt.Errorf("new private link %s: caller service account: %w", name, err)
+	}
+
+	pool, err := iam.NewWorkloadIdentityPool(ctx, name+"-pool", &iam.WorkloadIdentityPoolArgs{
+		Project: pulumi.String(args.Project),
+		WorkloadIdentityPoolId: caller.UniqueId.ApplyT(func(id string) string {
+			return workloadPoolID(args.Prefix, id)
+		}).(pulumi.StringOutput),
+		DisplayName: pulumi.String(boundedName(args.Prefix+" proxy", 32)),
+		Description: pulumi.String("The proxy Lambda's AWS role, federated to call the labeler"),
+	}, parent, afterAPIs)
+	if err != nil {
+		return nil, fmt.Errorf("new private link %s: pool: %w", name, err)
+	}
+
+	provider, err := iam.NewWorkloadIdentityPoolProvider(ctx, name+"-aws", &iam.WorkloadIdentityPoolProviderArgs{
+		Project:                        pulumi.String(args.Project),
+		WorkloadIdentityPoolId:         pool.WorkloadIdentityPoolId,
+		WorkloadIdentityPoolProviderId: pulumi.String(awsProviderID),
+		DisplayName:                    pulumi.String("AWS " + args.AWSAccountID),
+		Description:                    pulumi.String("Admits only sessions of " + role),
+		Aws:                            &iam.WorkloadIdentityPoolProviderAwsArgs{AccountId: pulumi.String(args.AWSAccountID)},
+		AttributeMapping: pulumi.StringMap{
+			"google.subject":     pulumi.String("assertion.arn"),
+			"attribute.aws_role": pulumi.String(awsRoleMapping),
+		},
+		AttributeCondition: pulumi.String(roleCondition(role)),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("new private link %s: provider: %w", name, err)
+	}
+
+	impersonate, err := serviceaccount.NewIAMMember(ctx, name+"-workload-identity-user", &serviceaccount.IAMMemberArgs{
+		ServiceAccountId: caller.Name,
+		Role:             pulumi.String("roles/iam.workloadIdentityUser"),
+		Member: pool.Name.ApplyT(func(pool string) string {
+			return rolePrincipalSet(pool, role)
+		}).(pulumi.StringOutput),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("new private link %s: workload identity user: %w", name, err)
+	}
+
+	invoker, err := cloudrunv2.NewServiceIamMember(ctx, name+"-invoker", &cloudrunv2.ServiceIamMemberArgs{
+		Project:  pulumi.String(args.Project),
+		Location: pulumi.String(args.LabelerLocation),
+		Name:     args.LabelerService,
+		Role:     pulumi.String("roles/run.invoker"),
+		Member:   caller.Member,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("new private link %s: invoker: %w", name, err)
+	}
+
+	comp.PoolName = pool.Name
+	comp.ProviderName = provider.Name
+	comp.CallerEmail = caller.Email
+	comp.CredentialConfig = pulumi.All(provider.Name, caller.Email).ApplyT(func(v []any) string {
+		return string(federation.NewAWSCredentialConfig(v[0].(string), v[1].(string)).JSON())
+	}).(pulumi.StringOutput)
+	// Until both bindings exist the proxy's calls are refused: publish the
+	// URL after them.
+	comp.LabelerURL = pulumi.All(args.LabelerURL, invoker.ID(), impersonate.ID()).ApplyT(func(v []any) string {
+		return v[0].(string)
+	}).(pulumi.StringOutput)
+	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
+		"poolName":     comp.PoolName,
+		"providerName": comp.ProviderName,
+		"callerEmail":  comp.CallerEmail,
+		"labelerUrl":   comp.LabelerURL,
+	}); err != nil {
+		return nil, fmt.Errorf("new private link %s: outputs: %w", name, err)
+	}
+	return comp, nil
+}
+
+// assumedRoleARN is the ARN AWS STS reports for sessions of a role, without
+// the session name: "arn:aws:sts::<account>:assumed-role/<role>".
+func assumedRoleARN(account, role string) string {
+	return "arn:aws:sts::" + account + ":assumed-role/" + role
+}
+
+// roleCondition is the provider's attribute condition: only sessions of
+// role ("<assumed-role ARN>/<session>"). The slash keeps a role whose name
+// merely starts with the same letters out.
+func roleCondition(role string) string {
+	return "assertion.arn.startsWith('" + role + "/')"
+}
+
+// rolePrincipalSet is the principal set of the sessions of role in pool
+// ("projects/<number>/locations/global/workloadIdentityPools/<id>"), by the
+// attribute.aws_role mapping.
+func rolePrincipalSet(pool, role string) string {
+	return "principalSet://iam.googleapis.com/" + pool + "/attribute.aws_role/" + role
+}
+
+// workloadPoolID returns the pool's id: the prefix, cut to leave room, and
+// six hex digits of the caller service account's unique id. Google keeps a
+// deleted pool's id for 30 days, during which it cannot be created again;
+// the account's unique id is new each time the account is created, so
+// after `pulumi destroy` and `pulumi up` the pool gets a new id, while
+// updates keep it. Ids have 4 to 32 lower-case letters, digits and hyphens
+// and may not start with "gcp-".
+func workloadPoolID(prefix, uniqueID string) string {
+	sum := sha256.Sum256([]byte(uniqueID))
+	suffix := "-" + hex.EncodeToString(sum[:3])
+	if strings.HasPrefix(prefix, "gcp-") || prefix == "gcp" {
+		prefix = "p-" + prefix
+	}
+	if max := 32 - len(suffix); len(prefix) > max {
+		prefix = prefix[:max]
+	}
+	return strings.TrimRight(prefix, "-") + suffix
+}

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/crossfaas/crossfaas/internal/federation"
+)
+
+// publicMembers are the IAM members that open a resource to anyone.
+var publicMembers = []string{"allUsers", "allAuthenticatedUsers"}
+
+// allStrings returns every string inside v (maps, lists and values), for
+// scanning inputs whatever their shape.
+func allStrings(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case map[string]any:
+		var out []string
+		for _, e := range v {
+			out = append(out, allStrings(e)...)
+		}
+		return out
+	case []any:
+		var out []string
+		for _, e := range v {
+			out = append(out, allStrings(e)...)
+		}
+		return out
+	}
+	return nil
+}
+
+// evalCondition evaluates an attribute condition of the one form the stack
+// writes, assertion.arn.startsWith('<prefix>'), for a caller's ARN; any
+// other form fails the test.
+func evalCondition(t *testing.T, condition, arn string) bool {
+	t.Helper()
+	m := regexp.MustCompile(`^assertion\.arn\.startsWith\('([^'\\]+)'\)$`).FindStringSubmatch(condition)
+	if m == nil {
+		t.Fatalf("attribute condition %q is not of the form assertion.arn.startsWith('<prefix>')", condition)
+	}
+	return strings.HasPrefix(arn, m[1])
+}
+
+func TestPrivateLinkByDefault(t *testing.T) {
+	run := mustRunStack(t, "dev", testConfig(), fixtures(fixtureArtifacts(t, "l", "p")))
+	m := run.mocks
+	proxyRole := m.named(t, typeRole, "proxy-role").Inputs["name"].(string)
+	caller := m.named(t, typeAccount, "private-link-caller")
+	callerEmail := caller.Outputs["email"].(string)
+	pool := m.one(t, typePool)
+	provider := m.one(t, typeProvider)
+	fn := m.one(t, typeFunction)
+
+	t.Run("no public member anywhere", func(t *testing.T) {
+		for _, r := range m.snapshot() {
+			for _, s := range allStrings(r.Inputs) {
+				for _, public := range publicMembers {
+					if strings.Contains(s, public) {
+						t.Errorf("%s %s has the input %q, naming %s", r.Type, r.Name, s, public)
+					}
+				}
+			}
+		}
+	})
+
+	t.Run("only the caller account may invoke the labeler", func(t *testing.T) {
+		invoker := m.one(t, typeRunInvoker)
+		for _, c := range []struct {
+			what      string
+			got, want any
+		}{
+			{"service", invoker.Inputs["name"], get(fn.Outputs, "serviceConfig.service")},
+			{"location", invoker.Inputs["location"], "us-central1"},
+			{"role", invoker.Inputs["role"], "roles/run.invoker"},
+			{"member", invoker.Inputs["member"], "serviceAccount:" + callerEmail},
+		} {
+			if c.got != c.want {
+				t.Errorf("run invoker %s = %v, want %v", c.what, c.got, c.want)
+			}
+		}
+		if got := caller.Inputs["accountId"]; got != "crossfaas-dev-caller" {
+			t.Errorf("caller account id = %v, want crossfaas-dev-caller", got)
+		}
+	})
+
+	t.Run("the provider admits only the proxy role", func(t *testing.T) {
+		if got := get(provider.Inputs, "aws.accountId"); got != mockAccount {
+			t.Errorf("provider AWS account = %v, want %s (aws.GetCallerIdentity)", got, mockAccount)
+		}
+		if provider.Inputs["workloadIdentityPoolId"] != pool.Inputs["workloadIdentityPoolId"] {
+			t.Errorf("provider pool = %v, want %v", provider.Inputs["workloadIdentityPoolId"], pool.Inputs["workloadIdentityPoolId"])
+		}
+		condition, _ := provider.Inputs["attributeCondition"].(string)
+		roleARN := "arn:aws:sts::" + mockAccount + ":assumed-role/" + proxyRole
+		for _, c := range []struct {
+			arn  string
+			want bool
+		}{
+			{roleARN + "/" + proxyRole, true},
+			{roleARN + "/another-session", true},
+			{roleARN + "2/" + proxyRole + "2", false},
+			{"arn:aws:sts::" + mockAccount + ":assumed-role/crossfaas-dev-sleuth-match/s", false},
+			{"arn:aws:sts::210987654321:assumed-role/" + proxyRole + "/" + proxyRole, false},
+			{"arn:aws:iam::" + mockAccount + ":user/deployer", false},
+			{roleARN, false},
+		} {
+			if got := evalCondition(t, condition, c.arn); got != c.want {
+				t.Errorf("condition %q admits %s: %v, want %v", condition, c.arn, got, c.want)
+			}
+		}
+		mapping, _ := provider.Inputs["attributeMapping"].(map[string]any)
+		if mapping["google.subject"] != "assertion.arn" || mapping["attribute.aws_role"] != awsRoleMapping {
+			t.Errorf("attribute mapping = %v, want google.subject and Google's attribute.aws_role", mapping)
+		}
+	})
+
+	t.Run("only the proxy role's principal set may impersonate the caller", func(t *testing.T) {
+		binding := m.one(t, typeAccountIAMMember)
+		want := "principalSet://iam.googleapis.com/projects/" + mockProjectNumber + "/locations/global/workloadIdentityPools/" +
+			pool.Inputs["workloadIdentityPoolId"].(string) + "/attribute.aws_role/arn:aws:sts::" + mockAccount + ":assumed-role/" + proxyRole
+		for _, c := range []struct {
+			what      string
+			got, want any
+		}{
+			{"service account", binding.Inputs["serviceAccountId"], caller.Outputs["name"]},
+			{"role", binding.Inputs["role"], "roles/iam.workloadIdentityUser"},
+			{"member", binding.Inputs["member"], want},
+		} {
+			if c.got != c.want {
+				t.Errorf("workload identity user %s = %v, want %v", c.what, c.got, c.want)
+			}
+		}
+	})
+
+	t.Run("the proxy's credential configuration holds no secret", func(t *testing.T) {
+		raw, _ := get(m.named(t, typeLambda, "proxy-function").Inputs, "environment.variables.LABELER_CREDENTIAL_CONFIG").(string)
+		cfg, err := federation.ParseCredentialConfig([]byte(raw))
+		if err != nil {
+			t.Fatalf("LABELER_CREDENTIAL_CONFIG: %v\n%s", err, raw)
+		}
+		if want := "//iam.googleapis.com/" + provider.Outputs["name"].(string); cfg.Audience != want {
+			t.Errorf("audience = %q, want %q", cfg.Audience, want)
+		}
+		if sa, _ := cfg.ServiceAccount(); sa != callerEmail {
+			t.Errorf("impersonated account = %q, want the caller %q", sa, callerEmail)
+		}
+		if string(cfg.JSON()) != raw {
+			t.Errorf("LABELER_CREDENTIAL_CONFIG has fields beyond gcloud's format:\n%s", raw)
+		}
+		for _, secretish := range []string{"private_key", "private_key_id", "client_secret", "refresh_token", "access_token"} {
+			if strings.Contains(raw, secretish) {
+				t.Errorf("LABELER_CREDENTIAL_CONFIG holds %s", secretish)
+			}
+		}
+		for _, sentinel := range []string{testAuthToken, testAccountSID} {
+			if strings.Contains(raw, sentinel) {
+				t.Error("LABELER_CREDENTIAL_CONFIG holds a Twilio credential")
+			}
+		}
+	})
+
+	t.Run("sts and iam credentials are enabled", func(t *testing.T) {
+		var enabled []string
+		for _, s := range m.all(typeAPIService) {
+			enabled = append(enabled, s.Inputs["service"].(string))
+		}
+		for _, api := range privateLinkAPIs {
+			if !slices.Contains(enabled, api) {
+				t.Errorf("enabled APIs %v lack %s", enabled, api)
+			}
+		}
+	})
+
+	t.Run("the labeler url is published after the bindings", func(t *testing.T) {
+		if got := run.outputs["labelerUrl"]; got != fn.Outputs["url"] {
+			t.Errorf("output labelerUrl = %v, want %v", got, fn.Outputs["url"])
+		}
+		if got := get(m.named(t, typeLambda, "proxy-function").Inputs, "environment.variables.LABELER_URL"); got != fn.Outputs["url"] {
+			t.Errorf("LABELER_URL = %v, want %v", got, fn.Outputs["url"])
+		}
+		lambda := m.named(t, typeLambda, "proxy-function")
+		for _, dep := range []string{"private-link-invoker", "private-link-workload-identity-user"} {
+			if !lambda.dependsOn(dep) {
+				t.Errorf("the proxy Lambda does not depend on %s: %v", dep, lambda.Dependencies)
+			}
+		}
+	})
+}
+
+func TestPoolIDSurvivesDestroyAndUp(t *testing.T) {
+	runAt := func(generation int) string {
+		m := &mocks{awsRegion: "us-east-1", gcpProject: "test-project-123", generation: generation}
+		if _, err := runStackWith(t, m, "dev", testConfig(), fixtures(fixtureArtifacts(t, "l", "p"))); err != nil {
+			t.Fatal(err)
+		}
+		return m.one(t, typePool).Inputs["workloadIdentityPoolId"].(string)
+	}
+	first, update, again := runAt(1), runAt(1), runAt(2)
+	if first != update {
+		t.Errorf("pool id changed from %s to %s between two ups of the same stack", first, update)
+	}
+	if first == again {
+		t.Errorf("pool id %s is the same after destroy and up: Google keeps a deleted id for 30 days", first)
+	}
+	for _, id := range []string{first, again} {
+		if !validPoolID(id) || !strings.HasPrefix(id, "crossfaas-dev-") {
+			t.Errorf("pool id %q is not a valid id starting crossfaas-dev-", id)
+		}
+	}
+}
+
+// validPoolID is Google's rule for pool and provider ids.
+func validPoolID(id string) bool {
+	return regexp.MustCompile(`^[a-z0-9-]{4,32}$`).MatchString(id) && !strings.HasPrefix(id, "gcp-")
+}
+
+func TestWorkloadPoolID(t *testing.T) {
+	tests := []struct {
+		prefix     string
+		wantPrefix string
+	}{
+		{"crossfaas-dev", "crossfaas-dev-"},
+		{"crossfaas-a-very-long-stack-name-indeed", "crossfaas-a-very-long-sta-"},
+		{"crossfaas-abcdefghijklmno-", "crossfaas-abcdefghijklmno-"},
+		{"gcp-dev", "p-gcp-dev-"},
+		{"ab", "ab-"},
+	}
+	for _, tt := range tests {
+		id := workloadPoolID(tt.prefix, "112233445566778899001")
+		if !validPoolID(id) || !strings.HasPrefix(id, tt.wantPrefix) || strings.Contains(id, "--") {
+			t.Errorf("workloadPoolID(%q) = %q, want a valid id starting %q", tt.prefix, id, tt.wantPrefix)
+		}
+		if other := workloadPoolID(tt.prefix, "998877665544332211009"); other == id {
+			t.Errorf("workloadPoolID(%q) is %q for two unique ids", tt.prefix, id)
+		}
+	}
+	if validPoolID(awsProviderID) == false {
+		t.Errorf("provider id %q is not valid", awsProviderID)
+	}
+}
+
+func TestLabelerBuildAccountHasOnlyItsRoles(t *testing.T) {
+	run := mustRunStack(t, "dev", testConfig(), fixtures(fixtureArtifacts(t, "l", "p")))
+	builder := run.mocks.named(t, typeAccount, "labeler-build")
+	member := builder.Outputs["member"]
+	var roles []string
+	for _, b := range run.mocks.all(typeProjectIAMMember) {
+		if b.Inputs["member"] != member {
+			t.Errorf("project binding %s grants %v to %v, want only the build account's", b.Name, b.Inputs["role"], b.Inputs["member"])
+			continue
+		}
+		if b.Inputs["project"] != "test-project-123" {
+			t.Errorf("project binding %s is on %v", b.Name, b.Inputs["project"])
+		}
+		roles = append(roles, b.Inputs["role"].(string))
+	}
+	slices.Sort(roles)
+	if want := []string{"roles/artifactregistry.writer", "roles/logging.logWriter", "roles/storage.objectViewer"}; !slices.Equal(roles, want) {
+		t.Errorf("build account roles = %v, want %v", roles, want)
+	}
+	fn := run.mocks.one(t, typeFunction)
+	for _, b := range run.mocks.all(typeProjectIAMMember) {
+		if !fn.dependsOn(b.Name) {
+			t.Errorf("the function does not wait for %s: its build would start without the role", b.Name)
+		}
+	}
+	if run.mocks.named(t, typeAccount, "labeler-runtime").Outputs["member"] == member {
+		t.Error("the build and runtime accounts are the same")
+	}
+}
