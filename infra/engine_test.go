@@ -184,6 +184,7 @@ func TestEngineDevStack(t *testing.T) {
 			t.Errorf("first up: no %s in the state", typ)
 		}
 	}
+	assertPrivateLink(t, state)
 	for _, tok := range []string{"aws:index/getCallerIdentity:getCallerIdentity", "aws:index/getRegion:getRegion"} {
 		if !slices.ContainsFunc(calls, func(c testprovider.Call) bool { return c.Method == "Invoke" && c.Token == tok }) {
 			t.Errorf("first up: the program never invoked %s", tok)
@@ -240,6 +241,54 @@ func TestEngineDevStack(t *testing.T) {
 		if got := urnsOf(changed, m); len(got) > 0 {
 			t.Errorf("up after a proxy change: %s called for %v, want none", m, got)
 		}
+	}
+}
+
+// assertPrivateLink checks the private link as the engine deployed it:
+// the pool and its AWS provider, the caller service account alone allowed
+// to invoke the labeler, and the proxy's credential configuration naming
+// both (the proxy's identity).
+func assertPrivateLink(t *testing.T, state stackState) {
+	t.Helper()
+	var caller, pool, provider string
+	var invokers []string
+	var credentialConfig string
+	for _, r := range state.resources {
+		switch string(r.Type) {
+		case "gcp:serviceaccount/account:Account":
+			if strings.HasSuffix(r.URN.Name(), "-caller") {
+				caller, _ = r.Outputs["email"].(string)
+			}
+		case "gcp:iam/workloadIdentityPool:WorkloadIdentityPool":
+			pool, _ = r.Outputs["name"].(string)
+		case "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider":
+			provider, _ = r.Outputs["name"].(string)
+		case "gcp:cloudrunv2/serviceIamMember:ServiceIamMember":
+			if r.Outputs["role"] == "roles/run.invoker" {
+				m, _ := r.Outputs["member"].(string)
+				invokers = append(invokers, m)
+			}
+		case "aws:lambda/function:Function":
+			if r.URN.Name() == "proxy-function" {
+				credentialConfig, _ = get(r.Inputs, "environment.variables.LABELER_CREDENTIAL_CONFIG").(string)
+			}
+		}
+	}
+	if caller == "" || pool == "" || !strings.HasPrefix(provider, pool+"/providers/") {
+		t.Fatalf("private link: caller %q, pool %q, provider %q: want all three, the provider in the pool", caller, pool, provider)
+	}
+	if want := []string{"serviceAccount:" + caller}; !slices.Equal(invokers, want) {
+		t.Errorf("run.invoker members = %v, want only %v", invokers, want)
+	}
+	var cfg struct {
+		Audience      string `json:"audience"`
+		Impersonation string `json:"service_account_impersonation_url"`
+	}
+	if err := json.Unmarshal([]byte(credentialConfig), &cfg); err != nil {
+		t.Fatalf("the proxy's LABELER_CREDENTIAL_CONFIG %q: %v", credentialConfig, err)
+	}
+	if cfg.Audience != "//iam.googleapis.com/"+provider || !strings.Contains(cfg.Impersonation, "/serviceAccounts/"+caller+":") {
+		t.Errorf("the proxy's credential config names %q and %q, want the provider %s and the caller %s", cfg.Audience, cfg.Impersonation, provider, caller)
 	}
 }
 
