@@ -50,6 +50,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/crossfaas/crossfaas/functions/labeler/imageuri"
+	"github.com/crossfaas/crossfaas/functions/labeler/traceparent"
 	"github.com/crossfaas/crossfaas/internal/federation"
 )
 
@@ -179,6 +180,7 @@ type outcome struct {
 	upstreamStatus  int           // 0 when the labeler was not called or did not answer
 	upstreamLatency time.Duration // 0 when the labeler was not called
 	reason          string        // why the proxy answered itself; empty on pass-through
+	traceID         string        // the trace sent to the labeler; empty when it was not called
 }
 
 // Handle answers one API Gateway HTTP API request. Its error is always nil:
@@ -209,6 +211,9 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	}
 	if out.reason != "" {
 		attrs = append(attrs, slog.String("reason", out.reason))
+	}
+	if out.traceID != "" {
+		attrs = append(attrs, slog.String("traceId", out.traceID))
 	}
 	h.logger.LogAttrs(ctx, level, "detect", attrs...)
 
@@ -247,7 +252,12 @@ func (h *Handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	if h.labeler == nil {
 		out = errorOutcome(http.StatusInternalServerError, "the proxy has no labeler URL configured", "no labeler url")
 	} else {
-		out = h.forward(ctx, uri, given)
+		// The labeler logs the same trace id: crossfaas logs correlates
+		// the two clouds' lines of one request by it. A caller's own
+		// trace is continued.
+		trace, id := traceparent.Continue(req.Headers[traceparent.Header])
+		out = h.forward(ctx, uri, given, trace)
+		out.traceID = id
 	}
 	out.imageURI = uri
 	return out

@@ -28,6 +28,20 @@ func New() (header, traceID string) {
 	return "00-" + traceID + "-" + hex.EncodeToString(b[16:]) + "-01", traceID
 }
 
+// Continue returns the header for a call made on behalf of a request that
+// carried incoming: the same trace (and sampled flag) with a new parent id
+// when incoming is a valid traceparent, else a new trace, as New.
+func Continue(incoming string) (header, traceID string) {
+	trace, ok := TraceID(incoming)
+	if !ok {
+		return New()
+	}
+	flags := strings.TrimSpace(incoming)[53:55]
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "00-" + trace + "-" + hex.EncodeToString(b[:]) + "-" + flags, trace
+}
+
 // TraceID returns the trace id of a header value, and false when the
 // value is not a valid traceparent. As the specification asks, a version
 // above 00 is read by its version-00 prefix, and version ff, all-zero ids

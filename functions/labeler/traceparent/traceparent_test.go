@@ -44,3 +44,18 @@ func TestNew(t *testing.T) {
 		t.Errorf("New() = %q, want it sampled", h)
 	}
 }
+
+func TestContinue(t *testing.T) {
+	in := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
+	h, id := Continue(in)
+	if id != "4bf92f3577b34da6a3ce929d0e0e4736" || h[:36] != in[:36] || h[36:52] == in[36:52] || h[52:] != "-00" {
+		t.Errorf("Continue(%q) = %q, %q: want the same trace and flags, a new parent id", in, h, id)
+	}
+	if got, ok := TraceID(h); !ok || got != id {
+		t.Errorf("Continue made an invalid header %q", h)
+	}
+	h, id = Continue("garbage")
+	if got, ok := TraceID(h); !ok || got != id || id == "4bf92f3577b34da6a3ce929d0e0e4736" {
+		t.Errorf("Continue(garbage) = %q, %q: want a new trace", h, id)
+	}
+}
