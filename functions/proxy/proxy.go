@@ -2,7 +2,10 @@
 // checks the caller's imageUri with the rule the labeler applies
 // (package imageuri) and forwards the request to the labeler Cloud Function,
 // whose URL the stack puts in LABELER_URL, passing the labeler's status and
-// JSON body back to the caller.
+// JSON body back to the caller. Each forwarded request carries a W3C
+// traceparent (the caller's trace continued, else a new one) whose trace id
+// both the proxy and the labeler log as traceId, so `crossfaas logs` can
+// follow one request across the two clouds.
 //
 // Every answer is JSON. What the proxy answers itself:
 //
