@@ -51,7 +51,7 @@ type Status struct {
 	LabelerURL   string           `json:"labelerUrl,omitempty"`
 	LastUpdate   *Update          `json:"lastUpdate,omitempty"`
 	Functions    []FunctionStatus `json:"functions"`
-	ResourceRows int              `json:"resources"`
+	Resources    int              `json:"resources"` // custom resources in the state
 }
 
 // Compare returns the status of stack st's functions against built, the
@@ -64,7 +64,7 @@ func Compare(st *Stack, built []build.Artifact) Status {
 	s.LabelerURL, _ = st.Output("labelerUrl")
 	for _, r := range st.State.Resources {
 		if r.Custom {
-			s.ResourceRows++
+			s.Resources++
 		}
 	}
 	current := map[string]string{}
