@@ -45,13 +45,13 @@ type FunctionStatus struct {
 
 // Status is what `crossfaas status` shows.
 type Status struct {
-	Stack        string           `json:"stack"`
-	Endpoint     string           `json:"endpoint,omitempty"`
-	WebhookURL   string           `json:"smsWebhookUrl,omitempty"`
-	LabelerURL   string           `json:"labelerUrl,omitempty"`
-	LastUpdate   *Update          `json:"lastUpdate,omitempty"`
-	Functions    []FunctionStatus `json:"functions"`
-	Resources    int              `json:"resources"` // custom resources in the state
+	Stack      string           `json:"stack"`
+	Endpoint   string           `json:"endpoint,omitempty"`
+	WebhookURL string           `json:"smsWebhookUrl,omitempty"`
+	LabelerURL string           `json:"labelerUrl,omitempty"`
+	LastUpdate *Update          `json:"lastUpdate,omitempty"`
+	Functions  []FunctionStatus `json:"functions"`
+	Resources  int              `json:"resources"` // custom resources in the state
 }
 
 // Compare returns the status of stack st's functions against built, the
