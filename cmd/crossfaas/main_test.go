@@ -15,6 +15,7 @@ import (
 )
 
 func TestRun(t *testing.T) {
+	t.Setenv(EnvTwilioNumber, "") // invoke sms's default --to
 	tests := []struct {
 		name       string
 		args       []string
@@ -29,6 +30,14 @@ func TestRun(t *testing.T) {
 		{name: "unknown command", args: []string{"deploy"}, wantCode: 2, wantStderr: `unknown command "deploy"`},
 		{name: "bad architecture", args: []string{"build", "-arch", "mips"}, wantCode: 2, wantStderr: `crossfaas build: -arch "mips" is not a Lambda architecture`},
 		{name: "unknown artifact", args: []string{"build", "nothing"}, wantCode: 2, wantStderr: `no artifact named "nothing"`},
+		{name: "invoke what", args: []string{"invoke"}, wantCode: 2, wantStderr: "say what to invoke: detect or sms"},
+		{name: "invoke other", args: []string{"invoke", "email"}, wantCode: 2, wantStderr: `cannot invoke "email"`},
+		{name: "invoke sms without from", args: []string{"invoke", "sms", "--to", "+15557654321", "help"}, wantCode: 2, wantStderr: "give --from"},
+		{name: "invoke sms without to", args: []string{"invoke", "sms", "help", "--from", "+15551234567"}, wantCode: 2, wantStderr: "give --to, your Twilio number"},
+		{name: "invoke sms without text", args: []string{"invoke", "sms", "--from", "+15551234567", "--to", "+15557654321"}, wantCode: 2, wantStderr: "give the text of the SMS"},
+		{name: "logs since", args: []string{"logs", "--since", "-5m"}, wantCode: 2, wantStderr: "--since -5m0s must be positive"},
+		{name: "status argument", args: []string{"status", "dev"}, wantCode: 2, wantStderr: `unexpected argument "dev"`},
+		{name: "promote one stack", args: []string{"promote", "prod"}, wantCode: 2, wantStderr: "give the two stacks: FROM TO"},
 		{name: "version", args: []string{"--version"}, wantCode: 0, wantStdout: "crossfaas "},
 		{name: "version command", args: []string{"version"}, wantCode: 0, wantStdout: "crossfaas "},
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/crossfaas/crossfaas/functions/sleuth"
 	"github.com/crossfaas/crossfaas/internal/dev/bio"
 	"github.com/crossfaas/crossfaas/internal/dev/phone"
+	"github.com/crossfaas/crossfaas/internal/smswebhook"
 )
 
 // TestFaceFlow texts the bot through the phone simulator's HTTP API, as the
@@ -250,7 +251,7 @@ func postWebhook(t *testing.T, sys *System, form url.Values) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", sys.GatewayURL+"/sms", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", phone.Signature(sys.AuthToken, sys.GatewayURL+"/sms", form))
+	req.Header.Set("X-Twilio-Signature", smswebhook.Signature(sys.AuthToken, sys.GatewayURL+"/sms", form))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crossfaas/crossfaas/internal/dev/phone"
+	"github.com/crossfaas/crossfaas/internal/smswebhook"
 )
 
 // TestWebhookNeedsSignature: the gateway runs the real signature check,
@@ -21,7 +21,7 @@ func TestWebhookNeedsSignature(t *testing.T) {
 	sys := start(t, nil)
 	port := strings.TrimPrefix(sys.GatewayURL, "http://127.0.0.1:")
 	form := url.Values{"MessageSid": {"SM1"}, "From": {"+15555550100"}, "To": {"+15555550199"}, "Body": {"help"}}
-	sign := func(token, u string) string { return phone.Signature(token, u, form) }
+	sign := func(token, u string) string { return smswebhook.Signature(token, u, form) }
 	tests := []struct {
 		name      string
 		host      string // the Host header; "" for 127.0.0.1:<port>

@@ -1,8 +1,6 @@
 package phone
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/crossfaas/crossfaas/internal/smswebhook"
 )
 
 // The page's API: what the simulator's page (web/app.js) calls.
@@ -160,30 +160,15 @@ func writeError(w http.ResponseWriter, status int, message string) {
 	writeJSON(w, status, map[string]string{"error": message})
 }
 
-// newSid returns a Twilio-shaped id: prefix and 32 hex digits.
-func newSid(prefix string) string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return prefix + hex.EncodeToString(b[:])
-}
-
 // ValidAccountSID reports whether sid looks like a Twilio account SID: AC
 // and 32 lower-case hex digits.
 func ValidAccountSID(sid string) bool { return accountSIDPattern.MatchString(sid) }
 
 // NewAccountSID returns a random account SID for a local account.
-func NewAccountSID() string { return newSid("AC") }
+func NewAccountSID() string { return smswebhook.NewSid("AC") }
 
 // NewAuthToken returns a random 32-hex-digit auth token.
-func NewAuthToken() string { return newSid("")[:32] }
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+func NewAuthToken() string { return smswebhook.NewSid("")[:32] }
 
 func clip(s string, n int) string {
 	if len(s) <= n {

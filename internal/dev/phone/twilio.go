@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/crossfaas/crossfaas/internal/dev/trace"
+	"github.com/crossfaas/crossfaas/internal/smswebhook"
 )
 
 // Send delivers an SMS from the bot to the simulated phone's thread. It
@@ -27,7 +28,7 @@ func (s *Simulator) Send(ctx context.Context, from, to, body string) (string, er
 }
 
 func (s *Simulator) receive(inReplyTo, from, to, body string, problem bool) Entry {
-	e := s.add(Entry{Kind: "received", From: from, To: to, Body: body, MessageSid: newSid("SM"), InReplyTo: inReplyTo, Problem: problem})
+	e := s.add(Entry{Kind: "received", From: from, To: to, Body: body, MessageSid: smswebhook.NewSid("SM"), InReplyTo: inReplyTo, Problem: problem})
 	log := s.logger.With("sid", inReplyTo, "sms_sid", e.MessageSid, "from", from, "to", to)
 	if to != s.cfg.UserNumber && !s.externalSender(inReplyTo, to) {
 		log.Warn("phone: SMS to a number that is not the simulated phone", "body", body)

@@ -1,23 +1,17 @@
 package phone
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base64"
-	"encoding/xml"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/crossfaas/crossfaas/functions/sleuth/command"
 	"github.com/crossfaas/crossfaas/internal/dev/devlog"
+	"github.com/crossfaas/crossfaas/internal/smswebhook"
 )
 
 // Photo is an image attached to a message.
@@ -44,9 +38,9 @@ type Result struct {
 func (s *Simulator) SendMessage(ctx context.Context, body string, photo *Photo) (Result, error) {
 	// Twilio's ids of messages with media start with MM, of plain SMS
 	// with SM.
-	messageSid := newSid("SM")
+	messageSid := smswebhook.NewSid("SM")
 	if photo != nil {
-		messageSid = newSid("MM")
+		messageSid = smswebhook.NewSid("MM")
 	}
 	log := s.logger.With("sid", messageSid)
 	params := s.webhookParams(messageSid, body)
@@ -57,7 +51,7 @@ func (s *Simulator) SendMessage(ctx context.Context, body string, photo *Photo) 
 			contentType = http.DetectContentType(photo.Data)
 		}
 		contentType, _, _ = strings.Cut(contentType, ";")
-		mediaSid := newSid("ME")
+		mediaSid := smswebhook.NewSid("ME")
 		s.mu.Lock()
 		s.media[mediaSid] = media{messageSid: messageSid, body: body, contentType: contentType, data: photo.Data, time: s.cfg.Now().UTC()}
 		s.mu.Unlock()
@@ -71,7 +65,7 @@ func (s *Simulator) SendMessage(ctx context.Context, body string, photo *Photo) 
 	s.add(sent)
 	log.Info("phone: texted the bot", devlog.Hop(), "body", body)
 
-	status, answer, err := s.postWebhook(ctx, params)
+	status, answer, err := smswebhook.Post(ctx, s.cfg.HTTPClient, s.cfg.WebhookURL, s.cfg.AuthToken, params)
 	return s.recordAnswer(params, status, answer, err), nil
 }
 
@@ -117,7 +111,7 @@ func (s *Simulator) recordAnswer(params url.Values, status int, answer []byte, p
 			res.Error += ": " + clip(text, 200)
 		}
 	default:
-		ack, err := twimlMessages(answer)
+		ack, err := smswebhook.Messages(answer)
 		if err != nil {
 			res.Error = "Twilio error 12100: the webhook's answer is not valid TwiML: " + err.Error()
 			break
@@ -156,101 +150,11 @@ func isHelp(params url.Values) bool {
 
 // webhookParams returns the form Twilio posts for an inbound SMS.
 func (s *Simulator) webhookParams(messageSid, body string) url.Values {
-	return url.Values{
-		"AccountSid":    {s.cfg.AccountSID},
-		"ApiVersion":    {"2010-04-01"},
-		"Body":          {body},
-		"From":          {s.cfg.UserNumber},
-		"FromCity":      {"SAN FRANCISCO"},
-		"FromCountry":   {"US"},
-		"FromState":     {"CA"},
-		"FromZip":       {"94105"},
-		"MessageSid":    {messageSid},
-		"NumMedia":      {"0"},
-		"NumSegments":   {strconv.Itoa(max(1, (len(body)+152)/153))},
-		"SmsMessageSid": {messageSid},
-		"SmsSid":        {messageSid},
-		"SmsStatus":     {"received"},
-		"To":            {s.cfg.TwilioNumber},
-		"ToCity":        {""},
-		"ToCountry":     {"US"},
-		"ToState":       {""},
-		"ToZip":         {""},
-	}
-}
-
-// postWebhook posts the signed form to the webhook and returns the status
-// and body of the answer.
-func (s *Simulator) postWebhook(ctx context.Context, params url.Values) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.WebhookURL, strings.NewReader(params.Encode()))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("User-Agent", "TwilioProxy/1.1")
-	req.Header.Set("Accept", "*/*")
-	req.Header.Set("X-Twilio-Signature", Signature(s.cfg.AuthToken, s.cfg.WebhookURL, params))
-	req.Header.Set("I-Twilio-Idempotency-Token", newUUID())
-	resp, err := s.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return resp.StatusCode, nil, fmt.Errorf("reading the answer: %w", err)
-	}
-	return resp.StatusCode, answer, nil
-}
-
-// Signature returns the X-Twilio-Signature Twilio sends with a form
-// webhook: base64(HMAC-SHA1(authToken, url + every parameter's name and
-// value, sorted by name)). Only each name's first value counts, as in
-// Twilio's own validators.
-func Signature(authToken, webhookURL string, params url.Values) string {
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString(webhookURL)
-	for _, k := range keys {
-		b.WriteString(k)
-		if len(params[k]) > 0 {
-			b.WriteString(params[k][0])
-		}
-	}
-	mac := hmac.New(sha1.New, []byte(authToken))
-	mac.Write([]byte(b.String()))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
-}
-
-// twimlMessages returns the text of every <Message> in a TwiML document;
-// an empty answer (or an empty <Response/>) has none.
-func twimlMessages(doc []byte) ([]string, error) {
-	if len(bytes.TrimSpace(doc)) == 0 {
-		return nil, nil
-	}
-	var resp struct {
-		XMLName  xml.Name `xml:"Response"`
-		Messages []struct {
-			Text string `xml:",chardata"`
-			Body string `xml:"Body"`
-		} `xml:"Message"`
-	}
-	if err := xml.Unmarshal(doc, &resp); err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, m := range resp.Messages {
-		text := strings.TrimSpace(m.Text)
-		if text == "" {
-			text = strings.TrimSpace(m.Body)
-		}
-		if text != "" {
-			out = append(out, text)
-		}
-	}
-	return out, nil
+	return smswebhook.Params(smswebhook.Message{
+		AccountSID: s.cfg.AccountSID,
+		MessageSid: messageSid,
+		From:       s.cfg.UserNumber,
+		To:         s.cfg.TwilioNumber,
+		Body:       body,
+	})
 }
