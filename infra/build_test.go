@@ -70,6 +70,27 @@ func TestRealBuild(t *testing.T) {
 	// Cloud Build wants the module's go.mod at the root of the archive.
 	assertZipHas(t, labelerZip, "go.mod")
 
+	// The size limits of the deployed artifacts, deterministic for a
+	// given commit and toolchain: checked here, in every run, not only by
+	// the opt-in benchmarks.
+	for _, limit := range []struct {
+		zip string
+		max int64
+	}{
+		{proxyZip, 3 * 1024 * 1024},
+		{sleuthZip, 8 * 1024 * 1024},
+		{requestZip, 8 * 1024 * 1024},
+	} {
+		info, err := os.Stat(limit.zip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s (linux/arm64): %d bytes (%.2f MiB)", filepath.Base(limit.zip), info.Size(), float64(info.Size())/(1<<20))
+		if info.Size() > limit.max {
+			t.Errorf("%s is %d bytes, want at most %d (%.0f MiB)", filepath.Base(limit.zip), info.Size(), limit.max, float64(limit.max)/(1<<20))
+		}
+	}
+
 	want := map[string]string{"proxy": hex.EncodeToString(proxySum), "labeler": labelerSum, "sleuth": hex.EncodeToString(fileSHA256(t, sleuthZip)), "sleuth-request": hex.EncodeToString(fileSHA256(t, requestZip))}
 	got, _ := run.outputs["artifacts"].(map[string]string)
 	for name, sum := range want {

@@ -54,10 +54,12 @@ const (
 	// maxSleuthRequestTimeoutSeconds leaves the webhook room to answer
 	// within the 15 s Twilio waits, cold start and API Gateway included.
 	maxSleuthRequestTimeoutSeconds = 12
-	// maxSleuthWorkerTimeoutSeconds stays under the idempotency ledger's
-	// claim lease (ledger.DefaultLease, 2 minutes): a delivery still
-	// running when its claim lapses could run a step twice.
-	maxSleuthWorkerTimeoutSeconds = 100
+	// maxSleuthWorkerTimeoutSeconds is Lambda's limit. The idempotency
+	// ledger's claims follow the timeout (the stack passes it to the
+	// functions): a claim lapses sleuth.LeaseMargin after its invocation's
+	// deadline, so any timeout works; a long one only delays the answer
+	// after a crash (see the README's worst-case answer time).
+	maxSleuthWorkerTimeoutSeconds = 900
 )
 
 // Values of crossfaas:labelerAccess.
@@ -241,9 +243,15 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 	if !slices.Contains(logRetentionDays, cfg.LogRetentionDays) {
 		r.fail("%s:logRetentionDays %d is not a retention CloudWatch Logs accepts: use one of %v", configNamespace, cfg.LogRetentionDays, logRetentionDays)
 	}
-	for _, number := range cfg.AllowedSenders {
+	// Phone numbers are personal data: like the Twilio credentials, they
+	// stay out of the stack file and the state in plain text, and no
+	// number appears in an error.
+	if len(cfg.AllowedSenders) > 0 && !r.isSecret(configNamespace+":allowedSenders") {
+		r.fail("%s:allowedSenders holds phone numbers and is stored in plain text: set it again with `pulumi config set --secret %s:allowedSenders \"+15551234567,+15557654321\"`", configNamespace, configNamespace)
+	}
+	for i, number := range cfg.AllowedSenders {
 		if !e164Pattern.MatchString(number) {
-			r.fail("%s:allowedSenders: %q is not an E.164 phone number such as +15551234567", configNamespace, number)
+			r.fail("%s:allowedSenders: item %d is not an E.164 phone number such as +15551234567", configNamespace, i+1)
 		}
 	}
 	// The value stays out of the message: it is a secret.

@@ -35,13 +35,14 @@ func testConfig() map[string]string {
 }
 
 // withConfig sets the stack configuration a run sees, as the Pulumi CLI
-// does through PULUMI_CONFIG, with the Twilio credentials (when set) as
-// secrets, as `pulumi config set --secret` stores them.
+// does through PULUMI_CONFIG, with the Twilio credentials and the allowed
+// senders (when set) as secrets, as `pulumi config set --secret` stores
+// them.
 func withConfig(cfg map[string]string) pulumi.RunOption {
 	return func(info *pulumi.RunInfo) {
 		info.Config = cfg
 		info.ConfigSecretKeys = nil
-		for _, key := range []string{configTwilioAccountSID, configTwilioAuthToken} {
+		for _, key := range []string{configTwilioAccountSID, configTwilioAuthToken, configNamespace + ":allowedSenders"} {
 			if _, ok := cfg[key]; ok {
 				info.ConfigSecretKeys = append(info.ConfigSecretKeys, key)
 			}

@@ -62,8 +62,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	in := plain(args.Inputs)
 	str := func(key string) string { s, _ := in[key].(string); return s }
 	set := func(key string, v any) { outs[resource.PropertyKey(key)] = resource.NewPropertyValue(v) }
-	id := args.Name + "-id"
-
+	var id string
 	switch args.TypeToken {
 	case "crossfaas:gcp:Labeler", "crossfaas:gcp:PrivateLink", "crossfaas:aws:HTTPAPI", "crossfaas:aws:Proxy", "crossfaas:aws:Sleuth":
 		id = ""
@@ -125,6 +124,10 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		// Hierarchical names start with "/", which the ARN keeps.
 		set("arn", fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", m.awsRegion, mockAccount, id))
 		set("version", 1)
+	case "aws:lambda/invocation:Invocation":
+		// The provider invokes the function and keeps its answer.
+		id = str("functionName") + "_" + shortHash(str("input"), 8)
+		set("result", `{"action":"create","deleted":[]}`)
 	case "aws:rekognition/collection:Collection":
 		id = str("collectionId")
 		set("arn", fmt.Sprintf("arn:aws:rekognition:%s:%s:collection/%s", m.awsRegion, mockAccount, id))

@@ -30,7 +30,7 @@ const (
 const (
 	// sleuthDefaultCollection is the user's name of the collection the
 	// stack creates, so `face addimg celebs ...` works without an addcol
-	// first. Its id is "<prefix>-celebs", as the command handlers build ids.
+	// first. Its id is sleuth.CollectionID: "<prefix>.celebs".
 	sleuthDefaultCollection = sleuth.DefaultCollection
 	// sleuthQueueRetentionSeconds is how long the dead-letter and failed
 	// queues keep a message: 14 days, the most SQS allows.
@@ -81,7 +81,9 @@ type SleuthArgs struct {
 	TwilioAccountSID pulumi.StringInput
 	TwilioAuthToken  pulumi.StringInput
 	// AllowedSenders are the phone numbers (E.164) the webhook accepts
-	// commands from; empty accepts anyone.
+	// commands from; empty accepts anyone. They are stored in an SSM
+	// SecureString parameter, never in the webhook's environment, and
+	// marked secret in the state.
 	AllowedSenders []string
 	// MatchThreshold is the similarity, 0 to 100, a face must reach to
 	// match.
@@ -122,7 +124,7 @@ type Sleuth struct {
 	// TableName is the idempotency table's name.
 	TableName pulumi.StringOutput
 	// CollectionID is the id of the default Rekognition collection,
-	// "<prefix>-celebs".
+	// "<prefix>.celebs".
 	CollectionID pulumi.StringOutput
 	// FailedQueueURL is the queue that keeps the events the failure Lambda
 	// itself could not handle.
@@ -226,9 +228,25 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 	if err != nil {
 		return nil, err
 	}
+	// The allowed senders are personal data: a SecureString too, "*" (an
+	// SSM value can't be empty) for anyone.
+	senders := sleuth.AnySender
+	if len(args.AllowedSenders) > 0 {
+		senders = strings.Join(args.AllowedSenders, ",")
+	}
+	allowedSenders, err := ssm.NewParameter(ctx, name+"-allowed-senders", &ssm.ParameterArgs{
+		Name:        pulumi.String("/" + args.Prefix + "/sleuth/allowed-senders"),
+		Description: pulumi.String("Phone numbers allowed to use the SMS bot of " + args.Prefix + " (* for anyone)"),
+		Type:        pulumi.String("SecureString"),
+		Value:       pulumi.ToSecretWithContext(ctx.Context(), pulumi.String(senders)).(pulumi.StringOutput),
+		Tags:        args.Tags,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("new sleuth %s: allowed senders parameter: %w", name, err)
+	}
 
 	collection, err := rekognition.NewCollection(ctx, name+"-collection", &rekognition.CollectionArgs{
-		CollectionId: pulumi.String(physical(sleuthDefaultCollection)),
+		CollectionId: pulumi.String(sleuth.CollectionID(args.Prefix, sleuthDefaultCollection)),
 		Tags:         args.Tags,
 	}, parent)
 	if err != nil {
@@ -267,20 +285,24 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 		sleuth.EnvAccountSIDParam: accountSID.Name,
 		sleuth.EnvAuthTokenParam:  authToken.Name,
 	}
-	commandEnv := pulumi.StringMap{
-		sleuth.EnvPrefix:           pulumi.String(args.Prefix),
-		sleuth.EnvResponsesTopic:   topics[topicResponses].Arn,
+	// The SNS-triggered functions' claims in the ledger follow their
+	// timeout: they lapse shortly after an invocation's deadline.
+	ledgerEnv := pulumi.StringMap{
 		sleuth.EnvIdempotencyTable: table.Name,
+		sleuth.EnvFunctionTimeout:  pulumi.String(strconv.Itoa(args.WorkerTimeoutSeconds)),
 	}
-	// The webhook needs only the auth token, to check signatures.
+	commandEnv := merge(ledgerEnv, pulumi.StringMap{
+		sleuth.EnvPrefix:         pulumi.String(args.Prefix),
+		sleuth.EnvResponsesTopic: topics[topicResponses].Arn,
+	})
+	// The webhook needs only the auth token, to check signatures, and the
+	// allowed senders.
 	requestEnv := pulumi.StringMap{
-		sleuth.EnvAuthTokenParam:     authToken.Name,
-		sleuth.EnvAddCollectionTopic: topics[topicAddCollection].Arn,
-		sleuth.EnvAddImageTopic:      topics[topicAddImage].Arn,
-		sleuth.EnvMatchTopic:         topics[topicMatch].Arn,
-	}
-	if len(args.AllowedSenders) > 0 {
-		requestEnv[sleuth.EnvAllowedSenders] = pulumi.String(strings.Join(args.AllowedSenders, ","))
+		sleuth.EnvAuthTokenParam:      authToken.Name,
+		sleuth.EnvAllowedSendersParam: allowedSenders.Name,
+		sleuth.EnvAddCollectionTopic:  topics[topicAddCollection].Arn,
+		sleuth.EnvAddImageTopic:       topics[topicAddImage].Arn,
+		sleuth.EnvMatchTopic:          topics[topicMatch].Arn,
 	}
 
 	publish := func(keys ...string) PolicyStatement {
@@ -292,8 +314,12 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 	}
 	readSecrets := PolicyStatement{Actions: []string{"ssm:GetParameter"}, Resources: pulumi.StringArray{accountSID.Arn, authToken.Arn}}
 	useLedger := PolicyStatement{Actions: ledgerActions, Resources: pulumi.StringArray{table.Arn}}
-	faces := func(action string) PolicyStatement {
-		return PolicyStatement{Actions: []string{"rekognition:" + action}, Resources: pulumi.StringArray{collections}}
+	faces := func(actions ...string) PolicyStatement {
+		st := PolicyStatement{Resources: pulumi.StringArray{collections}}
+		for _, a := range actions {
+			st.Actions = append(st.Actions, "rekognition:"+a)
+		}
+		return st
 	}
 	failures := topics[topicFailures].Arn
 
@@ -303,7 +329,8 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 			environment: requestEnv,
 			statements: []PolicyStatement{
 				publish(topicAddCollection, topicAddImage, topicMatch),
-				{Actions: []string{"ssm:GetParameter"}, Resources: pulumi.StringArray{authToken.Arn}},
+				// One GetParameters call reads both at cold start.
+				{Actions: []string{"ssm:GetParameters"}, Resources: pulumi.StringArray{authToken.Arn, allowedSenders.Arn}},
 			},
 		},
 		{
@@ -315,10 +342,11 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 		},
 		{
 			// addimg and match download the user's image with the Twilio
-			// credentials.
+			// credentials. addimg lists faces to find one an earlier
+			// attempt indexed.
 			handler: sleuth.HandlerAddImage, trigger: topicAddImage,
 			environment: merge(commandEnv, secretsEnv),
-			statements:  []PolicyStatement{publish(topicResponses, topicFailures), useLedger, readSecrets, faces("IndexFaces")},
+			statements:  []PolicyStatement{publish(topicResponses, topicFailures), useLedger, readSecrets, faces("IndexFaces", "ListFaces")},
 			onFailure:   failures,
 		},
 		{
@@ -331,7 +359,7 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 		},
 		{
 			handler: sleuth.HandlerRespond, trigger: topicResponses,
-			environment: merge(pulumi.StringMap{sleuth.EnvIdempotencyTable: table.Name}, secretsEnv),
+			environment: merge(ledgerEnv, secretsEnv),
 			// A reply that could not be sent cannot be apologised for by SMS
 			// either: it goes straight to the failed queue.
 			statements: []PolicyStatement{sendFailed, useLedger, readSecrets},
@@ -339,7 +367,7 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 		},
 		{
 			handler: sleuth.HandlerFailure, trigger: topicFailures,
-			environment: merge(pulumi.StringMap{sleuth.EnvIdempotencyTable: table.Name}, secretsEnv),
+			environment: merge(ledgerEnv, secretsEnv),
 			statements:  []PolicyStatement{sendFailed, useLedger, readSecrets},
 			onFailure:   failed.Arn,
 		},
@@ -375,6 +403,16 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 			return nil, fmt.Errorf("new sleuth %s: %w", name, err)
 		}
 	}
+
+	cleanup, _, err := newSleuthCleanup(ctx, name, sleuthCleanupArgs{
+		Prefix: args.Prefix, Artifact: args.Artifact, Collections: collections,
+		Keep:             []string{sleuth.CollectionID(args.Prefix, sleuthDefaultCollection)},
+		LogRetentionDays: args.LogRetentionDays, Tags: args.Tags,
+	}, parent, []pulumi.Resource{collection})
+	if err != nil {
+		return nil, fmt.Errorf("new sleuth %s: %w", name, err)
+	}
+	functionNames[sleuth.HandlerCleanup] = cleanup.Function.Name
 
 	route, err := args.API.AddLambdaRoute(ctx, name+"-sms", &LambdaRouteArgs{
 		RouteKey: sleuthRouteKey,
@@ -526,8 +564,10 @@ func snsToQueuePolicy(queueArn, topicArn string) (string, error) {
 }
 
 // collectionsArn returns the ARN pattern of the stack's Rekognition
-// collections, "arn:<partition>:rekognition:<region>:<account>:collection/<prefix>-*",
-// from the account and region the AWS provider deploys to.
+// collections, "arn:<partition>:rekognition:<region>:<account>:collection/<prefix>.*",
+// from the account and region the AWS provider deploys to. Prefixes hold
+// no '.' (sleuth.CollectionSeparator), so the pattern matches no other
+// stack's collection.
 func collectionsArn(ctx *pulumi.Context, prefix string, parent pulumi.InvokeOption) pulumi.StringOutput {
 	identity := aws.GetCallerIdentityOutput(ctx, aws.GetCallerIdentityOutputArgs{}, parent)
 	region := aws.GetRegionOutput(ctx, aws.GetRegionOutputArgs{}, parent)
@@ -538,7 +578,7 @@ func collectionsArn(ctx *pulumi.Context, prefix string, parent pulumi.InvokeOpti
 		if len(parts) < 3 || parts[0] != "arn" || parts[1] == "" || account == "" || region == "" {
 			return "", fmt.Errorf("collections arn: caller %q, account %q and region %q do not make an ARN", callerArn, account, region)
 		}
-		return fmt.Sprintf("arn:%s:rekognition:%s:%s:collection/%s-*", parts[1], region, account, prefix), nil
+		return fmt.Sprintf("arn:%s:rekognition:%s:%s:collection/%s*", parts[1], region, account, sleuth.CollectionID(prefix, "")), nil
 	}).(pulumi.StringOutput)
 }
 

@@ -215,11 +215,6 @@ func TestSleuthEnvironment(t *testing.T) {
 		sleuth.EnvAccountSIDParam: "/crossfaas-dev/twilio/account-sid",
 		sleuth.EnvAuthTokenParam:  "/crossfaas-dev/twilio/auth-token",
 	}
-	command := map[string]any{
-		sleuth.EnvPrefix:           "crossfaas-dev",
-		sleuth.EnvResponsesTopic:   s.topicArn(topicResponses),
-		sleuth.EnvIdempotencyTable: table,
-	}
 	union := func(ms ...map[string]any) map[string]any {
 		out := map[string]any{}
 		for _, m := range ms {
@@ -227,18 +222,24 @@ func TestSleuthEnvironment(t *testing.T) {
 		}
 		return out
 	}
+	ledgerEnv := map[string]any{sleuth.EnvIdempotencyTable: table, sleuth.EnvFunctionTimeout: "60"}
+	command := union(ledgerEnv, map[string]any{
+		sleuth.EnvPrefix:         "crossfaas-dev",
+		sleuth.EnvResponsesTopic: s.topicArn(topicResponses),
+	})
 	want := map[string]map[string]any{
 		sleuth.HandlerRequest: union(map[string]any{
-			sleuth.EnvAuthTokenParam:     "/crossfaas-dev/twilio/auth-token",
-			sleuth.EnvAddCollectionTopic: s.topicArn(topicAddCollection),
-			sleuth.EnvAddImageTopic:      s.topicArn(topicAddImage),
-			sleuth.EnvMatchTopic:         s.topicArn(topicMatch),
+			sleuth.EnvAuthTokenParam:      "/crossfaas-dev/twilio/auth-token",
+			sleuth.EnvAllowedSendersParam: "/crossfaas-dev/sleuth/allowed-senders",
+			sleuth.EnvAddCollectionTopic:  s.topicArn(topicAddCollection),
+			sleuth.EnvAddImageTopic:       s.topicArn(topicAddImage),
+			sleuth.EnvMatchTopic:          s.topicArn(topicMatch),
 		}),
 		sleuth.HandlerAddCollection: command,
 		sleuth.HandlerAddImage:      union(command, secrets),
 		sleuth.HandlerMatch:         union(command, secrets, map[string]any{sleuth.EnvMatchThreshold: "85"}),
-		sleuth.HandlerRespond:       union(secrets, map[string]any{sleuth.EnvIdempotencyTable: table}),
-		sleuth.HandlerFailure:       union(secrets, map[string]any{sleuth.EnvIdempotencyTable: table}),
+		sleuth.HandlerRespond:       union(secrets, ledgerEnv),
+		sleuth.HandlerFailure:       union(secrets, ledgerEnv),
 	}
 	if table != "crossfaas-dev-sleuth-idempotency" {
 		t.Errorf("table name = %v, want crossfaas-dev-sleuth-idempotency", table)
@@ -264,7 +265,7 @@ func TestSleuthEnvironmentSatisfiesTheHandlers(t *testing.T) {
 			for _, env := range []string{
 				sleuth.EnvPrefix, sleuth.EnvAddCollectionTopic, sleuth.EnvAddImageTopic, sleuth.EnvMatchTopic,
 				sleuth.EnvResponsesTopic, sleuth.EnvIdempotencyTable, sleuth.EnvAccountSIDParam, sleuth.EnvAuthTokenParam,
-				sleuth.EnvAllowedSenders, sleuth.EnvMatchThreshold, sleuth.EnvWebhookURL, sleuth.EnvTwilioAPIURL,
+				sleuth.EnvAllowedSendersParam, sleuth.EnvFunctionTimeout, sleuth.EnvMatchThreshold, sleuth.EnvWebhookURL, sleuth.EnvTwilioAPIURL,
 				sleuth.EnvTwilioMediaHosts, sleuth.EnvWikipediaURL,
 			} {
 				t.Setenv(env, "")
@@ -279,8 +280,8 @@ func TestSleuthEnvironmentSatisfiesTheHandlers(t *testing.T) {
 				if err != nil {
 					t.Fatalf("request.ConfigFromEnv() with the stack's environment: %v", err)
 				}
-				if want := []string{"+15551234567", "+15557654321"}; !reflect.DeepEqual(rc.AllowedSenders, want) {
-					t.Errorf("request AllowedSenders = %q, want %q", rc.AllowedSenders, want)
+				if rc.AllowedSenders != nil {
+					t.Errorf("request AllowedSenders from the environment = %q, want none: they are read from SSM", rc.AllowedSenders)
 				}
 				if got, want := rc.Topics[sleuth.VerbMatch], s.topicArn(topicMatch); got != want {
 					t.Errorf("request match topic = %q, want %q", got, want)
@@ -353,12 +354,12 @@ func TestSleuthSecretsStayInSSM(t *testing.T) {
 // exactly the calls its handler makes, on exactly its resources.
 func TestSleuthRolePolicies(t *testing.T) {
 	s := runSleuthStack(t, "dev", testConfig())
-	collections := "arn:aws:rekognition:us-east-1:" + mockAccount + ":collection/crossfaas-dev-*"
+	collections := "arn:aws:rekognition:us-east-1:" + mockAccount + ":collection/crossfaas-dev.*"
 
-	// Every role of the stack, the proxy's included.
+	// Every role of the stack, the proxy's and the cleanup's included.
 	policies := s.mocks.all(typeRolePolicy)
-	if len(policies) != 1+len(sleuthHandlers) {
-		t.Errorf("the stack has %d role policies, want %d", len(policies), 1+len(sleuthHandlers))
+	if len(policies) != 2+len(sleuthHandlers) {
+		t.Errorf("the stack has %d role policies, want %d", len(policies), 2+len(sleuthHandlers))
 	}
 	for _, p := range policies {
 		for action, resources := range parsePolicy(t, p.Inputs["policy"].(string)) {
@@ -367,9 +368,10 @@ func TestSleuthRolePolicies(t *testing.T) {
 			}
 			for _, r := range resources {
 				switch {
+				case r == "*" && action == "rekognition:ListCollections":
+					// ListCollections has no resource-level permission;
+					// the cleanup may delete only the stack's own.
 				case r == "*":
-					// No action the stack uses lacks a resource-level
-					// permission, so no exception is documented.
 					t.Errorf("policy %s allows %s on Resource \"*\"", p.Name, action)
 				case !strings.HasPrefix(r, "arn:aws:"):
 					t.Errorf("policy %s resource %q of %s is not an ARN", p.Name, r, action)
@@ -402,8 +404,9 @@ func TestSleuthRolePolicies(t *testing.T) {
 	responsesAndFailures := sorted(s.topicArn(topicResponses), s.topicArn(topicFailures))
 	want := map[string]map[string][]string{
 		sleuth.HandlerRequest: {
-			"sns:Publish":      sorted(s.topicArn(topicAddCollection), s.topicArn(topicAddImage), s.topicArn(topicMatch)),
-			"ssm:GetParameter": {s.mocks.named(t, typeParameter, "sleuth-twilio-auth-token").Outputs["arn"].(string)},
+			"sns:Publish": sorted(s.topicArn(topicAddCollection), s.topicArn(topicAddImage), s.topicArn(topicMatch)),
+			"ssm:GetParameters": sorted(s.mocks.named(t, typeParameter, "sleuth-twilio-auth-token").Outputs["arn"].(string),
+				s.mocks.named(t, typeParameter, "sleuth-allowed-senders").Outputs["arn"].(string)),
 		},
 		sleuth.HandlerAddCollection: ledger(map[string][]string{
 			"sns:Publish":                  responsesAndFailures,
@@ -413,6 +416,7 @@ func TestSleuthRolePolicies(t *testing.T) {
 			"sns:Publish":            responsesAndFailures,
 			"ssm:GetParameter":       params,
 			"rekognition:IndexFaces": {collections},
+			"rekognition:ListFaces":  {collections},
 		}),
 		sleuth.HandlerMatch: ledger(map[string][]string{
 			"sns:Publish":                    responsesAndFailures,
@@ -664,14 +668,14 @@ func TestSleuthStagesDoNotCollide(t *testing.T) {
 		s := runSleuthStack(t, stack, testConfig())
 		prefix := "crossfaas-" + stack
 		collection := s.mocks.one(t, typeCollection)
-		if got, want := collection.Inputs["collectionId"], prefix+"-celebs"; got != want {
+		if got, want := collection.Inputs["collectionId"], prefix+".celebs"; got != want {
 			t.Errorf("stack %s: collection id = %v, want %v", stack, got, want)
 		}
 		if got, want := s.parameterName("auth-token"), "/"+prefix+"/twilio/auth-token"; got != want {
 			t.Errorf("stack %s: auth token parameter = %v, want %v", stack, got, want)
 		}
 		got := s.permissions(sleuth.HandlerMatch)["rekognition:SearchFacesByImage"]
-		want := []string{"arn:aws:rekognition:us-east-1:" + mockAccount + ":collection/" + prefix + "-*"}
+		want := []string{"arn:aws:rekognition:us-east-1:" + mockAccount + ":collection/" + prefix + ".*"}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("stack %s: match may search %v, want %v", stack, got, want)
 		}
@@ -679,7 +683,7 @@ func TestSleuthStagesDoNotCollide(t *testing.T) {
 			t.Errorf("stack %s: %s = %v, want %v", stack, sleuth.EnvPrefix, env, prefix)
 		}
 		// The collection the stack creates is one the handlers may use.
-		if id := collection.Inputs["collectionId"].(string); !strings.HasPrefix(id, prefix+"-") {
+		if id := collection.Inputs["collectionId"].(string); !strings.HasPrefix(id, prefix+".") {
 			t.Errorf("stack %s: collection %s is outside the role's scope", stack, id)
 		}
 	}
@@ -716,7 +720,7 @@ func TestSleuthSettings(t *testing.T) {
 		"crossfaas:sleuthRequestMemoryMb":       "256",
 		"crossfaas:sleuthRequestTimeoutSeconds": "12",
 		"crossfaas:sleuthWorkerMemoryMb":        "1024",
-		"crossfaas:sleuthWorkerTimeoutSeconds":  "100",
+		"crossfaas:sleuthWorkerTimeoutSeconds":  "300",
 		"crossfaas:matchThreshold":              "92.5",
 		"crossfaas:allowedSenders":              "+15551234567, +15557654321",
 		"crossfaas:logRetentionDays":            "30",
@@ -732,10 +736,12 @@ func TestSleuthSettings(t *testing.T) {
 		{"request memory", request.Inputs["memorySize"], float64(256)},
 		{"request timeout", request.Inputs["timeout"], float64(12)},
 		{"match memory", match.Inputs["memorySize"], float64(1024)},
-		{"match timeout", match.Inputs["timeout"], float64(100)},
-		{"failure timeout", s.function(sleuth.HandlerFailure).Inputs["timeout"], float64(100)},
+		{"match timeout", match.Inputs["timeout"], float64(300)},
+		{"failure timeout", s.function(sleuth.HandlerFailure).Inputs["timeout"], float64(300)},
+		{"match's claims follow its timeout", get(match.Inputs, "environment.variables."+sleuth.EnvFunctionTimeout), "300"},
+		{"respond's claims follow its timeout", get(s.function(sleuth.HandlerRespond).Inputs, "environment.variables."+sleuth.EnvFunctionTimeout), "300"},
 		{"threshold", get(match.Inputs, "environment.variables."+sleuth.EnvMatchThreshold), "92.5"},
-		{"allowed senders", get(request.Inputs, "environment.variables."+sleuth.EnvAllowedSenders), "+15551234567,+15557654321"},
+		{"allowed senders", s.mocks.named(t, typeParameter, "sleuth-allowed-senders").Inputs["value"], "+15551234567,+15557654321"},
 		{"log retention", s.mocks.named(t, typeLogGroup, "sleuth-respond-logs").Inputs["retentionInDays"], float64(30)},
 	} {
 		if !reflect.DeepEqual(c.got, c.want) {
@@ -743,15 +749,48 @@ func TestSleuthSettings(t *testing.T) {
 		}
 	}
 	for _, handler := range sleuthHandlers[1:] {
-		if v := get(s.function(handler).Inputs, "environment.variables."+sleuth.EnvAllowedSenders); v != nil {
-			t.Errorf("%s gets %s = %v, want it only on the request Lambda", handler, sleuth.EnvAllowedSenders, v)
+		if v := get(s.function(handler).Inputs, "environment.variables."+sleuth.EnvAllowedSendersParam); v != nil {
+			t.Errorf("%s gets %s = %v, want it only on the request Lambda", handler, sleuth.EnvAllowedSendersParam, v)
 		}
 	}
 }
 
-func TestSleuthWorkerTimeoutStaysUnderTheLedgerLease(t *testing.T) {
-	if timeout := time.Duration(maxSleuthWorkerTimeoutSeconds) * time.Second; timeout >= ledger.DefaultLease {
-		t.Errorf("maxSleuthWorkerTimeoutSeconds = %v, want it under ledger.DefaultLease %v", timeout, ledger.DefaultLease)
+// TestSleuthAllowedSendersStayInSSM: phone numbers are personal data; they
+// are in a SecureString parameter, a Pulumi secret, and in no Lambda's
+// environment, no other resource and no output. Unset, the parameter
+// holds "*" (anyone), so the webhook always reads it and fails closed.
+func TestSleuthAllowedSendersStayInSSM(t *testing.T) {
+	cfg := testConfig()
+	cfg["crossfaas:allowedSenders"] = "+15551234567,+15557654321"
+	s := runSleuthStack(t, "dev", cfg)
+	p := s.mocks.named(t, typeParameter, "sleuth-allowed-senders")
+	if p.Inputs["type"] != "SecureString" || !p.SecretInputs["value"] || p.Inputs["name"] != "/crossfaas-dev/sleuth/allowed-senders" {
+		t.Errorf("allowed senders parameter = %v (secret value: %v), want a secret SecureString /crossfaas-dev/sleuth/allowed-senders", p.Inputs, p.SecretInputs["value"])
+	}
+	for _, r := range s.mocks.snapshot() {
+		if r.Type == typeParameter && r.Name == p.Name {
+			continue
+		}
+		if text := fmt.Sprintf("%v %v", r.Inputs, r.Outputs); strings.Contains(text, "5551234567") || strings.Contains(text, "5557654321") {
+			t.Errorf("%s %s holds an allowed sender's number", r.Type, r.Name)
+		}
+	}
+	if strings.Contains(fmt.Sprint(s.outputs), "5551234567") {
+		t.Error("the stack outputs hold an allowed sender's number")
+	}
+	anyone := runSleuthStack(t, "dev", testConfig())
+	if v := anyone.mocks.named(t, typeParameter, "sleuth-allowed-senders").Inputs["value"]; v != sleuth.AnySender {
+		t.Errorf("allowed senders parameter without the setting = %v, want %q", v, sleuth.AnySender)
+	}
+}
+
+func TestSleuthDefaults(t *testing.T) {
+	timeout := time.Duration(defaultSleuthWorkerTimeoutSeconds) * time.Second
+	if timeout != worker.DefaultFunctionTimeout {
+		t.Errorf("defaultSleuthWorkerTimeoutSeconds = %v, want worker.DefaultFunctionTimeout %v", timeout, worker.DefaultFunctionTimeout)
+	}
+	if timeout != ledger.DefaultLease {
+		t.Errorf("defaultSleuthWorkerTimeoutSeconds = %v, want ledger.DefaultLease %v", timeout, ledger.DefaultLease)
 	}
 	if defaultMatchThreshold != worker.DefaultThreshold {
 		t.Errorf("defaultMatchThreshold = %v, want worker.DefaultThreshold %v", defaultMatchThreshold, worker.DefaultThreshold)
@@ -777,6 +816,7 @@ func loadConfigWith(t *testing.T, settings map[string]string, secret []string) (
 
 func TestLoadConfigSleuthRejects(t *testing.T) {
 	bothSecret := []string{configTwilioAccountSID, configTwilioAuthToken}
+	allSecret := append(slices.Clone(bothSecret), "crossfaas:allowedSenders")
 	tests := []struct {
 		name   string
 		key    string
@@ -789,15 +829,16 @@ func TestLoadConfigSleuthRejects(t *testing.T) {
 		{name: "auth token in plain text", key: configTwilioAuthToken, value: testAuthToken, secret: []string{configTwilioAccountSID}, want: "stored in plain text"},
 		{name: "account sid in plain text", key: configTwilioAccountSID, value: testAccountSID, secret: []string{configTwilioAuthToken}, want: "stored in plain text"},
 		{name: "token given as the sid", key: configTwilioAccountSID, value: "0123456789abcdef0123456789abcdef", secret: bothSecret, want: "not a Twilio account SID"},
-		{name: "sender without plus", key: "crossfaas:allowedSenders", value: "15551234567", secret: bothSecret, want: "not an E.164 phone number"},
-		{name: "sender with letters", key: "crossfaas:allowedSenders", value: `["+1555CALLME"]`, secret: bothSecret, want: "not an E.164 phone number"},
-		{name: "unquoted sender in yaml", key: "crossfaas:allowedSenders", value: `[15551234567]`, secret: bothSecret, want: `quote it in the stack file ("+15551234567")`},
-		{name: "senders not a list", key: "crossfaas:allowedSenders", value: `["+15551234567"`, secret: bothSecret, want: "not a list"},
-		{name: "senders after the list", key: "crossfaas:allowedSenders", value: `["+15551234567"] +15557654321`, secret: bothSecret, want: "not a list"},
+		{name: "sender without plus", key: "crossfaas:allowedSenders", value: "15551234567", secret: allSecret, want: "not an E.164 phone number"},
+		{name: "sender with letters", key: "crossfaas:allowedSenders", value: `["+1555CALLME"]`, secret: allSecret, want: "not an E.164 phone number"},
+		{name: "unquoted sender in yaml", key: "crossfaas:allowedSenders", value: `[15551234567]`, secret: allSecret, want: `quote it in the stack file ("+15551234567")`},
+		{name: "senders not a list", key: "crossfaas:allowedSenders", value: `["+15551234567"`, secret: allSecret, want: "not a list"},
+		{name: "senders after the list", key: "crossfaas:allowedSenders", value: `["+15551234567"] +15557654321`, secret: allSecret, want: "not a list"},
 		{name: "threshold above 100", key: "crossfaas:matchThreshold", value: "101", secret: bothSecret, want: "out of range"},
 		{name: "threshold not a number", key: "crossfaas:matchThreshold", value: "high", secret: bothSecret, want: "not a number"},
 		{name: "request timeout past Twilio's patience", key: "crossfaas:sleuthRequestTimeoutSeconds", value: "13", secret: bothSecret, want: "out of range"},
-		{name: "worker timeout past the ledger lease", key: "crossfaas:sleuthWorkerTimeoutSeconds", value: "101", secret: bothSecret, want: "out of range"},
+		{name: "worker timeout past Lambda's", key: "crossfaas:sleuthWorkerTimeoutSeconds", value: "901", secret: bothSecret, want: "out of range"},
+		{name: "allowed senders in plain text", key: "crossfaas:allowedSenders", value: "+15551234567", secret: bothSecret, want: "pulumi config set --secret crossfaas:allowedSenders"},
 		{name: "worker memory too small", key: "crossfaas:sleuthWorkerMemoryMb", value: "64", secret: bothSecret, want: "out of range"},
 	}
 	for _, tt := range tests {
@@ -841,7 +882,7 @@ func TestLoadConfigAllowedSenders(t *testing.T) {
 			if tt.value != "" {
 				settings["crossfaas:allowedSenders"] = tt.value
 			}
-			cfg, err := loadConfigWith(t, settings, []string{configTwilioAccountSID, configTwilioAuthToken})
+			cfg, err := loadConfigWith(t, settings, []string{configTwilioAccountSID, configTwilioAuthToken, "crossfaas:allowedSenders"})
 			if err != nil {
 				t.Fatalf("LoadConfig: %v", err)
 			}

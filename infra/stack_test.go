@@ -466,8 +466,8 @@ func TestPreview(t *testing.T) {
 	if err != nil {
 		t.Fatalf("preview: %v", err)
 	}
-	if n := len(run.mocks.all(typeLambda)); n != 7 {
-		t.Errorf("preview registered %d Lambda functions, want 7: the proxy and the six of the SMS bot", n)
+	if n := len(run.mocks.all(typeLambda)); n != 8 {
+		t.Errorf("preview registered %d Lambda functions, want 8: the proxy, the six of the SMS bot and its cleanup", n)
 	}
 }
 

@@ -87,6 +87,7 @@ func addFile(zw *zip.Writer, e entry) error {
 	// Modified is left zero on purpose: archive/zip would add an extended
 	// timestamp field in Unix time, which unzip shifts by the reader's time
 	// zone. The MS-DOS fields alone hold the fixed time.
+	//lint:ignore SA1019 the deprecated MS-DOS fields are the point: Modified would add a time-zone-dependent Unix timestamp.
 	h.ModifiedDate, h.ModifiedTime = dosEpoch, 0
 	w, err := zw.CreateHeader(h)
 	if err != nil {

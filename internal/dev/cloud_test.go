@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/crossfaas/crossfaas/functions/sleuth"
 	"net/http"
 	"os"
 	"strings"
@@ -41,7 +42,7 @@ func TestCloudMode(t *testing.T) {
 			t.Errorf("cleanup: %v", err)
 			return
 		}
-		id := DefaultPrefix + "-" + collection
+		id := sleuth.CollectionID(DefaultPrefix, collection)
 		if _, err := rekognition.NewFromConfig(cfg).DeleteCollection(ctx, &rekognition.DeleteCollectionInput{CollectionId: aws.String(id)}); err != nil {
 			t.Errorf("cleanup: delete collection %s: %v", id, err)
 		}

@@ -98,9 +98,10 @@ func serveCollections(lister collectionLister, sim *phone.Simulator, prefix stri
 			}
 			cv := collectionView{Name: name, Faces: []faceView{}}
 			for _, f := range c.Faces {
+				person := sleuth.PersonName(f.ExternalID) // "<name>:<MessageSid>"
 				cv.Faces = append(cv.Faces, faceView{
-					Name: f.ExternalID, DisplayName: command.DisplayName(f.ExternalID), IndexedAt: f.IndexedAt,
-					Photo: photos.before(name, f.ExternalID, f.IndexedAt),
+					Name: person, DisplayName: command.DisplayName(person), IndexedAt: f.IndexedAt,
+					Photo: photos.before(name, person, f.IndexedAt),
 				})
 			}
 			view.Collections = append(view.Collections, cv)

@@ -109,8 +109,10 @@ func TestDuplicateDeliveries(t *testing.T) {
 		o.DuplicateDeliveries = true
 		// Both copies arrive at once: the second finds the step claimed
 		// and is retried; the retry must come after the first finished
-		// (in the cloud: a minute later).
-		o.RetryDelays = []time.Duration{300 * time.Millisecond, 600 * time.Millisecond}
+		// (in the cloud: a minute later). A second and then half a
+		// minute: a loaded machine finishes a command within either, and
+		// the test waits for the replies, not for the delays.
+		o.RetryDelays = []time.Duration{time.Second, 30 * time.Second}
 		o.editEngines = func(e *engines) { counted.Faces = e.faces; e.faces = counted }
 	})
 	p := loadPhotos(t)
@@ -179,6 +181,9 @@ func (failingFaces) CreateCollection(context.Context, string) (bool, error) {
 	return false, errUnavailable
 }
 func (failingFaces) IndexFace(context.Context, string, string, []byte) error { return errUnavailable }
+func (failingFaces) FaceIndexed(context.Context, string, string) (bool, error) {
+	return false, errUnavailable
+}
 func (failingFaces) SearchFace(context.Context, string, []byte, float64) (sleuth.Match, error) {
 	return sleuth.Match{}, errUnavailable
 }

@@ -151,11 +151,17 @@ type tee struct {
 	real, mirror sleuth.SMSSender
 }
 
-func (t tee) Send(ctx context.Context, from, to, body string) error {
-	if err := t.real.Send(ctx, from, to, body); err != nil {
-		return err
+func (t tee) Send(ctx context.Context, from, to, body string) (string, error) {
+	sid, err := t.real.Send(ctx, from, to, body)
+	if err != nil {
+		return "", err
 	}
 	// The SMS is out; failing now would send it again on the retry.
-	_ = t.mirror.Send(ctx, from, to, body)
-	return nil
+	_, _ = t.mirror.Send(ctx, from, to, body)
+	return sid, nil
+}
+
+// Sent finds the messages Twilio sent.
+func (t tee) Sent(ctx context.Context, from, to, body string, since time.Time) ([]string, error) {
+	return t.real.Sent(ctx, from, to, body, since)
 }

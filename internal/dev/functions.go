@@ -11,7 +11,7 @@ import (
 
 // respondFunction is the respond Lambda: it sends each reply by SMS.
 func respondFunction(name string, eng *engines, ledger sleuth.Ledger, logger *slog.Logger) (*lambdaemu.Function, error) {
-	r, err := worker.NewResponder(ledger, eng.sms, logger)
+	r, err := worker.NewResponder(ledger, eng.sms, workerTimeout, logger)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -22,7 +22,7 @@ func respondFunction(name string, eng *engines, ledger sleuth.Ledger, logger *sl
 // functions' on-failure destination topic, it tells the user a command
 // failed for good.
 func failureFunction(name string, eng *engines, ledger sleuth.Ledger, logger *slog.Logger) (*lambdaemu.Function, error) {
-	f, err := worker.NewFailure(ledger, eng.sms, logger)
+	f, err := worker.NewFailure(ledger, eng.sms, workerTimeout, logger)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

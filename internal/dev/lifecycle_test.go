@@ -3,6 +3,7 @@ package dev
 import (
 	"context"
 	"fmt"
+	"github.com/crossfaas/crossfaas/functions/sleuth"
 	"io"
 	"net"
 	"net/http"
@@ -119,7 +120,7 @@ func TestCloseReleasesEverything(t *testing.T) {
 		t.Fatalf("faces.Open after Close: %v", err)
 	}
 	defer db.Close()
-	created, err := db.CreateCollection(context.Background(), DefaultPrefix+"-kept")
+	created, err := db.CreateCollection(context.Background(), sleuth.CollectionID(DefaultPrefix, "kept"))
 	if err != nil || created {
 		t.Errorf("CreateCollection(kept) after restart = %v, %v, want it to exist already", created, err)
 	}

@@ -64,7 +64,7 @@ func wire(opts Options, s *System, eng *engines, gw *gateway.Gateway) error {
 	if threshold == 0 {
 		threshold = worker.DefaultThreshold
 	}
-	cfg := worker.Config{Prefix: opts.Prefix, ResponsesTopicARN: responses, Threshold: threshold}
+	cfg := worker.Config{Prefix: opts.Prefix, ResponsesTopicARN: responses, Threshold: threshold, FunctionTimeout: workerTimeout}
 
 	// The command functions' on-failure destination is a topic; the
 	// failure function, subscribed to it, apologises to the user.

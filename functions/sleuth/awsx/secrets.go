@@ -94,3 +94,28 @@ func GetSecureString(ctx context.Context, client *ssm.Client, name string) (stri
 	}
 	return aws.ToString(out.Parameter.Value), nil
 }
+
+// GetSecureStrings reads the SSM parameters called names with one
+// GetParameters call, with decryption, and returns their values in the
+// order of names. A missing parameter or an empty value is an error naming
+// it; errors start with "ssm get parameters: ".
+func GetSecureStrings(ctx context.Context, client *ssm.Client, names ...string) ([]string, error) {
+	out, err := client.GetParameters(ctx, &ssm.GetParametersInput{Names: names, WithDecryption: aws.Bool(true)})
+	if err != nil {
+		return nil, fmt.Errorf("ssm get parameters: %w", err)
+	}
+	if len(out.InvalidParameters) > 0 {
+		return nil, fmt.Errorf("ssm get parameters: not found: %v", out.InvalidParameters)
+	}
+	byName := make(map[string]string, len(out.Parameters))
+	for _, p := range out.Parameters {
+		byName[aws.ToString(p.Name)] = aws.ToString(p.Value)
+	}
+	values := make([]string, len(names))
+	for i, name := range names {
+		if values[i] = byName[name]; values[i] == "" {
+			return nil, fmt.Errorf("ssm get parameters: %s: empty value", name)
+		}
+	}
+	return values, nil
+}

@@ -1,6 +1,7 @@
 // Command bootstrap is the one binary of CelebritySleuth's SNS-triggered
 // Lambdas (runtime provided.al2023, artifact sleuth): the command handlers
-// (addcol, addimg, match), respond and failure. It serves the handler named
+// (addcol, addimg, match), respond, failure and cleanup (which the stack
+// invokes on destroy). It serves the handler named
 // by the function's handler setting, which Lambda passes as _HANDLER
 // (sleuth.Handler*), so all of them deploy the same zip.
 //
@@ -56,11 +57,13 @@ func newHandler(ctx context.Context, name string, logger *slog.Logger) (any, err
 	case sleuth.HandlerAddCollection, sleuth.HandlerAddImage, sleuth.HandlerMatch,
 		sleuth.HandlerRespond, sleuth.HandlerFailure:
 		return worker.HandlerFromEnv(ctx, name, logger)
+	case sleuth.HandlerCleanup:
+		return worker.CleanupFromEnv(ctx, logger)
 	case sleuth.HandlerRequest:
 		return nil, fmt.Errorf("handler %q is not in this binary: deploy the sleuth-request artifact (functions/sleuth/request/bootstrap) for it", name)
 	default:
-		return nil, fmt.Errorf("unknown handler %q in _HANDLER: set the function's handler to one of %q, %q, %q, %q, %q",
+		return nil, fmt.Errorf("unknown handler %q in _HANDLER: set the function's handler to one of %q, %q, %q, %q, %q, %q",
 			name, sleuth.HandlerAddCollection, sleuth.HandlerAddImage,
-			sleuth.HandlerMatch, sleuth.HandlerRespond, sleuth.HandlerFailure)
+			sleuth.HandlerMatch, sleuth.HandlerRespond, sleuth.HandlerFailure, sleuth.HandlerCleanup)
 	}
 }

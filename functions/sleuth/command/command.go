@@ -28,7 +28,7 @@ import (
 // MaxCollectionLen and MaxNameLen are the longest collection and person names
 // accepted, in bytes (all accepted characters are ASCII). Rekognition allows
 // 255 for both ids; the collection limit leaves room for the
-// "<project>-<stack>-" prefix handlers add.
+// "<project>-<stack>." prefix handlers add (sleuth.CollectionID).
 const (
 	MaxCollectionLen = 64
 	MaxNameLen       = 64
@@ -211,9 +211,14 @@ func parseCollection(word string, verb sleuth.Verb) (string, error) {
 		return "", usageError(ErrBadCollection,
 			"That collection name is too long: 64 characters at most. Send: "+syntaxOf(verb))
 	}
-	if r, ok := firstInvalid(word); ok {
+	// Not sleuth.CollectionSeparator: it separates the stack's prefix from
+	// the name in collection ids, so no name can reach another stack's.
+	if r, ok := firstInvalid(word); ok || strings.Contains(word, sleuth.CollectionSeparator) {
+		if !ok {
+			r, _ = utf8.DecodeRuneInString(sleuth.CollectionSeparator)
+		}
 		return "", usageError(ErrBadCollection,
-			"Collection names may only use letters, digits, _ - and . (not "+quoteRune(r)+"). Send: "+syntaxOf(verb))
+			"Collection names may only use letters, digits, _ and - (not "+quoteRune(r)+"). Send: "+syntaxOf(verb))
 	}
 	return strings.ToLower(word), nil
 }

@@ -25,7 +25,8 @@ func TestParse(t *testing.T) {
 		{"addcol mixed case", "Face AddCol Celebs", Parsed{Verb: sleuth.VerbAddCollection, Collection: "celebs"}},
 		{"addcol whitespace", "\t face \n addcol   celebs \r\n", Parsed{Verb: sleuth.VerbAddCollection, Collection: "celebs"}},
 		{"addcol no-break space", "face\u00a0addcol\u00a0celebs", Parsed{Verb: sleuth.VerbAddCollection, Collection: "celebs"}},
-		{"addcol all characters", "face addcol My.Celebs_2-x", Parsed{Verb: sleuth.VerbAddCollection, Collection: "my.celebs_2-x"}},
+		{"addcol all characters", "face addcol My-Celebs_2-x", Parsed{Verb: sleuth.VerbAddCollection, Collection: "my-celebs_2-x"}},
+		{"addimg name with a dot", "face addimg celebs j.r.r._tolkien", Parsed{Verb: sleuth.VerbAddImage, Collection: "celebs", Name: "j.r.r._tolkien"}},
 		{"addcol 64 characters", "face addcol " + strings.Repeat("c", 64), Parsed{Verb: sleuth.VerbAddCollection, Collection: strings.Repeat("c", 64)}},
 		{"addimg", "face addimg celebs mel_gibson", Parsed{Verb: sleuth.VerbAddImage, Collection: "celebs", Name: "mel_gibson"}},
 		{"addimg keeps name case", "FACE ADDIMG Celebs Ronald_McDonald", Parsed{Verb: sleuth.VerbAddImage, Collection: "celebs", Name: "Ronald_McDonald"}},
@@ -65,6 +66,10 @@ func TestParseErrors(t *testing.T) {
 		{"addimg without collection", "face addimg", ErrMissingCollection, "Send: face addimg <collection> <first_last> + photo"},
 		{"match without collection", "face match ", ErrMissingCollection, "Send: face match <collection> + photo"},
 		{"collection with bang", "face addcol celebs!", ErrBadCollection, `(not "!")`},
+		// '.' separates a stack's prefix from the name in collection ids:
+		// "eu.celebs" on stack dev must not be stack dev.eu's "celebs".
+		{"collection with the id separator", "face addimg eu.celebs mel_gibson", ErrBadCollection, `(not ".")`},
+		{"collection of dots", "face addcol ..", ErrBadCollection, `(not ".")`},
 		{"collection with colon", "face match a:b", ErrBadCollection, `(not ":")`},
 		{"collection with slash", "face addcol a/b", ErrBadCollection, `(not "/")`},
 		{"collection with accent", "face addcol célébrités", ErrBadCollection, `(not "é")`},

@@ -3,6 +3,8 @@ package ledger_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http/httptest"
 	"strconv"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/crossfaas/crossfaas/functions/sleuth"
 	"github.com/crossfaas/crossfaas/functions/sleuth/internal/awsfake"
+	"github.com/crossfaas/crossfaas/functions/sleuth/internal/faults"
 	"github.com/crossfaas/crossfaas/functions/sleuth/ledger"
 )
 
@@ -36,17 +39,20 @@ func setup(t *testing.T) (*ledger.Ledger, *awsfake.Cloud, *clock) {
 
 // outcome is what Begin returned, comparable in a table.
 type outcome struct {
-	proceed    bool
+	proceed    bool // a claim was taken
+	done       bool
+	result     string
+	attempt    string
 	inProgress bool
 }
 
-func begin(t *testing.T, l *ledger.Ledger, key string) outcome {
+func begin(t *testing.T, l *ledger.Ledger, key string) (sleuth.Claim, outcome) {
 	t.Helper()
-	proceed, err := l.Begin(context.Background(), key)
+	c, err := l.Begin(context.Background(), key)
 	if err != nil && !errors.Is(err, sleuth.ErrInProgress) {
 		t.Fatalf("Begin(%q) error = %v", key, err)
 	}
-	return outcome{proceed: proceed, inProgress: err != nil}
+	return c, outcome{proceed: err == nil && !c.Done, done: c.Done, result: c.Result, attempt: c.Attempt, inProgress: err != nil}
 }
 
 func TestBeginSequences(t *testing.T) {
@@ -66,50 +72,69 @@ func TestBeginSequences(t *testing.T) {
 			name: "live claim means in progress",
 			steps: func(t *testing.T, l *ledger.Ledger, clk *clock) {
 				begin(t, l, key)
-				clk.Advance(ledger.DefaultLease - time.Second)
+				clk.Advance(ledger.DefaultLease + sleuth.LeaseMargin - time.Millisecond)
 			},
 			want: outcome{inProgress: true},
 		},
 		{
-			name: "expired claim is taken over",
+			name: "lapsed claim is taken over",
 			steps: func(t *testing.T, l *ledger.Ledger, clk *clock) {
 				begin(t, l, key)
-				clk.Advance(ledger.DefaultLease + time.Second)
+				clk.Advance(ledger.DefaultLease + sleuth.LeaseMargin + time.Millisecond)
 			},
 			want: outcome{proceed: true},
 		},
 		{
-			name: "done step is skipped",
+			name: "takeover keeps the attempt marker",
 			steps: func(t *testing.T, l *ledger.Ledger, clk *clock) {
-				begin(t, l, key)
-				mustNil(t, l.Done(context.Background(), key))
+				c, _ := begin(t, l, key)
+				mustNil(t, l.Attempt(context.Background(), c, "index-face"))
+				clk.Advance(ledger.DefaultLease + sleuth.LeaseMargin + time.Millisecond)
+			},
+			want: outcome{proceed: true, attempt: "index-face"},
+		},
+		{
+			name: "done step is skipped, with its result",
+			steps: func(t *testing.T, l *ledger.Ledger, clk *clock) {
+				c, _ := begin(t, l, key)
+				mustNil(t, l.Done(context.Background(), c, "Picture added."))
 				clk.Advance(24 * time.Hour) // long after any lease
 			},
-			want: outcome{proceed: false},
+			want: outcome{done: true, result: "Picture added."},
 		},
 		{
-			name: "released claim can be taken again",
+			name: "released claim can be taken again, marker kept",
 			steps: func(t *testing.T, l *ledger.Ledger, clk *clock) {
-				begin(t, l, key)
-				mustNil(t, l.Release(context.Background(), key))
+				c, _ := begin(t, l, key)
+				mustNil(t, l.Attempt(context.Background(), c, "m1"))
+				mustNil(t, l.Release(context.Background(), c))
 			},
-			want: outcome{proceed: true},
+			want: outcome{proceed: true, attempt: "m1"},
+		},
+		{
+			name: "a stranger's release leaves the claim",
+			steps: func(t *testing.T, l *ledger.Ledger, clk *clock) {
+				c, _ := begin(t, l, key)
+				c.Owner = "someone-else"
+				mustNil(t, l.Release(context.Background(), c))
+			},
+			want: outcome{inProgress: true},
 		},
 		{
 			name: "release after done keeps it done",
 			steps: func(t *testing.T, l *ledger.Ledger, clk *clock) {
-				begin(t, l, key)
-				mustNil(t, l.Done(context.Background(), key))
-				mustNil(t, l.Release(context.Background(), key))
+				c, _ := begin(t, l, key)
+				mustNil(t, l.Done(context.Background(), c, "r"))
+				mustNil(t, l.Release(context.Background(), c))
 			},
-			want: outcome{proceed: false},
+			want: outcome{done: true, result: "r"},
 		},
 		{
 			name: "other keys don't interfere",
 			steps: func(t *testing.T, l *ledger.Ledger, clk *clock) {
 				begin(t, l, "SM123#match")
-				begin(t, l, "SM999#addimg")
-				mustNil(t, l.Done(context.Background(), "SM999#addimg"))
+				c, _ := begin(t, l, "SM999#addimg")
+				mustNil(t, l.Done(context.Background(), c, "x"))
 			},
 			want: outcome{proceed: true},
 		},
@@ -118,10 +143,117 @@ func TestBeginSequences(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			l, _, clk := setup(t)
 			tt.steps(t, l, clk)
-			if got := begin(t, l, key); got != tt.want {
+			if _, got := begin(t, l, key); got != tt.want {
 				t.Errorf("Begin(%q) = %+v, want %+v", key, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestLeaseFollowsTheDeadline: a claim lapses LeaseMargin after the
+// deadline of the invocation that took it, so the first Lambda retry (a
+// minute after a failure) takes over a dead invocation's step.
+func TestLeaseFollowsTheDeadline(t *testing.T) {
+	l, cloud, clk := setup(t)
+	clk.t = time.Now().Truncate(time.Millisecond) // the context's deadline is on the real clock
+	ctx, cancel := context.WithDeadline(context.Background(), clk.Now().Add(3*time.Second))
+	defer cancel()
+	c, err := l.Begin(ctx, "SM1#addcol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantUntil := clk.Now().Add(3*time.Second + sleuth.LeaseMargin)
+	if d := wantUntil.Sub(c.Until); d < 0 || d > 100*time.Millisecond {
+		t.Errorf("claim until %v, want %v", c.Until, wantUntil)
+	}
+	item, _ := cloud.DynamoDB.Get(table, "SM1#addcol")
+	if got, want := item["leaseUntilMs"].String(), strconv.FormatInt(c.Until.UnixMilli(), 10); got != want {
+		t.Errorf("leaseUntilMs = %s, want %s", got, want)
+	}
+	clk.Advance(3*time.Second + sleuth.LeaseMargin - 200*time.Millisecond)
+	if _, got := begin(t, l, "SM1#addcol"); !got.inProgress {
+		t.Errorf("Begin just before the lease ends = %+v, want in progress", got)
+	}
+	clk.Advance(200 * time.Millisecond)
+	if _, got := begin(t, l, "SM1#addcol"); !got.proceed {
+		t.Errorf("Begin just after the lease ends = %+v, want the claim", got)
+	}
+}
+
+// TestLostResponses: the fake writes each item and then breaks the
+// response (the headers of a 200, half the body, the connection closed);
+// aws-sdk-go-v2 sends the call again. The owner token makes each re-sent
+// call find its own write: the claim is taken at once, the marker recorded,
+// the step done, exactly once.
+func TestLostResponses(t *testing.T) {
+	cloud := awsfake.NewCloud()
+	t.Cleanup(cloud.Close)
+	cloud.DynamoDB.CreateTable(table)
+	inj := faults.New()
+	srv := httptest.NewServer(inj.WrapAWS(cloud))
+	t.Cleanup(srv.Close)
+	cfg := awsfake.Config(srv.URL)
+	cfg.Retryer = nil // the SDK's standard retries, as the Lambdas have
+	cfg.RetryMaxAttempts = 3
+	clk := newClock()
+	l := ledger.New(dynamodb.NewFromConfig(cfg), table, clk.Now)
+	ctx := context.Background()
+	const key = "SM1#addimg"
+	for i, step := range []struct {
+		name string
+		call func() error
+	}{
+		{"Begin", func() error {
+			c, err := l.Begin(ctx, key)
+			if err == nil && (c.Done || c.Owner == "") {
+				err = fmt.Errorf("claim = %+v, want a held claim", c)
+			}
+			return err
+		}},
+	} {
+		_ = i
+		inj.Set(1, faults.Lost, nil)
+		if err := step.call(); err != nil {
+			t.Fatalf("%s after a lost response: error = %v", step.name, err)
+		}
+		if !inj.Hit() {
+			t.Fatalf("%s: the fault was not injected", step.name)
+		}
+		if calls := inj.Calls(); len(calls) != 2 {
+			t.Errorf("%s: calls = %v, want the lost one and the SDK's re-send", step.name, calls)
+		}
+	}
+	// Attempt, Release, Done and Adopt, each with its response lost.
+	claim, err := func() (sleuth.Claim, error) {
+		item, _ := cloud.DynamoDB.Get(table, key)
+		return sleuth.Claim{Key: key, Owner: *item["owner"].S}, nil
+	}()
+	mustNil(t, err)
+	for _, step := range []struct {
+		name string
+		call func() error
+	}{
+		{"Attempt", func() error { return l.Attempt(ctx, claim, "index-face") }},
+		{"Adopt", func() error {
+			ok, err := l.Adopt(ctx, "twilio-message#SM9", claim)
+			if err == nil && !ok {
+				err = errors.New("adopt = false, want true")
+			}
+			return err
+		}},
+		{"Done", func() error { return l.Done(ctx, claim, "Picture added.") }},
+	} {
+		inj.Set(1, faults.Lost, nil)
+		if err := step.call(); err != nil {
+			t.Fatalf("%s after a lost response: error = %v", step.name, err)
+		}
+		if !inj.Hit() || len(inj.Calls()) != 2 {
+			t.Errorf("%s: hit %v, calls %v, want the lost call and one re-send", step.name, inj.Hit(), inj.Calls())
+		}
+	}
+	inj.Clear()
+	if _, got := begin(t, l, key); got != (outcome{done: true, result: "Picture added.", attempt: "index-face"}) {
+		t.Errorf("Begin after the faults = %+v, want the step done once", got)
 	}
 }
 
@@ -137,17 +269,19 @@ func TestItemsOnTheWire(t *testing.T) {
 	ctx := context.Background()
 	const key = "SM1#sms:match"
 
-	if proceed, err := l.Begin(ctx, key); err != nil || !proceed {
-		t.Fatalf("Begin(%q) = %v, %v; want true, nil", key, proceed, err)
+	claim, err := l.Begin(ctx, key)
+	if err != nil || claim.Done {
+		t.Fatalf("Begin(%q) = %+v, %v; want a claim", key, claim, err)
 	}
 	item, ok := cloud.DynamoDB.Get(table, key)
 	if !ok {
 		t.Fatalf("no item %q after Begin", key)
 	}
 	wantPending := map[string]string{
-		"status":     `"pending"`,
-		"leaseUntil": clk.unix(2 * time.Minute),
-		"expiresAt":  clk.unix(7 * 24 * time.Hour),
+		"status":       `"pending"`,
+		"owner":        strconv.Quote(claim.Owner),
+		"leaseUntilMs": strconv.FormatInt(clk.Now().Add(ledger.DefaultLease+sleuth.LeaseMargin).UnixMilli(), 10),
+		"expiresAt":    clk.unix(7 * 24 * time.Hour),
 	}
 	for attr, want := range wantPending {
 		if got := item[attr].String(); got != want {
@@ -156,22 +290,25 @@ func TestItemsOnTheWire(t *testing.T) {
 	}
 
 	clk.Advance(10 * time.Second)
-	mustNil(t, l.Done(ctx, key))
+	mustNil(t, l.Done(ctx, claim, "sent"))
 	item, _ = cloud.DynamoDB.Get(table, key)
+	if got, want := item["result"].String(), `"sent"`; got != want {
+		t.Errorf("after Done, result = %s, want %s", got, want)
+	}
 	if got, want := item["status"].String(), `"done"`; got != want {
 		t.Errorf("after Done, status = %s, want %s", got, want)
 	}
 	if got, want := item["expiresAt"].String(), clk.unix(7*24*time.Hour); got != want {
 		t.Errorf("after Done, expiresAt = %s, want %s", got, want)
 	}
-	if v, ok := item["leaseUntil"]; ok {
+	if v, ok := item["leaseUntilMs"]; ok {
 		t.Errorf("after Done, leaseUntil = %s, want it removed", v)
 	}
 
-	// The duplicate's GetItem must be a consistent read, or a claim made a
-	// moment ago could look absent.
-	if _, err := l.Begin(ctx, key); err != nil {
-		t.Fatal(err)
+	// Status reads with a consistent read, or a claim made a moment ago
+	// could look absent.
+	if st, err := l.Status(ctx, key); err != nil || !st.Done || st.Result != "sent" {
+		t.Fatalf("Status(%q) = %+v, %v, want done with its result", key, st, err)
 	}
 	var gets int
 	for _, r := range cloud.DynamoDB.Requests() {
@@ -190,25 +327,26 @@ func TestItemsOnTheWire(t *testing.T) {
 	}
 }
 
-func TestReleaseOfUnknownKeyIsNoOp(t *testing.T) {
-	l, cloud, _ := setup(t)
-	mustNil(t, l.Release(context.Background(), "SM404#addcol"))
-	if _, ok := cloud.DynamoDB.Get(table, "SM404#addcol"); ok {
-		t.Error("Release created an item")
+func TestAdopt(t *testing.T) {
+	l, _, _ := setup(t)
+	ctx := context.Background()
+	a := sleuth.Claim{Key: "SM1#sms:addcol", Owner: "a"}
+	b := sleuth.Claim{Key: "SM2#sms:addcol", Owner: "b"}
+	for _, tt := range []struct {
+		claim sleuth.Claim
+		want  bool
+	}{{a, true}, {a, true}, {b, false}, {sleuth.Claim{Key: a.Key, Owner: "a-later-attempt"}, true}} {
+		if got, err := l.Adopt(ctx, "twilio-message#SM9", tt.claim); err != nil || got != tt.want {
+			t.Errorf("Adopt(SM9) for %s = %v, %v, want %v", tt.claim.Key, got, err, tt.want)
+		}
 	}
 }
 
-func TestClaimReleasedBetweenPutAndGet(t *testing.T) {
+func TestReleaseOfUnknownKeyIsNoOp(t *testing.T) {
 	l, cloud, _ := setup(t)
-	// The condition fails (another delivery held the claim) but by the time
-	// of the GetItem it was released: Begin claims again.
-	cloud.DynamoDB.Inject("PutItem", "ConditionalCheckFailedException")
-	proceed, err := l.Begin(context.Background(), "SM1#addcol")
-	if err != nil || !proceed {
-		t.Fatalf("Begin = %v, %v; want true, nil", proceed, err)
-	}
-	if got := cloud.DynamoDB.Calls("PutItem"); got != 2 {
-		t.Errorf("PutItem calls = %d, want 2", got)
+	mustNil(t, l.Release(context.Background(), sleuth.Claim{Key: "SM404#addcol", Owner: "x"}))
+	if _, ok := cloud.DynamoDB.Get(table, "SM404#addcol"); ok {
+		t.Error("Release created an item")
 	}
 }
 
@@ -221,18 +359,20 @@ func TestErrors(t *testing.T) {
 		wantAs any
 	}{
 		{
-			name: "begin throttled", op: "PutItem", code: "ProvisionedThroughputExceededException",
+			name: "begin throttled", op: "UpdateItem", code: "ProvisionedThroughputExceededException",
 			call:   func(l *ledger.Ledger) error { _, err := l.Begin(context.Background(), "k#1"); return err },
 			wantAs: new(*types.ProvisionedThroughputExceededException),
 		},
 		{
 			name: "done fails", op: "UpdateItem", code: "InternalServerError",
-			call:   func(l *ledger.Ledger) error { return l.Done(context.Background(), "k#1") },
+			call:   func(l *ledger.Ledger) error { return l.Done(context.Background(), sleuth.Claim{Key: "k#1"}, "r") },
 			wantAs: new(*types.InternalServerError),
 		},
 		{
-			name: "release fails", op: "DeleteItem", code: "RequestLimitExceeded",
-			call:   func(l *ledger.Ledger) error { return l.Release(context.Background(), "k#1") },
+			name: "release fails", op: "UpdateItem", code: "RequestLimitExceeded",
+			call: func(l *ledger.Ledger) error {
+				return l.Release(context.Background(), sleuth.Claim{Key: "k#1", Owner: "o"})
+			},
 			wantAs: new(*types.RequestLimitExceeded),
 		},
 	}
@@ -271,10 +411,10 @@ func TestEmptyKey(t *testing.T) {
 	if _, err := l.Begin(ctx, ""); err == nil {
 		t.Error(`Begin("") error = nil`)
 	}
-	if err := l.Done(ctx, ""); err == nil {
+	if err := l.Done(ctx, sleuth.Claim{}, "r"); err == nil {
 		t.Error(`Done("") error = nil`)
 	}
-	if err := l.Release(ctx, ""); err == nil {
+	if err := l.Release(ctx, sleuth.Claim{}); err == nil {
 		t.Error(`Release("") error = nil`)
 	}
 	if n := len(cloud.DynamoDB.Requests()); n != 0 {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsrek "github.com/aws/aws-sdk-go-v2/service/rekognition"
 	"github.com/aws/aws-sdk-go-v2/service/rekognition/types"
 
@@ -22,6 +23,24 @@ type API interface {
 	CreateCollection(ctx context.Context, in *awsrek.CreateCollectionInput, optFns ...func(*awsrek.Options)) (*awsrek.CreateCollectionOutput, error)
 	IndexFaces(ctx context.Context, in *awsrek.IndexFacesInput, optFns ...func(*awsrek.Options)) (*awsrek.IndexFacesOutput, error)
 	SearchFacesByImage(ctx context.Context, in *awsrek.SearchFacesByImageInput, optFns ...func(*awsrek.Options)) (*awsrek.SearchFacesByImageOutput, error)
+	ListFaces(ctx context.Context, in *awsrek.ListFacesInput, optFns ...func(*awsrek.Options)) (*awsrek.ListFacesOutput, error)
+}
+
+// noResend lets the SDK retry a call that changes things only after an
+// error that says the call did nothing (throttling). After any other
+// failure (a 5xx, a broken connection, a response whose body broke) the
+// change may have happened: sending it again could create or index twice,
+// so the error goes to the caller, which reconciles on its retry.
+func noResend(o *awsrek.Options) {
+	throttled := retry.ThrottleErrorCode{Codes: retry.DefaultThrottleErrorCodes}
+	o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+		so.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+			if throttled.IsErrorThrottle(err) == aws.TrueTernary {
+				return aws.TrueTernary
+			}
+			return aws.FalseTernary
+		})}
+	})
 }
 
 // Faces is a sleuth.Faces on Rekognition. Errors that are neither the user's
@@ -59,13 +78,13 @@ func validID(id string, colon bool) bool {
 	return true
 }
 
-// CreateCollection creates collectionID; created is false when it already
-// existed.
+// CreateCollection creates collectionID, sent once (see noResend);
+// created is false when it already existed.
 func (f *Faces) CreateCollection(ctx context.Context, collectionID string) (bool, error) {
 	if !validID(collectionID, false) {
 		return false, fmt.Errorf("rekognition: create collection: invalid id %q", collectionID)
 	}
-	_, err := f.api.CreateCollection(ctx, &awsrek.CreateCollectionInput{CollectionId: aws.String(collectionID)})
+	_, err := f.api.CreateCollection(ctx, &awsrek.CreateCollectionInput{CollectionId: aws.String(collectionID)}, noResend)
 	var exists *types.ResourceAlreadyExistsException
 	switch {
 	case err == nil:
@@ -78,7 +97,7 @@ func (f *Faces) CreateCollection(ctx context.Context, collectionID string) (bool
 }
 
 // IndexFace adds the largest face of image to collectionID under
-// externalID. It returns sleuth.ErrNoFace when Rekognition finds no face
+// externalID, sent once (see noResend). It returns sleuth.ErrNoFace when Rekognition finds no face
 // good enough to index (QualityFilter AUTO), sleuth.ErrCollectionNotFound
 // and sleuth.ErrBadImage for an image it can't use.
 func (f *Faces) IndexFace(ctx context.Context, collectionID, externalID string, image []byte) error {
@@ -94,7 +113,7 @@ func (f *Faces) IndexFace(ctx context.Context, collectionID, externalID string, 
 		Image:           &types.Image{Bytes: image},
 		MaxFaces:        aws.Int32(1),
 		QualityFilter:   types.QualityFilterAuto,
-	})
+	}, noResend)
 	if err != nil {
 		return fmt.Errorf("rekognition: index face in %s: %w", collectionID, userError(err))
 	}
@@ -102,6 +121,34 @@ func (f *Faces) IndexFace(ctx context.Context, collectionID, externalID string, 
 		return fmt.Errorf("rekognition: index face in %s: %w (%d unindexed)", collectionID, sleuth.ErrNoFace, len(out.UnindexedFaces))
 	}
 	return nil
+}
+
+// listPageSize is the most faces ListFaces returns per page.
+const listPageSize = 4096
+
+// FaceIndexed reports whether collectionID holds a face indexed under
+// externalID, paging through the collection's faces (a read, safe to
+// retry). It returns sleuth.ErrCollectionNotFound.
+func (f *Faces) FaceIndexed(ctx context.Context, collectionID, externalID string) (bool, error) {
+	if !validID(collectionID, false) || !validID(externalID, true) {
+		return false, fmt.Errorf("rekognition: list faces: invalid collection id %q or external id %q", collectionID, externalID)
+	}
+	in := &awsrek.ListFacesInput{CollectionId: aws.String(collectionID), MaxResults: aws.Int32(listPageSize)}
+	for {
+		out, err := f.api.ListFaces(ctx, in)
+		if err != nil {
+			return false, fmt.Errorf("rekognition: list faces of %s: %w", collectionID, userError(err))
+		}
+		for _, face := range out.Faces {
+			if aws.ToString(face.ExternalImageId) == externalID {
+				return true, nil
+			}
+		}
+		if aws.ToString(out.NextToken) == "" {
+			return false, nil
+		}
+		in.NextToken = out.NextToken
+	}
 }
 
 // SearchFace finds the most similar face to the largest face of image in

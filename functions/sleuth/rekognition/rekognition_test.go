@@ -210,7 +210,7 @@ func TestTransientErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			faces, fake := setup(t)
 			fake.AddFace(celebs, "mel", "mel")
-			fake.Inject(tt.op, tt.code)
+			fake.Inject(tt.op, tt.code, tt.code, tt.code) // as many as the SDK's attempts
 			err := tt.call(faces)
 			if err == nil || isUserError(err) {
 				t.Fatalf("%s with %s: error = %v, want a non-user error", tt.op, tt.code, err)
@@ -229,4 +229,51 @@ func isUserError(err error) bool {
 		}
 	}
 	return false
+}
+
+// TestNoResend: CreateCollection and IndexFaces change things, so the SDK
+// must not send them again after a failure that may have done the change
+// (a 5xx); after throttling, which says nothing happened, it may.
+func TestNoResend(t *testing.T) {
+	calls := map[string]func(f *rekognition.Faces) error{
+		"CreateCollection": func(f *rekognition.Faces) error {
+			_, err := f.CreateCollection(context.Background(), celebs+"-new")
+			return err
+		},
+		"IndexFaces": func(f *rekognition.Faces) error {
+			return f.IndexFace(context.Background(), celebs, "mel:MM1", awsfake.FaceJPEG("mel"))
+		},
+	}
+	// The SDK's standard retries, as the Lambdas have them.
+	setup := func(t *testing.T) (*rekognition.Faces, *awsfake.Rekognition) {
+		cloud := awsfake.NewCloud()
+		t.Cleanup(cloud.Close)
+		cfg := cloud.Config()
+		cfg.Retryer = nil
+		return rekognition.New(awsrek.NewFromConfig(cfg)), cloud.Rekognition
+	}
+	for op, call := range calls {
+		t.Run(op+" after a 500", func(t *testing.T) {
+			faces, fake := setup(t)
+			fake.AddCollection(celebs)
+			fake.Inject(op, "InternalServerError")
+			if err := call(faces); err == nil {
+				t.Fatalf("%s after a 500: error = nil, want the failure", op)
+			}
+			if n := fake.Calls(op); n != 1 {
+				t.Errorf("%s sent %d times after a 500, want once", op, n)
+			}
+		})
+		t.Run(op+" after throttling", func(t *testing.T) {
+			faces, fake := setup(t)
+			fake.AddCollection(celebs)
+			fake.Inject(op, "ThrottlingException")
+			if err := call(faces); err != nil {
+				t.Fatalf("%s after one throttle: error = %v, want the SDK's retry to pass", op, err)
+			}
+			if n := fake.Calls(op); n != 2 {
+				t.Errorf("%s sent %d times after a throttle, want twice", op, n)
+			}
+		})
+	}
 }

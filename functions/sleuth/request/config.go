@@ -20,7 +20,8 @@ type Config struct {
 	// every verb.
 	Topics map[sleuth.Verb]string
 	// AllowedSenders lists the phone numbers (E.164) that may use the bot.
-	// Empty means everyone.
+	// Empty means everyone. (FromEnv reads the list from SSM instead: phone
+	// numbers are personal data, kept out of the Lambda environment.)
 	AllowedSenders []string
 	// WebhookURL, when set, is the URL Twilio signs requests with, used
 	// instead of the one rebuilt from the API Gateway event (custom domains,
@@ -52,10 +53,9 @@ func isE164(s string) bool {
 }
 
 // ConfigFromEnv reads the configuration from the environment variables of
-// package sleuth: the three command topics (required),
-// SLEUTH_ALLOWED_SENDERS (optional, comma-separated E.164 numbers) and
+// package sleuth: the three command topics (required) and
 // SLEUTH_WEBHOOK_URL (optional, absolute http or https URL). Errors name the
-// variable at fault.
+// variable at fault. (The allowed senders are read from SSM by FromEnv.)
 func ConfigFromEnv() (Config, error) {
 	cfg := Config{Topics: map[sleuth.Verb]string{}, PublishTimeout: DefaultPublishTimeout}
 	for verb, env := range map[sleuth.Verb]string{
@@ -69,16 +69,6 @@ func ConfigFromEnv() (Config, error) {
 		}
 		cfg.Topics[verb] = arn
 	}
-	for number := range strings.SplitSeq(os.Getenv(sleuth.EnvAllowedSenders), ",") {
-		number = strings.TrimSpace(number)
-		if number == "" {
-			continue
-		}
-		if !isE164(number) {
-			return Config{}, fmt.Errorf("request config: %s: %q is not an E.164 phone number like +15551234567", sleuth.EnvAllowedSenders, number)
-		}
-		cfg.AllowedSenders = append(cfg.AllowedSenders, number)
-	}
 	if raw := strings.TrimSpace(os.Getenv(sleuth.EnvWebhookURL)); raw != "" {
 		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -87,4 +77,27 @@ func ConfigFromEnv() (Config, error) {
 		cfg.WebhookURL = raw
 	}
 	return cfg, nil
+}
+
+// ParseAllowedSenders parses the allowed-senders parameter: sleuth.AnySender, or
+// comma-separated E.164 numbers. nil means everyone.
+func ParseAllowedSenders(value string) ([]string, error) {
+	if strings.TrimSpace(value) == sleuth.AnySender {
+		return nil, nil
+	}
+	var numbers []string
+	for number := range strings.SplitSeq(value, ",") {
+		number = strings.TrimSpace(number)
+		if number == "" {
+			continue
+		}
+		if !isE164(number) {
+			return nil, fmt.Errorf("allowed senders: %q is not an E.164 phone number like +15551234567", sleuth.MaskNumber(number))
+		}
+		numbers = append(numbers, number)
+	}
+	if len(numbers) == 0 {
+		return nil, fmt.Errorf("allowed senders: no number (use %q for anyone)", sleuth.AnySender)
+	}
+	return numbers, nil
 }

@@ -17,24 +17,27 @@ import (
 // FromEnv builds the handler as the request Lambda runs it, at cold start:
 // the configuration from ConfigFromEnv, SSM and SNS clients from
 // awsx.LambdaConfig (so AWS_ENDPOINT_URL_SSM and AWS_ENDPOINT_URL_SNS
-// redirect them) and an SNS publisher. The Twilio auth token is read from
-// the SSM parameter named by sleuth.EnvAuthTokenParam; the account SID is
-// not needed to check signatures, so it is not read. Errors name what is
-// missing.
+// redirect them) and an SNS publisher. The Twilio auth token and the
+// allowed senders are read, in one GetParameters call, from the SSM
+// parameters named by sleuth.EnvAuthTokenParam and
+// sleuth.EnvAllowedSendersParam; the account SID is not needed to check
+// signatures, so it is not read. Errors name what is missing.
 //
-// FromEnv does not wait for the token: it starts reading it in the
+// FromEnv does not wait for the parameters: it starts reading them in the
 // background and returns, so that the read overlaps what the runtime does
 // before the first request (polling for the event, decoding it). ctx
-// bounds the read and must outlive FromEnv. Handle waits for the token;
-// call Ready to wait for it and learn whether reading it failed.
+// bounds the read and must outlive FromEnv. Handle waits for them; call
+// Ready to wait and learn whether reading them failed.
 func FromEnv(ctx context.Context, logger *slog.Logger) (*Handler, error) {
 	cfg, err := ConfigFromEnv()
 	if err != nil {
 		return nil, err
 	}
-	tokenParam := strings.TrimSpace(os.Getenv(sleuth.EnvAuthTokenParam))
-	if tokenParam == "" {
-		return nil, fmt.Errorf("request config: %s is not set: it names the SSM parameter holding the Twilio auth token", sleuth.EnvAuthTokenParam)
+	var params [2]string
+	for i, env := range []string{sleuth.EnvAuthTokenParam, sleuth.EnvAllowedSendersParam} {
+		if params[i] = strings.TrimSpace(os.Getenv(env)); params[i] == "" {
+			return nil, fmt.Errorf("request config: %s is not set: it names the SSM parameter to read", env)
+		}
 	}
 	awsCfg, err := awsx.LambdaConfig()
 	if err != nil {
@@ -46,11 +49,16 @@ func FromEnv(ctx context.Context, logger *slog.Logger) (*Handler, error) {
 		Logger:    logger,
 	})
 	go func() {
-		token, err := awsx.GetSecureString(ctx, ssmClient, tokenParam)
+		values, err := awsx.GetSecureStrings(ctx, ssmClient, params[:]...)
 		if err != nil {
-			err = fmt.Errorf("request: twilio auth token: %w", err)
+			h.setSecrets("", nil, fmt.Errorf("request: %w", err))
+			return
 		}
-		h.setAuthToken(token, err)
+		allowed, err := ParseAllowedSenders(values[1])
+		if err != nil {
+			err = fmt.Errorf("request: %s: %w", params[1], err)
+		}
+		h.setSecrets(values[0], allowed, err)
 	}()
 	return h, nil
 }

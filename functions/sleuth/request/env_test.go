@@ -8,12 +8,9 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/crossfaas/crossfaas/functions/sleuth"
 	"github.com/crossfaas/crossfaas/functions/sleuth/awsx/awsxtest"
@@ -27,12 +24,12 @@ func setRequestEnv(t *testing.T, ssmURL, snsURL string, overrides map[string]str
 	awsxtest.Setenv(t, map[string]string{"SSM": ssmURL, "SNS": snsURL})
 	t.Setenv("AWS_DEFAULT_REGION", "")
 	for k, v := range map[string]string{
-		sleuth.EnvAddCollectionTopic: testTopics[sleuth.VerbAddCollection],
-		sleuth.EnvAddImageTopic:      testTopics[sleuth.VerbAddImage],
-		sleuth.EnvMatchTopic:         testTopics[sleuth.VerbMatch],
-		sleuth.EnvAuthTokenParam:     authTokenParam,
-		sleuth.EnvAllowedSenders:     "",
-		sleuth.EnvWebhookURL:         testURL,
+		sleuth.EnvAddCollectionTopic:  testTopics[sleuth.VerbAddCollection],
+		sleuth.EnvAddImageTopic:       testTopics[sleuth.VerbAddImage],
+		sleuth.EnvMatchTopic:          testTopics[sleuth.VerbMatch],
+		sleuth.EnvAuthTokenParam:      authTokenParam,
+		sleuth.EnvAllowedSendersParam: allowedSendersParam,
+		sleuth.EnvWebhookURL:          testURL,
 	} {
 		t.Setenv(k, v)
 	}
@@ -69,7 +66,7 @@ func gatedSSM(t *testing.T, fake *awsxtest.SSM) (endpoint string, open func()) {
 }
 
 func TestFromEnv(t *testing.T) {
-	ssm := awsxtest.NewSSM(t, map[string]string{authTokenParam: testToken})
+	ssm := awsxtest.NewSSM(t, map[string]string{authTokenParam: testToken, allowedSendersParam: "*"})
 	sns := awsxtest.NewSNS(t, testTopics[sleuth.VerbAddCollection])
 	ssmURL, open := gatedSSM(t, ssm)
 	setRequestEnv(t, ssmURL, sns.URL, nil)
@@ -108,8 +105,9 @@ func TestFromEnv(t *testing.T) {
 	if forged.StatusCode != http.StatusForbidden {
 		t.Errorf("Handle(forged) status = %d, want 403", forged.StatusCode)
 	}
-	if want := []awsxtest.GetParameterRequest{{Name: authTokenParam, WithDecryption: true}}; !slices.Equal(ssm.Requests(), want) {
-		t.Errorf("SSM served %+v, want %+v", ssm.Requests(), want)
+	// One GetParameters call reads the token and the allowed senders.
+	if n, m := ssm.Calls("GetParameters"), ssm.Calls("GetParameter"); n != 1 || m != 0 {
+		t.Errorf("SSM served %d GetParameters and %d GetParameter calls, want 1 and 0", n, m)
 	}
 	for _, errs := range [][]error{ssm.Errors(), sns.Errors()} {
 		if len(errs) > 0 {
@@ -119,23 +117,25 @@ func TestFromEnv(t *testing.T) {
 }
 
 func TestFromEnvTokenFails(t *testing.T) {
-	ssm := awsxtest.NewSSM(t, map[string]string{authTokenParam: testToken, "/blank": ""})
+	ssm := awsxtest.NewSSM(t, map[string]string{authTokenParam: testToken, allowedSendersParam: "*", "/blank": "", "/bad-list": "+15550001111,5550002222"})
 	sns := awsxtest.NewSNS(t)
 	tests := []struct {
-		name  string
-		param string
-		want  string
-		is    func(error) bool
+		name string
+		env  map[string]string
+		want string
+		is   func(error) bool
 	}{
-		{"missing parameter", "/nope", "ssm get parameter /nope: ", func(err error) bool {
-			var notFound *ssmtypes.ParameterNotFound
-			return errors.As(err, &notFound)
+		{"missing token parameter", map[string]string{sleuth.EnvAuthTokenParam: "/nope"}, "ssm get parameters: not found: [/nope]", func(error) bool { return true }},
+		{"empty token parameter", map[string]string{sleuth.EnvAuthTokenParam: "/blank"}, "ssm get parameters: /blank: empty value", func(error) bool { return true }},
+		{"missing senders parameter", map[string]string{sleuth.EnvAllowedSendersParam: "/nope"}, "ssm get parameters: not found: [/nope]", func(error) bool { return true }},
+		// No number in the error: they are personal data.
+		{"bad allowed senders", map[string]string{sleuth.EnvAllowedSendersParam: "/bad-list"}, `/bad-list: allowed senders: "******2222" is not an E.164 phone number`, func(err error) bool {
+			return !strings.Contains(err.Error(), "5550002222")
 		}},
-		{"empty parameter", "/blank", "ssm get parameter /blank: empty value", func(error) bool { return true }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			setRequestEnv(t, ssm.URL, sns.URL, map[string]string{sleuth.EnvAuthTokenParam: tt.param})
+			setRequestEnv(t, ssm.URL, sns.URL, tt.env)
 			h, err := FromEnv(t.Context(), slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatalf("FromEnv() error = %v", err)
@@ -166,6 +166,7 @@ func TestFromEnvConfigErrors(t *testing.T) {
 	}{
 		{"missing topic", map[string]string{sleuth.EnvMatchTopic: ""}, sleuth.EnvMatchTopic + " is not set"},
 		{"missing parameter name", map[string]string{sleuth.EnvAuthTokenParam: " "}, sleuth.EnvAuthTokenParam + " is not set"},
+		{"missing senders parameter name", map[string]string{sleuth.EnvAllowedSendersParam: ""}, sleuth.EnvAllowedSendersParam + " is not set"},
 		{"missing region", map[string]string{"AWS_REGION": ""}, "AWS_REGION is not set"},
 		{"missing credentials", map[string]string{"AWS_ACCESS_KEY_ID": ""}, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must both be set"},
 	}
@@ -187,5 +188,54 @@ func TestNewReady(t *testing.T) {
 	noToken := New(Config{Topics: testTopics}, Deps{Publisher: &fakePublisher{t: t}, Logger: slog.New(slog.DiscardHandler)})
 	if err := noToken.Ready(t.Context()); !errors.Is(err, errNoAuthToken) {
 		t.Errorf("Ready() of a handler without a token = %v, want %v", err, errNoAuthToken)
+	}
+}
+
+// TestFromEnvAllowList: the allowed senders come from their SSM parameter,
+// not from the environment.
+func TestFromEnvAllowList(t *testing.T) {
+	ssm := awsxtest.NewSSM(t, map[string]string{authTokenParam: testToken, allowedSendersParam: " +15550001111 , +447700900123"})
+	sns := awsxtest.NewSNS(t)
+	setRequestEnv(t, ssm.URL, sns.URL, nil)
+	h, err := FromEnv(t.Context(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ from, want string }{
+		{"+15550001111", "Got it - creating collection celebs..."},
+		{"+447700900123", "Got it - creating collection celebs..."},
+		{"+15550009999", replyNotAllowed},
+	} {
+		params := smsParams("face addcol celebs")
+		params["From"] = tt.from
+		resp, err := h.Handle(t.Context(), webhookEvent(testToken, params))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := twimlMessage(t, resp); got != tt.want {
+			t.Errorf("reply to %s = %q, want %q", tt.from, got, tt.want)
+		}
+	}
+}
+
+func TestParseAllowedSenders(t *testing.T) {
+	for _, tt := range []struct {
+		in      string
+		want    string
+		wantErr bool
+	}{
+		{in: "*", want: ""},
+		{in: " * ", want: ""},
+		{in: "+15550001111", want: "+15550001111"},
+		{in: " +15550001111, +447700900123 ,", want: "+15550001111 +447700900123"},
+		{in: "", wantErr: true},
+		{in: ",", wantErr: true},
+		{in: "+15550001111,5550002222", wantErr: true},
+		{in: "*,+15550001111", wantErr: true},
+	} {
+		got, err := ParseAllowedSenders(tt.in)
+		if (err != nil) != tt.wantErr || strings.Join(got, " ") != tt.want {
+			t.Errorf("ParseAllowedSenders(%q) = %q, %v, want %q (error: %v)", tt.in, got, err, tt.want, tt.wantErr)
+		}
 	}
 }

@@ -73,14 +73,14 @@ type Deps struct {
 type Handler struct {
 	cfg       Config
 	publisher sleuth.Publisher
-	allowed   map[string]bool // nil: everyone
 	logger    *slog.Logger
 	now       func() time.Time
 
-	// ready is closed once validator and tokenErr are final: at once for a
-	// handler from New, when the read of the auth token ends for one from
-	// FromEnv. Neither changes afterwards.
+	// ready is closed once validator, allowed and tokenErr are final: at
+	// once for a handler from New, when the read of the secrets ends for
+	// one from FromEnv. None changes afterwards.
 	ready     chan struct{}
+	allowed   map[string]bool // nil: everyone
 	validator client.RequestValidator
 	tokenErr  error // why there is no auth token; nil when validator holds one
 }
@@ -92,12 +92,12 @@ var errNoAuthToken = errors.New("no Twilio auth token configured")
 // New returns a handler for cfg and deps.
 func New(cfg Config, deps Deps) *Handler {
 	h := newHandler(cfg, deps)
-	h.setAuthToken(deps.AuthToken, nil)
+	h.setSecrets(deps.AuthToken, cfg.AllowedSenders, nil)
 	return h
 }
 
 // newHandler returns a handler still waiting for its auth token (see
-// setAuthToken); deps.AuthToken is ignored.
+// setSecrets); deps.AuthToken and cfg.AllowedSenders are ignored.
 func newHandler(cfg Config, deps Deps) *Handler {
 	if cfg.PublishTimeout <= 0 {
 		cfg.PublishTimeout = DefaultPublishTimeout
@@ -115,23 +115,31 @@ func newHandler(cfg Config, deps Deps) *Handler {
 	if h.now == nil {
 		h.now = time.Now
 	}
-	if len(cfg.AllowedSenders) > 0 {
-		h.allowed = make(map[string]bool, len(cfg.AllowedSenders))
-		for _, n := range cfg.AllowedSenders {
-			h.allowed[n] = true
-		}
-	}
 	return h
 }
 
-// setAuthToken gives the handler its auth token, or the error that kept it
-// from getting one, and makes it ready. It must be called exactly once.
-func (h *Handler) setAuthToken(token string, err error) {
+// allowList returns the set of numbers, nil (everyone) for none.
+func allowList(numbers []string) map[string]bool {
+	if len(numbers) == 0 {
+		return nil
+	}
+	allowed := make(map[string]bool, len(numbers))
+	for _, n := range numbers {
+		allowed[n] = true
+	}
+	return allowed
+}
+
+// setSecrets gives the handler its auth token and allowed senders (nil:
+// everyone), or the error that kept it from getting them, and makes it
+// ready. It must be called exactly once.
+func (h *Handler) setSecrets(token string, allowed []string, err error) {
 	if err == nil && token == "" {
 		err = errNoAuthToken
 	}
 	if err == nil {
 		h.validator = client.NewRequestValidator(token)
+		h.allowed = allowList(allowed)
 	}
 	h.tokenErr = err
 	close(h.ready)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -591,7 +592,6 @@ func TestConfigFromEnv(t *testing.T) {
 		sleuth.EnvAddCollectionTopic: testTopics[sleuth.VerbAddCollection],
 		sleuth.EnvAddImageTopic:      testTopics[sleuth.VerbAddImage],
 		sleuth.EnvMatchTopic:         testTopics[sleuth.VerbMatch],
-		sleuth.EnvAllowedSenders:     "",
 		sleuth.EnvWebhookURL:         "",
 	}
 	with := func(k, v string) map[string]string {
@@ -609,14 +609,10 @@ func TestConfigFromEnv(t *testing.T) {
 			return maps.Equal(c.Topics, testTopics) && c.AllowedSenders == nil && c.WebhookURL == "" &&
 				c.PublishTimeout == DefaultPublishTimeout
 		}},
-		{"allow-list", with(sleuth.EnvAllowedSenders, " +15550001111, +447700900123 ,"), "", func(c Config) bool {
-			return strings.Join(c.AllowedSenders, " ") == "+15550001111 +447700900123"
-		}},
 		{"webhook URL", with(sleuth.EnvWebhookURL, "https://sms.example.com/sms"), "", func(c Config) bool {
 			return c.WebhookURL == "https://sms.example.com/sms"
 		}},
 		{"missing topic", with(sleuth.EnvAddImageTopic, ""), sleuth.EnvAddImageTopic + " is not set", nil},
-		{"bad number", with(sleuth.EnvAllowedSenders, "+15550001111,5550002222"), sleuth.EnvAllowedSenders + `: "5550002222"`, nil},
 		{"relative webhook URL", with(sleuth.EnvWebhookURL, "/sms"), sleuth.EnvWebhookURL, nil},
 		{"webhook URL of another scheme", with(sleuth.EnvWebhookURL, "ftp://x/sms"), sleuth.EnvWebhookURL, nil},
 	}
@@ -663,6 +659,45 @@ func TestIsE164(t *testing.T) {
 		t.Run(tt.in, func(t *testing.T) {
 			if got := isE164(tt.in); got != tt.want {
 				t.Errorf("isE164(%q) = %v, want %v", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSignatureURLIgnoresHostHeaders: the URL the signature must cover is
+// rebuilt from requestContext.domainName, which API Gateway sets, never
+// from the Host or X-Forwarded-Host headers, which the caller sets. A
+// request signed for a spoofed host, with that host in either header, is
+// refused and publishes nothing.
+func TestSignatureURLIgnoresHostHeaders(t *testing.T) {
+	const spoofed = "evil.example.com"
+	spoofedURL := "https://" + spoofed + "/sms"
+	for _, tt := range []struct {
+		name    string
+		headers map[string]string
+	}{
+		{"Host", map[string]string{"host": spoofed}},
+		{"X-Forwarded-Host", map[string]string{"x-forwarded-host": spoofed}},
+		{"both", map[string]string{"host": spoofed, "x-forwarded-host": spoofed, "x-forwarded-proto": "https"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pub := &fakePublisher{t: t}
+			h := New(Config{Topics: testTopics}, Deps{Publisher: pub, AuthToken: testToken, Logger: slog.New(slog.DiscardHandler)})
+			params := smsParams("face addcol celebs")
+			ev := rawEvent(encodeForm(params))
+			maps.Copy(ev.Headers, tt.headers)
+			ev.Headers["x-twilio-signature"] = sign(testToken, spoofedURL, params)
+			resp, err := h.Handle(context.Background(), ev)
+			if err != nil || resp.StatusCode != http.StatusForbidden {
+				t.Errorf("Handle(signed for %s in %s) = %d %q, %v, want 403", spoofed, tt.name, resp.StatusCode, resp.Body, err)
+			}
+			if n := len(pub.published()); n != 0 {
+				t.Errorf("published %d jobs, want none", n)
+			}
+			// The same headers with a signature for the real URL pass.
+			ev.Headers["x-twilio-signature"] = sign(testToken, "https://"+testDomain+"/sms", params)
+			if resp, _ := h.Handle(context.Background(), ev); resp.StatusCode != http.StatusOK {
+				t.Errorf("Handle(signed for the API's domain, %s spoofed) = %d, want 200", tt.name, resp.StatusCode)
 			}
 		})
 	}

@@ -21,8 +21,9 @@ import (
 
 // The SSM parameters the stack would create for the request Lambda.
 const (
-	accountSIDParam = "/crossfaas-dev/sleuth/twilio-account-sid"
-	authTokenParam  = "/crossfaas-dev/sleuth/twilio-auth-token"
+	accountSIDParam     = "/crossfaas-dev/sleuth/twilio-account-sid"
+	authTokenParam      = "/crossfaas-dev/sleuth/twilio-auth-token"
+	allowedSendersParam = "/crossfaas-dev/sleuth/allowed-senders"
 )
 
 // Main packages of the sleuth Lambdas: the request Lambda's (the
@@ -47,19 +48,21 @@ func newCloud(t testing.TB) *cloud {
 	c := &cloud{
 		sns: awsxtest.NewSNS(t, slices.Collect(maps.Values(testTopics))...),
 		ssm: awsxtest.NewSSM(t, map[string]string{
-			accountSIDParam: "AC0123456789abcdef0123456789abcdef",
-			authTokenParam:  testToken,
+			accountSIDParam:     "AC0123456789abcdef0123456789abcdef",
+			authTokenParam:      testToken,
+			allowedSendersParam: "*",
 		}),
 	}
 	c.env = awsxtest.Env(t, map[string]string{"SNS": c.sns.URL, "SSM": c.ssm.URL})
 	maps.Copy(c.env, map[string]string{
-		sleuth.EnvAddCollectionTopic: testTopics[sleuth.VerbAddCollection],
-		sleuth.EnvAddImageTopic:      testTopics[sleuth.VerbAddImage],
-		sleuth.EnvMatchTopic:         testTopics[sleuth.VerbMatch],
-		sleuth.EnvAccountSIDParam:    accountSIDParam,
-		sleuth.EnvAuthTokenParam:     authTokenParam,
-		sleuth.EnvPrefix:             "crossfaas-dev",
-		"AWS_LAMBDA_LOG_FORMAT":      "JSON",
+		sleuth.EnvAddCollectionTopic:  testTopics[sleuth.VerbAddCollection],
+		sleuth.EnvAddImageTopic:       testTopics[sleuth.VerbAddImage],
+		sleuth.EnvMatchTopic:          testTopics[sleuth.VerbMatch],
+		sleuth.EnvAccountSIDParam:     accountSIDParam,
+		sleuth.EnvAuthTokenParam:      authTokenParam,
+		sleuth.EnvAllowedSendersParam: allowedSendersParam,
+		sleuth.EnvPrefix:              "crossfaas-dev",
+		"AWS_LAMBDA_LOG_FORMAT":       "JSON",
 	})
 	return c
 }
@@ -124,11 +127,11 @@ func checkRequestLambda(t *testing.T, fn *lambdatest.Function, c *cloud) {
 		t.Errorf("SNS has %d messages after a forged request, want still 1", n)
 	}
 
-	// The auth token was read once, decrypted; the account SID is not
-	// needed to check signatures.
-	reqs := c.ssm.Requests()
-	if want := []awsxtest.GetParameterRequest{{Name: authTokenParam, WithDecryption: true}}; !slices.Equal(reqs, want) {
-		t.Errorf("SSM served %+v, want %+v", reqs, want)
+	// The auth token and the allowed senders were read once, in one call,
+	// decrypted; the account SID is not needed to check signatures.
+	reqs := c.ssm.BatchRequests()
+	if want := []awsxtest.GetParameterRequest{{Name: authTokenParam + "," + allowedSendersParam, WithDecryption: true}}; !slices.Equal(reqs, want) || len(c.ssm.Requests()) != 0 {
+		t.Errorf("SSM served GetParameters %+v and GetParameter %+v, want %+v only", reqs, c.ssm.Requests(), want)
 	}
 	for _, errs := range [][]error{c.sns.Errors(), c.ssm.Errors()} {
 		if len(errs) > 0 {
@@ -164,8 +167,8 @@ func TestBootstrapInitFailures(t *testing.T) {
 		{"missing topic", sleuth.HandlerRequest, map[string]string{sleuth.EnvMatchTopic: ""}, sleuth.EnvMatchTopic + " is not set", initFails},
 		{"missing parameter name", sleuth.HandlerRequest, map[string]string{sleuth.EnvAuthTokenParam: ""}, sleuth.EnvAuthTokenParam + " is not set", initFails},
 		{"no credentials", sleuth.HandlerRequest, map[string]string{"AWS_SECRET_ACCESS_KEY": ""}, "AWS_SECRET_ACCESS_KEY must both be set", initFails},
-		{"parameter not in SSM", sleuth.HandlerRequest, map[string]string{sleuth.EnvAuthTokenParam: "/nope"}, "ssm get parameter /nope", invokeFails},
-		{"parameter not in SSM, provisioned", sleuth.HandlerRequest, provisioned, "ssm get parameter /nope", initFails},
+		{"parameter not in SSM", sleuth.HandlerRequest, map[string]string{sleuth.EnvAuthTokenParam: "/nope"}, "ssm get parameters: not found: [/nope]", invokeFails},
+		{"parameter not in SSM, provisioned", sleuth.HandlerRequest, provisioned, "ssm get parameters: not found: [/nope]", initFails},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

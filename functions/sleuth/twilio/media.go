@@ -41,10 +41,11 @@ var imageTypes = map[string]string{
 	"image/png":  "image/png",
 }
 
-// Media downloads MMS media from Twilio (sleuth.Media). Media URLs must be on
-// the API host; redirects are followed to the allowed media hosts only.
-// Credentials are sent only to the API host, never to the hosts it
-// redirects to. It is safe for concurrent use.
+// Media downloads MMS media from Twilio (sleuth.Media). Media URLs must be
+// the account's media files on the API host (see isMedia); redirects are
+// followed to the allowed media hosts only. Credentials are sent only to
+// the account's media URLs, never to the hosts they redirect to. It is
+// safe for concurrent use.
 type Media struct {
 	sid, token string
 	api        *url.URL
@@ -171,12 +172,44 @@ func (m *Media) allowed(u *url.URL) bool {
 	return false
 }
 
-// isAPI reports whether u is on the API host, the only one given the
-// account's credentials.
-func (m *Media) isAPI(u *url.URL) bool {
-	return strings.EqualFold(u.Scheme, m.api.Scheme) &&
-		strings.EqualFold(u.Hostname(), m.api.Hostname()) &&
-		portOrDefault(u) == portOrDefault(m.api)
+// isMedia reports whether u is the URL of a media file of this account's
+// messages on the API host, the only URLs given the account's
+// credentials:
+//
+//	<API URL>/2010-04-01/Accounts/<this account's SID>/Messages/MM<32 hex>/Media/ME<32 hex>
+//
+// with no query, fragment, user info or percent-encoding in the path (an
+// escaped "/" or dot segment could lead the server elsewhere than the path
+// checked here).
+func (m *Media) isMedia(u *url.URL) bool {
+	if !strings.EqualFold(u.Scheme, m.api.Scheme) || !strings.EqualFold(u.Hostname(), m.api.Hostname()) ||
+		portOrDefault(u) != portOrDefault(m.api) || u.User != nil || u.RawQuery != "" || u.Fragment != "" ||
+		u.Opaque != "" || u.RawPath != "" || strings.ContainsAny(u.EscapedPath(), "%") {
+		return false
+	}
+	rest, ok := strings.CutPrefix(u.Path, m.api.Path+"/2010-04-01/Accounts/"+m.sid+"/Messages/")
+	if !ok {
+		return false
+	}
+	message, media, ok := strings.Cut(rest, "/Media/")
+	return ok && isSID(message, "MM") && isSID(media, "ME")
+}
+
+// isSID reports whether s is a Twilio SID of the kind prefix: the prefix
+// and 32 hexadecimal digits.
+func isSID(s, prefix string) bool {
+	hexDigits, ok := strings.CutPrefix(s, prefix)
+	if !ok || len(hexDigits) != 32 {
+		return false
+	}
+	for i := 0; i < len(hexDigits); i++ {
+		switch c := hexDigits[i]; {
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func defaultPort(scheme string) string {
@@ -207,20 +240,21 @@ func canonicalType(contentType string) string {
 
 // Fetch downloads the image at mediaURL, which Twilio reported with
 // contentType. It refuses, before any request, a contentType other than
-// JPEG or PNG (sleuth.ErrMediaType) and a URL off the API host
-// (sleuth.ErrMediaHost); then a redirect off the allowed hosts
-// (ErrMediaHost), a final answer with a client error status, 404 for media
-// that no longer exists included (sleuth.ErrMediaUnavailable: asking again
-// gets the same answer), a response declared or sniffed as anything but
-// JPEG or PNG (ErrMediaType) and one over MaxMediaBytes
-// (sleuth.ErrMediaTooLarge). Other errors (network, Twilio's 5xx, 408 and
-// 429) are failures, worth retrying.
+// JPEG or PNG (sleuth.ErrMediaType) and a URL that is not a media file of
+// this account's messages on the API host (sleuth.ErrMediaHost; see
+// isMedia); then a redirect off the allowed hosts (ErrMediaHost), a final
+// answer with a client error status, 404 for media that no longer exists
+// included (sleuth.ErrMediaUnavailable: asking again gets the same
+// answer), a response declared or sniffed as anything but JPEG or PNG
+// (ErrMediaType) and one over MaxMediaBytes (sleuth.ErrMediaTooLarge).
+// Other errors (network, Twilio's 5xx, 408 and 429) are failures, worth
+// retrying.
 func (m *Media) Fetch(ctx context.Context, mediaURL, contentType string) ([]byte, error) {
 	if canonicalType(contentType) == "" {
 		return nil, fmt.Errorf("twilio media: declared type %q: %w", contentType, sleuth.ErrMediaType)
 	}
 	u, err := url.Parse(mediaURL)
-	if err != nil || !u.IsAbs() || u.User != nil || !m.isAPI(u) {
+	if err != nil || !m.isMedia(u) {
 		return nil, fmt.Errorf("twilio media: %q: %w", redact(mediaURL), sleuth.ErrMediaHost)
 	}
 	ctx, cancel := context.WithTimeout(ctx, FetchTimeout)
@@ -248,7 +282,8 @@ func (m *Media) Fetch(ctx context.Context, mediaURL, contentType string) ([]byte
 	}
 }
 
-// get sends one GET, with the account's credentials only to the API host.
+// get sends one GET, with the account's credentials only to the account's
+// media URLs on the API host.
 func (m *Media) get(ctx context.Context, u *url.URL) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
@@ -256,7 +291,7 @@ func (m *Media) get(ctx context.Context, u *url.URL) (*http.Response, error) {
 	}
 	req.Header.Set("Accept", "image/jpeg, image/png")
 	req.Header.Set("User-Agent", userAgent)
-	if m.isAPI(u) {
+	if m.isMedia(u) {
 		req.SetBasicAuth(m.sid, m.token)
 	}
 	resp, err := m.client.Do(req)

@@ -3,6 +3,7 @@ package twilio_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"image"
 	"image/color"
@@ -24,7 +25,7 @@ import (
 const (
 	accountSID = "AC0123456789abcdef0123456789abcdef"
 	authToken  = "0123456789abcdef0123456789abcdef"
-	mediaPath  = "/2010-04-01/Accounts/" + accountSID + "/Messages/MM0123/Media/"
+	mediaPath  = "/2010-04-01/Accounts/" + accountSID + "/Messages/MM0123456789abcdef0123456789abcdef/Media/"
 )
 
 // encode returns a real 8x8 image in format "jpeg", "png" or "gif".
@@ -98,6 +99,7 @@ func newMediaFakes(t *testing.T) *mediaFakes {
 			return
 		}
 		name, ok := strings.CutPrefix(r.URL.Path, mediaPath)
+		name = unme(name)
 		if !ok {
 			http.NotFound(w, r)
 			return
@@ -203,7 +205,7 @@ func TestFetch(t *testing.T) {
 
 		{name: "not a Twilio URL", url: fixed("https://example.com/cat.jpg"), contentType: "image/jpeg", wantErr: sleuth.ErrMediaHost, wantNoFetch: true},
 		{name: "look-alike host", url: fixed("https://api.twilio.com.evil.example/x.jpg"), contentType: "image/jpeg", wantErr: sleuth.ErrMediaHost, wantNoFetch: true},
-		{name: "plain http to Twilio", url: fixed("http://api.twilio.com" + mediaPath + "jpeg"), contentType: "image/jpeg", wantErr: sleuth.ErrMediaHost, wantNoFetch: true},
+		{name: "plain http to Twilio", url: fixed("http://api.twilio.com" + mediaPath + me("jpeg")), contentType: "image/jpeg", wantErr: sleuth.ErrMediaHost, wantNoFetch: true},
 		{name: "credentials in URL", url: fixed("https://user:pw@api.twilio.com/x"), contentType: "image/jpeg", wantErr: sleuth.ErrMediaHost, wantNoFetch: true},
 		{name: "relative URL", url: fixed("/2010-04-01/x"), contentType: "image/jpeg", wantErr: sleuth.ErrMediaHost, wantNoFetch: true},
 		{name: "other loopback port", url: func(f *mediaFakes) string { return f.evil.URL + "/x.jpg" }, contentType: "image/jpeg", wantErr: sleuth.ErrMediaHost, wantNoFetch: true},
@@ -260,7 +262,7 @@ func TestFetch(t *testing.T) {
 
 func TestFetchSendsCredentialsToTheAPIOnly(t *testing.T) {
 	f := newMediaFakes(t)
-	if _, err := f.media.Fetch(context.Background(), f.api.URL+mediaPath+"jpeg", "image/jpeg"); err != nil {
+	if _, err := f.media.Fetch(context.Background(), f.api.URL+mediaPath+me("jpeg"), "image/jpeg"); err != nil {
 		t.Fatal(err)
 	}
 	f.mu.Lock()
@@ -278,7 +280,7 @@ func TestFetchHonoursContext(t *testing.T) {
 	f := newMediaFakes(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := f.media.Fetch(ctx, f.api.URL+mediaPath+"jpeg", "image/jpeg")
+	_, err := f.media.Fetch(ctx, f.api.URL+mediaPath+me("jpeg"), "image/jpeg")
 	if !errors.Is(err, context.Canceled) || errors.Is(err, sleuth.ErrMediaRefused) {
 		t.Errorf("Fetch(canceled) error = %v, want context.Canceled", err)
 	}
@@ -350,6 +352,11 @@ func TestDefaultHostsFollowTwilioRedirects(t *testing.T) {
 		{name: "bucket look-alike", location: s3 + "/media.twiliocdn.com.evil/x.jpg", wantErr: sleuth.ErrMediaHost},
 		{name: "dot segments out of the bucket", location: s3 + "/media.twiliocdn.com/../evil-bucket/x.jpg", wantErr: sleuth.ErrMediaHost},
 		{name: "S3 over http", location: "http://s3-external-1.amazonaws.com/media.twiliocdn.com/x", wantErr: sleuth.ErrMediaHost},
+		{name: "encoded dot segments out of the bucket", location: s3 + "/media.twiliocdn.com/%2e%2e/evil-bucket/x.jpg", wantErr: sleuth.ErrMediaHost},
+		{name: "encoded upper-case dot segments", location: s3 + "/media.twiliocdn.com/%2E%2E/evil-bucket/x.jpg", wantErr: sleuth.ErrMediaHost},
+		// *.twiliocdn.com is a subdomain, not a suffix of the name.
+		{name: "look-alike host suffix", location: "https://eviltwiliocdn.com/" + accountSID + "/0123abcd", wantErr: sleuth.ErrMediaHost},
+		{name: "look-alike host prefix", location: "https://mms.twiliocdn.com.evil.example/x.jpg", wantErr: sleuth.ErrMediaHost},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -369,7 +376,7 @@ func TestDefaultHostsFollowTwilioRedirects(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mediaURL := "https://api.twilio.com" + mediaPath + "ME0123"
+			mediaURL := "https://api.twilio.com" + mediaPath + me("ME0123")
 			got, err := media.Fetch(context.Background(), mediaURL, "image/jpeg")
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
@@ -444,8 +451,25 @@ func TestNewMediaRejectsBadConfig(t *testing.T) {
 	}
 }
 
+// me returns the media SID that stands for a test's media name (at most
+// 16 bytes): "ME" and the name's bytes in hex, padded with zeros.
+func me(name string) string {
+	b := make([]byte, 16)
+	copy(b, name)
+	return "ME" + hex.EncodeToString(b)
+}
+
+// unme returns the media name of a media SID of me, or sid itself.
+func unme(sid string) string {
+	b, err := hex.DecodeString(strings.TrimPrefix(sid, "ME"))
+	if err != nil || !strings.HasPrefix(sid, "ME") {
+		return sid
+	}
+	return strings.TrimRight(string(b), "\x00")
+}
+
 func viaAPI(name string) func(*mediaFakes) string {
-	return func(f *mediaFakes) string { return f.api.URL + mediaPath + name }
+	return func(f *mediaFakes) string { return f.api.URL + mediaPath + me(name) }
 }
 
 func fixed(u string) func(*mediaFakes) string { return func(*mediaFakes) string { return u } }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/twilio/twilio-go/client"
 
+	"github.com/crossfaas/crossfaas/functions/sleuth/internal/twiliofake"
 	"github.com/crossfaas/crossfaas/functions/sleuth/twilio"
 )
 
@@ -92,7 +93,7 @@ func TestSend(t *testing.T) {
 				t.Fatal(err)
 			}
 			body := "Face matched Mel Gibson with 99.1% similarity.\n\nMel Columcille Gerard Gibson is an American actor…"
-			if err := sender.Send(context.Background(), "+15005550006", "+15551234567", body); err != nil {
+			if _, err := sender.Send(context.Background(), "+15005550006", "+15551234567", body); err != nil {
 				t.Fatalf("Send() error = %v", err)
 			}
 			sent := api.sent()
@@ -126,7 +127,7 @@ func TestSendErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = sender.Send(context.Background(), "+15005550006", "+15551234567", "hi")
+			_, err = sender.Send(context.Background(), "+15005550006", "+15551234567", "hi")
 			if err == nil {
 				t.Fatalf("Send() with status %d: error = nil", tt.status)
 			}
@@ -147,7 +148,7 @@ func TestSendWrongCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = sender.Send(context.Background(), "+15005550006", "+15551234567", "hi")
+	_, err = sender.Send(context.Background(), "+15005550006", "+15551234567", "hi")
 	if err == nil || errors.Is(err, twilio.ErrRejected) {
 		t.Errorf("Send() with a wrong token: error = %v, want a failure that is not ErrRejected", err)
 	}
@@ -167,7 +168,7 @@ func TestSendHonoursContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err = sender.Send(ctx, "+15005550006", "+15551234567", "hi")
+	_, err = sender.Send(ctx, "+15005550006", "+15551234567", "hi")
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Send() past the deadline: error = %v, want context.DeadlineExceeded", err)
 	}
@@ -182,8 +183,64 @@ func TestSendRequiresFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, args := range [][3]string{{"", "+1", "b"}, {"+1", "", "b"}, {"+1", "+2", ""}} {
-		if err := sender.Send(context.Background(), args[0], args[1], args[2]); err == nil || strings.Contains(err.Error(), "connect") {
+		if _, err := sender.Send(context.Background(), args[0], args[1], args[2]); err == nil || strings.Contains(err.Error(), "connect") {
 			t.Errorf("Send(%q, %q, %q) error = %v, want a validation error", args[0], args[1], args[2], err)
 		}
+	}
+}
+
+// TestSendThenSent: Send returns the SID of the message Twilio created, and
+// Sent finds it among the messages of the Messages resource, by from, to,
+// body and time, across pages.
+func TestSendThenSent(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	api := twiliofake.New(t, accountSID, authToken, clock)
+	sender, err := twilio.NewSender(twilio.Config{AccountSID: accountSID, AuthToken: authToken, APIURL: api.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const from, to = "+15005550006", "+15551234567"
+	send := func(to, body string) string {
+		t.Helper()
+		sid, err := sender.Send(ctx, from, to, body)
+		if err != nil || !strings.HasPrefix(sid, "SM") {
+			t.Fatalf("Send(%q) = %q, %v, want an SM sid", body, sid, err)
+		}
+		return sid
+	}
+	old := send(to, "same")
+	now = now.Add(time.Minute)
+	attempt := now
+	for range 60 { // more than one page of 50
+		send(to, "other")
+	}
+	mine := send(to, "same")
+	send("+15559999999", "same")
+	now = now.Add(time.Second)
+	second := send(to, "same")
+
+	tests := []struct {
+		name  string
+		body  string
+		since time.Time
+		want  []string
+	}{
+		{"since the attempt, oldest first", "same", attempt, []string{mine, second}},
+		{"since before", "same", attempt.Add(-time.Hour), []string{old, mine, second}},
+		{"since after", "same", now.Add(time.Second), nil},
+		{"other body", "none", attempt, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := sender.Sent(ctx, from, to, tt.body, tt.since)
+			if err != nil {
+				t.Fatalf("Sent() error = %v", err)
+			}
+			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("Sent(%q, %v) = %q, want %q", tt.body, tt.since, got, tt.want)
+			}
+		})
 	}
 }

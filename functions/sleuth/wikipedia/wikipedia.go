@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -43,16 +44,21 @@ type Client struct {
 
 var _ sleuth.Biographies = (*Client)(nil)
 
-// New returns a Client for the wiki at baseURL ("" means DefaultBaseURL).
+// New returns a Client for the wiki at baseURL ("" means DefaultBaseURL),
+// which must be https; plain http only to a loopback host (a fake, an
+// offline mirror), so nothing on a network can alter the biographies.
 // transport carries the requests; nil means http.DefaultTransport.
-// Redirects are followed on the wiki's own host only.
+// Redirects are followed on the wiki's own host and scheme only.
 func New(baseURL string, transport http.RoundTripper) (*Client, error) {
 	if baseURL == "" {
 		baseURL = DefaultBaseURL
 	}
 	base, err := url.Parse(baseURL)
-	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" || base.RawQuery != "" {
+	if err != nil || base.Host == "" || base.User != nil || base.RawQuery != "" || base.Fragment != "" {
 		return nil, fmt.Errorf("wikipedia: base URL %q must be like %s", baseURL, DefaultBaseURL)
+	}
+	if base.Scheme != "https" && !(base.Scheme == "http" && isLoopback(base.Hostname())) {
+		return nil, fmt.Errorf("wikipedia: base URL %q must use https (http only for loopback hosts)", baseURL)
 	}
 	base.Path = strings.TrimSuffix(base.Path, "/")
 	if transport == nil {
@@ -67,13 +73,22 @@ func New(baseURL string, transport http.RoundTripper) (*Client, error) {
 				if len(via) > maxRedirects {
 					return fmt.Errorf("more than %d redirects", maxRedirects)
 				}
-				if !strings.EqualFold(req.URL.Host, base.Host) {
-					return fmt.Errorf("redirect off the wiki to %s", req.URL.Host)
+				if !strings.EqualFold(req.URL.Host, base.Host) || req.URL.Scheme != base.Scheme {
+					return fmt.Errorf("redirect off the wiki to %s://%s", req.URL.Scheme, req.URL.Host)
 				}
 				return nil
 			},
 		},
 	}, nil
+}
+
+// isLoopback reports whether host is localhost or a loopback address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // summary is the part of the page summary used.
@@ -96,25 +111,16 @@ func (c *Client) Biography(ctx context.Context, name string) (string, error) {
 	u := *c.base
 	u.Path = c.base.Path + "/api/rest_v1/page/summary/" + title
 	u.RawPath = c.base.EscapedPath() + "/api/rest_v1/page/summary/" + url.PathEscape(title)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return "", fmt.Errorf("wikipedia: %w", err)
+	// A GET is safe to send again: one more try after a failure that may
+	// pass (a network error, a 5xx, a body cut short).
+	s, status, err := c.summary(ctx, u.String())
+	if err != nil && (status == 0 || status == http.StatusOK || status >= 500) && ctx.Err() == nil {
+		s, status, err = c.summary(ctx, u.String())
 	}
-	req.Header.Set("User-Agent", UserAgent)
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("wikipedia: summary of %q: %w", title, err)
-	}
-	defer resp.Body.Close()
 	switch {
-	case resp.StatusCode == http.StatusNotFound:
+	case status == http.StatusNotFound:
 		return "", fmt.Errorf("wikipedia: %q: no article: %w", title, sleuth.ErrNoBiography)
-	case resp.StatusCode != http.StatusOK:
-		return "", fmt.Errorf("wikipedia: summary of %q: status %d", title, resp.StatusCode)
-	}
-	var s summary
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(&s); err != nil {
+	case err != nil:
 		return "", fmt.Errorf("wikipedia: summary of %q: %w", title, err)
 	}
 	if s.Type == "disambiguation" {
@@ -125,6 +131,30 @@ func (c *Client) Biography(ctx context.Context, name string) (string, error) {
 		return "", fmt.Errorf("wikipedia: %q has no extract: %w", title, sleuth.ErrNoBiography)
 	}
 	return Shorten(extract, MaxLength), nil
+}
+
+// summary gets and decodes one page summary; status is the HTTP status, 0
+// when there was no response.
+func (c *Client) summary(ctx context.Context, u string) (summary, int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return summary{}, 0, err
+	}
+	req.Header.Set("User-Agent", UserAgent)
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return summary{}, 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return summary{}, resp.StatusCode, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	var s summary
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(&s); err != nil {
+		return summary{}, resp.StatusCode, err
+	}
+	return s, resp.StatusCode, nil
 }
 
 // Title turns a display name into a page title: "mel gibson" -> "Mel_gibson"

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -236,9 +237,66 @@ func TestShorten(t *testing.T) {
 }
 
 func TestNewRejectsBadBase(t *testing.T) {
-	for _, base := range []string{"en.wikipedia.org", "ftp://en.wikipedia.org", "https://en.wikipedia.org?x=1", "://"} {
+	for _, base := range []string{
+		"en.wikipedia.org", "ftp://en.wikipedia.org", "https://en.wikipedia.org?x=1", "://",
+		// Plain http only to loopback: nothing on a network may alter replies.
+		"http://en.wikipedia.org", "http://10.0.0.1:8080", "http://localhost.evil.example", "http://127.0.0.1.nip.io",
+		"https://user:pw@en.wikipedia.org",
+	} {
 		if _, err := wikipedia.New(base, nil); err == nil {
 			t.Errorf("New(%q) error = nil", base)
 		}
+	}
+	for _, base := range []string{"", "https://en.wikipedia.org", "https://de.wikipedia.org/", "http://127.0.0.1:8080", "http://localhost:9", "http://[::1]:80"} {
+		if _, err := wikipedia.New(base, nil); err != nil {
+			t.Errorf("New(%q) error = %v", base, err)
+		}
+	}
+}
+
+// TestBiographyRetriesOnce: a GET that fails in a way a retry may pass (a
+// 5xx, a body cut short) is sent once more; a 4xx is not.
+func TestBiographyRetriesOnce(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		failures []int // statuses before the article; 0 cuts the body short
+		want     bool  // the biography is returned
+		requests int
+	}{
+		{"one 503", []int{503}, true, 2},
+		{"a body cut short", []int{0}, true, 2},
+		{"two 503s", []int{503, 503}, false, 2},
+		{"a 403", []int{403}, false, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var n atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				i := int(n.Add(1)) - 1
+				if i < len(tt.failures) {
+					if tt.failures[i] == 0 {
+						w.Header().Set("Content-Type", "application/json")
+						w.Header().Set("Content-Length", "100")
+						w.Write([]byte(`{"type":"standard","ext`))
+						return
+					}
+					w.WriteHeader(tt.failures[i])
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.Write([]byte(`{"type":"standard","title":"Mel Gibson","extract":"An actor."}`))
+			}))
+			t.Cleanup(srv.Close)
+			c, err := wikipedia.New(srv.URL, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.Biography(context.Background(), "Mel Gibson")
+			if (err == nil && got == "An actor.") != tt.want {
+				t.Errorf("Biography() = %q, %v, want the biography: %v", got, err, tt.want)
+			}
+			if int(n.Load()) != tt.requests {
+				t.Errorf("requests = %d, want %d", n.Load(), tt.requests)
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/crossfaas/crossfaas/functions/sleuth"
 	"github.com/crossfaas/crossfaas/functions/sleuth/twilio"
@@ -36,6 +37,29 @@ type Config struct {
 	MediaHosts []string
 	// WikipediaURL overrides https://en.wikipedia.org when not empty.
 	WikipediaURL string
+	// AccountSIDParam and AuthTokenParam name the SSM SecureString
+	// parameters of the Twilio credentials (respond, failure, addimg and
+	// match).
+	AccountSIDParam, AuthTokenParam string
+	// Now is the ledger's clock; nil means time.Now.
+	Now func() time.Time
+	// FunctionTimeout is the function's timeout as the stack set it: the
+	// work of an invocation ends with it, and its claims LeaseMargin later.
+	// Zero means DefaultFunctionTimeout.
+	FunctionTimeout time.Duration
+}
+
+// DefaultFunctionTimeout is the worker timeout the stack sets by default.
+const DefaultFunctionTimeout = 60 * time.Second
+
+// maxFunctionTimeout is Lambda's longest timeout.
+const maxFunctionTimeout = 900 * time.Second
+
+func (cfg Config) timeout() time.Duration {
+	if cfg.FunctionTimeout <= 0 {
+		return DefaultFunctionTimeout
+	}
+	return cfg.FunctionTimeout
 }
 
 // maxPrefix is the longest prefix: it becomes part of Rekognition
@@ -44,8 +68,33 @@ type Config struct {
 const maxPrefix = 128
 
 // validPrefix reports whether s may be a prefix: 1 to maxPrefix letters,
-// digits, '_', '.' and '-'.
-func validPrefix(s string) bool { return isID(s, maxPrefix, false) }
+// digits, '_' and '-'; never sleuth.CollectionSeparator, so that one
+// stack's collection ids never start with another's prefix and separator.
+func validPrefix(s string) bool {
+	return isID(s, maxPrefix, false) && !strings.Contains(s, sleuth.CollectionSeparator)
+}
+
+// isCollectionName reports whether s is a user's collection name as
+// package command accepts it.
+func isCollectionName(s string) bool {
+	return isID(s, maxID, true) && !strings.Contains(s, sleuth.CollectionSeparator)
+}
+
+// isSid reports whether s may be a Twilio MessageSid: 1 to 64 ASCII
+// letters and digits (it ends up in face external ids).
+func isSid(s string) bool {
+	if len(s) == 0 || len(s) > maxID {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // isID reports whether s is 1 to max bytes of digits, '_', '.', '-' and
 // letters, lower-case only when lower is set.
@@ -69,11 +118,12 @@ func isID(s string, max int, lower bool) bool {
 }
 
 // ConfigFromEnv reads the configuration of handler (one of the sleuth
-// command handlers, "respond" or "failure") from the environment. Every
-// handler needs SLEUTH_IDEMPOTENCY_TABLE; command handlers also need
-// CROSSFAAS_PREFIX and SLEUTH_RESPONSES_TOPIC_ARN. SLEUTH_MATCH_THRESHOLD,
-// SLEUTH_TWILIO_API_URL, SLEUTH_TWILIO_MEDIA_HOSTS and SLEUTH_WIKIPEDIA_URL
-// are optional. (The Twilio credentials' SSM parameter names are read by
+// command handlers, "respond", "failure" or "cleanup") from the
+// environment. Every handler but cleanup needs SLEUTH_IDEMPOTENCY_TABLE
+// and SLEUTH_FUNCTION_TIMEOUT_SECONDS; command handlers and cleanup need
+// CROSSFAAS_PREFIX; command handlers also SLEUTH_RESPONSES_TOPIC_ARN.
+// SLEUTH_MATCH_THRESHOLD, SLEUTH_TWILIO_API_URL, SLEUTH_TWILIO_MEDIA_HOSTS
+// and SLEUTH_WIKIPEDIA_URL are optional. (The Twilio credentials' SSM parameter names are read by
 // awsx.SecretsFromEnv.) Errors name the variable at fault.
 func ConfigFromEnv(handler string) (Config, error) {
 	cfg := Config{Threshold: DefaultThreshold}
@@ -84,20 +134,33 @@ func ConfigFromEnv(handler string) (Config, error) {
 			missing = append(missing, env)
 		}
 	}
-	require(sleuth.EnvIdempotencyTable, &cfg.IdempotencyTable)
+	var timeout string
 	switch handler {
 	case sleuth.HandlerAddCollection, sleuth.HandlerAddImage, sleuth.HandlerMatch:
+		require(sleuth.EnvIdempotencyTable, &cfg.IdempotencyTable)
+		require(sleuth.EnvFunctionTimeout, &timeout)
 		require(sleuth.EnvPrefix, &cfg.Prefix)
 		require(sleuth.EnvResponsesTopic, &cfg.ResponsesTopicARN)
 	case sleuth.HandlerRespond, sleuth.HandlerFailure:
+		require(sleuth.EnvIdempotencyTable, &cfg.IdempotencyTable)
+		require(sleuth.EnvFunctionTimeout, &timeout)
+	case sleuth.HandlerCleanup:
+		require(sleuth.EnvPrefix, &cfg.Prefix)
 	default:
 		return Config{}, fmt.Errorf("worker config: unknown handler %q", handler)
 	}
 	if len(missing) > 0 {
 		return Config{}, fmt.Errorf("worker config: %s not set (handler %s)", strings.Join(missing, ", "), handler)
 	}
+	if timeout != "" {
+		n, err := strconv.Atoi(timeout)
+		if err != nil || n < 1 || time.Duration(n)*time.Second > maxFunctionTimeout {
+			return Config{}, fmt.Errorf("worker config: %s: %q is not a number of seconds from 1 to 900", sleuth.EnvFunctionTimeout, timeout)
+		}
+		cfg.FunctionTimeout = time.Duration(n) * time.Second
+	}
 	if cfg.Prefix != "" && !validPrefix(cfg.Prefix) {
-		return Config{}, fmt.Errorf("worker config: %s: %q may only hold letters, digits, _ . - (at most 128)", sleuth.EnvPrefix, cfg.Prefix)
+		return Config{}, fmt.Errorf("worker config: %s: %q may only hold letters, digits, _ and - (at most 128)", sleuth.EnvPrefix, cfg.Prefix)
 	}
 	if raw := strings.TrimSpace(os.Getenv(sleuth.EnvMatchThreshold)); raw != "" {
 		t, err := strconv.ParseFloat(raw, 64)
@@ -106,6 +169,8 @@ func ConfigFromEnv(handler string) (Config, error) {
 		}
 		cfg.Threshold = t
 	}
+	cfg.AccountSIDParam = strings.TrimSpace(os.Getenv(sleuth.EnvAccountSIDParam))
+	cfg.AuthTokenParam = strings.TrimSpace(os.Getenv(sleuth.EnvAuthTokenParam))
 	cfg.TwilioAPIURL = strings.TrimSpace(os.Getenv(sleuth.EnvTwilioAPIURL))
 	if cfg.TwilioAPIURL != "" && !isBaseURL(cfg.TwilioAPIURL) {
 		return Config{}, fmt.Errorf("worker config: %s: %q is not an absolute http(s) URL", sleuth.EnvTwilioAPIURL, cfg.TwilioAPIURL)

@@ -3,6 +3,7 @@ package worker_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crossfaas/crossfaas/functions/sleuth"
 	"github.com/crossfaas/crossfaas/functions/sleuth/worker"
@@ -11,6 +12,7 @@ import (
 func TestConfigFromEnv(t *testing.T) {
 	full := map[string]string{
 		sleuth.EnvIdempotencyTable: table,
+		sleuth.EnvFunctionTimeout:  "60",
 		sleuth.EnvPrefix:           prefix,
 		sleuth.EnvResponsesTopic:   responsesTopic,
 	}
@@ -34,7 +36,7 @@ func TestConfigFromEnv(t *testing.T) {
 		{
 			name: "command defaults", handler: sleuth.HandlerMatch, env: full,
 			check: func(t *testing.T, cfg worker.Config) {
-				if cfg.Threshold != 85 || cfg.Prefix != prefix || cfg.ResponsesTopicARN != responsesTopic ||
+				if cfg.Threshold != 85 || cfg.Prefix != prefix || cfg.ResponsesTopicARN != responsesTopic || cfg.FunctionTimeout != time.Minute ||
 					cfg.IdempotencyTable != table || cfg.MediaHosts != nil || cfg.TwilioAPIURL != "" || cfg.WikipediaURL != "" {
 					t.Errorf("ConfigFromEnv() = %+v, want defaults", cfg)
 				}
@@ -52,9 +54,22 @@ func TestConfigFromEnv(t *testing.T) {
 			},
 		},
 		{
-			name: "respond needs only the table", handler: sleuth.HandlerRespond,
-			env: map[string]string{sleuth.EnvIdempotencyTable: table},
+			name: "respond needs only the table and timeout", handler: sleuth.HandlerRespond,
+			env: map[string]string{sleuth.EnvIdempotencyTable: table, sleuth.EnvFunctionTimeout: "15"},
+			check: func(t *testing.T, cfg worker.Config) {
+				if cfg.FunctionTimeout != 15*time.Second {
+					t.Errorf("FunctionTimeout = %v, want 15s", cfg.FunctionTimeout)
+				}
+			},
 		},
+		{
+			name: "cleanup needs only the prefix", handler: sleuth.HandlerCleanup,
+			env: map[string]string{sleuth.EnvPrefix: prefix},
+		},
+		{name: "no timeout", handler: sleuth.HandlerRespond, env: map[string]string{sleuth.EnvIdempotencyTable: table}, wantErr: sleuth.EnvFunctionTimeout},
+		{name: "timeout not a number", handler: sleuth.HandlerMatch, env: with(sleuth.EnvFunctionTimeout, "1m"), wantErr: sleuth.EnvFunctionTimeout},
+		{name: "timeout over Lambda's", handler: sleuth.HandlerMatch, env: with(sleuth.EnvFunctionTimeout, "901"), wantErr: sleuth.EnvFunctionTimeout},
+		{name: "prefix with the collection separator", handler: sleuth.HandlerAddCollection, env: with(sleuth.EnvPrefix, "crossfaas-dev.eu"), wantErr: sleuth.EnvPrefix},
 		{name: "no table", handler: sleuth.HandlerFailure, env: map[string]string{}, wantErr: sleuth.EnvIdempotencyTable},
 		{name: "no prefix", handler: sleuth.HandlerAddCollection, env: with(sleuth.EnvPrefix, ""), wantErr: sleuth.EnvPrefix},
 		{name: "no topic", handler: sleuth.HandlerAddCollection, env: with(sleuth.EnvResponsesTopic, " "), wantErr: sleuth.EnvResponsesTopic},
@@ -67,7 +82,7 @@ func TestConfigFromEnv(t *testing.T) {
 		{name: "bad wikipedia URL", handler: sleuth.HandlerMatch, env: with(sleuth.EnvWikipediaURL, "ftp://x"), wantErr: sleuth.EnvWikipediaURL},
 		{name: "unknown handler", handler: "request", env: full, wantErr: `"request"`},
 	}
-	vars := []string{sleuth.EnvIdempotencyTable, sleuth.EnvPrefix, sleuth.EnvResponsesTopic, sleuth.EnvMatchThreshold,
+	vars := []string{sleuth.EnvIdempotencyTable, sleuth.EnvFunctionTimeout, sleuth.EnvPrefix, sleuth.EnvResponsesTopic, sleuth.EnvMatchThreshold,
 		sleuth.EnvTwilioAPIURL, sleuth.EnvTwilioMediaHosts, sleuth.EnvWikipediaURL}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

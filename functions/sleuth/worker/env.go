@@ -2,10 +2,13 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awsrek "github.com/aws/aws-sdk-go-v2/service/rekognition"
@@ -19,6 +22,29 @@ import (
 	"github.com/crossfaas/crossfaas/functions/sleuth/twilio"
 	"github.com/crossfaas/crossfaas/functions/sleuth/wikipedia"
 )
+
+// CleanupFromEnv builds the cleanup Lambda's handler at cold start: the
+// stack's prefix from CROSSFAAS_PREFIX and a Rekognition client from the
+// SDK's configuration.
+func CleanupFromEnv(ctx context.Context, logger *slog.Logger) (func(context.Context, json.RawMessage) (CleanupResult, error), error) {
+	cfg, err := ConfigFromEnv(sleuth.HandlerCleanup)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("worker: load aws config: %w", err)
+	}
+	collections, err := rekognition.NewCollections(awsrek.NewFromConfig(awsCfg), cfg.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	c, err := NewCleanup(collections, logger)
+	if err != nil {
+		return nil, err
+	}
+	return c.Handle, nil
+}
 
 // HandlerFromEnv builds, at cold start, the Lambda handler called name
 // (sleuth.HandlerAddCollection, HandlerAddImage, HandlerMatch,
@@ -36,14 +62,26 @@ func HandlerFromEnv(ctx context.Context, name string, logger *slog.Logger) (func
 	if err != nil {
 		return nil, fmt.Errorf("worker: load aws config: %w", err)
 	}
-	led := ledger.New(dynamodb.NewFromConfig(awsCfg), cfg.IdempotencyTable, nil)
+	return NewHandler(ctx, name, cfg, awsCfg, logger)
+}
+
+// NewHandler builds the handler called name (see HandlerFromEnv) from cfg
+// and the AWS configuration awsCfg, as HandlerFromEnv does after reading
+// them: the clients, the Twilio credentials read from SSM (the parameters
+// cfg.AccountSIDParam and cfg.AuthTokenParam name) for every handler but
+// addcol, and the handler. ctx bounds the start-up calls.
+func NewHandler(ctx context.Context, name string, cfg Config, awsCfg aws.Config, logger *slog.Logger) (func(context.Context, events.SNSEvent) error, error) {
+	if name == sleuth.HandlerCleanup {
+		return nil, errors.New("worker: the cleanup handler is built by CleanupFromEnv")
+	}
+	led := ledger.New(dynamodb.NewFromConfig(awsCfg), cfg.IdempotencyTable, cfg.Now)
 
 	var tw twilio.Config
 	if name != sleuth.HandlerAddCollection {
-		secrets, err := awsx.SecretsFromEnv(ssm.NewFromConfig(awsCfg))
-		if err != nil {
-			return nil, err
+		if cfg.AccountSIDParam == "" || cfg.AuthTokenParam == "" {
+			return nil, fmt.Errorf("worker: %s and %s must name the SSM parameters of the Twilio credentials", sleuth.EnvAccountSIDParam, sleuth.EnvAuthTokenParam)
 		}
+		secrets := awsx.NewSecrets(ssm.NewFromConfig(awsCfg), cfg.AccountSIDParam, cfg.AuthTokenParam)
 		creds, err := secrets.LoadTwilio(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("worker: twilio credentials: %w", err)
@@ -58,13 +96,13 @@ func HandlerFromEnv(ctx context.Context, name string, logger *slog.Logger) (func
 			return nil, err
 		}
 		if name == sleuth.HandlerRespond {
-			r, err := NewResponder(led, sender, logger)
+			r, err := NewResponder(led, sender, cfg.FunctionTimeout, logger)
 			if err != nil {
 				return nil, err
 			}
 			return r.HandleSNS, nil
 		}
-		f, err := NewFailure(led, sender, logger)
+		f, err := NewFailure(led, sender, cfg.FunctionTimeout, logger)
 		if err != nil {
 			return nil, err
 		}
@@ -77,6 +115,7 @@ func HandlerFromEnv(ctx context.Context, name string, logger *slog.Logger) (func
 		Ledger:    led,
 		Logger:    logger,
 	}
+	var err error
 	if name != sleuth.HandlerAddCollection {
 		if deps.Media, err = twilio.NewMedia(tw, cfg.MediaHosts); err != nil {
 			return nil, err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -19,20 +20,23 @@ import (
 // "Sorry, that failed. Please try again later." once, by SMS. Build it
 // once per execution environment; it is safe for concurrent use.
 type Failure struct {
-	ledger sleuth.Ledger
-	sms    sleuth.SMSSender
-	log    *slog.Logger
+	ledger  sleuth.Ledger
+	sms     sleuth.SMSSender
+	timeout time.Duration
+	log     *slog.Logger
 }
 
-// NewFailure returns a Failure. logger nil means lambdacontext.NewLogger().
-func NewFailure(ledger sleuth.Ledger, sms sleuth.SMSSender, logger *slog.Logger) (*Failure, error) {
+// NewFailure returns a Failure whose work on a record ends with timeout
+// (the function's, as the stack set it; zero means
+// DefaultFunctionTimeout). logger nil means lambdacontext.NewLogger().
+func NewFailure(ledger sleuth.Ledger, sms sleuth.SMSSender, timeout time.Duration, logger *slog.Logger) (*Failure, error) {
 	if ledger == nil || sms == nil {
 		return nil, errors.New("worker: failure handler needs a Ledger and an SMSSender")
 	}
 	if logger == nil {
 		logger = lambdacontext.NewLogger()
 	}
-	return &Failure{ledger: ledger, sms: sms, log: logger}, nil
+	return &Failure{ledger: ledger, sms: sms, timeout: Config{FunctionTimeout: timeout}.timeout(), log: logger}, nil
 }
 
 // DestinationRecord is the record Lambda sends to an on-failure
@@ -76,6 +80,8 @@ func (f *Failure) HandleSNS(ctx context.Context, ev events.SNSEvent) error {
 // whose step a delivery still claims (see answered), returns an error, for
 // a retry.
 func (f *Failure) Process(ctx context.Context, message []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
 	var rec DestinationRecord
 	if err := json.Unmarshal(message, &rec); err != nil {
 		f.log.ErrorContext(ctx, "no apology: not a Lambda destination record (the failed queue keeps it)", "error", err)
@@ -134,31 +140,28 @@ func (f *Failure) Process(ctx context.Context, message []byte) error {
 
 // answered reports whether another delivery of job has done its step (its
 // reply is published or will be again) or had its reply SMS sent: then an
-// apology would contradict the answer. A claim taken only to look is
-// released at once.
+// apology would contradict the answer. It only reads the ledger.
 //
 // A claim still held is no answer yet: it may be a live duplicate's, or
 // the claim of the failed delivery itself, which Lambda ended (a timeout,
 // a crash) before it could release it. Either way the error wraps
 // sleuth.ErrInProgress, so that Lambda retries the failure handler: by
-// then the duplicate has answered, or the dead claim's lease has run out
-// and the user gets the apology instead of silence. (Lambda retries one
-// minute later, then two minutes after that; a claim's lease is 2 minutes
-// from the start of a delivery, which times out before then.)
+// then the duplicate has answered, or the dead claim has lapsed (claims
+// end LeaseMargin after their invocation's deadline; Lambda retries a
+// minute later) and the user gets the apology instead of silence.
 func (f *Failure) answered(ctx context.Context, job sleuth.Job) (bool, error) {
 	for _, key := range []string{
 		job.MessageSid + "#" + string(job.Command),
 		job.MessageSid + "#sms:" + string(job.Command),
 	} {
-		proceed, err := f.ledger.Begin(ctx, key)
+		st, err := f.ledger.Status(ctx, key)
 		switch {
 		case err != nil:
 			return false, fmt.Errorf("worker: failure: %s: %w", key, err)
-		case !proceed:
+		case st.Done:
 			return true, nil
-		}
-		if err := f.ledger.Release(ctx, key); err != nil {
-			return false, fmt.Errorf("worker: failure: %s: %w", key, err)
+		case st.Held:
+			return false, fmt.Errorf("worker: failure: %s claimed until %s: %w", key, st.Until.UTC().Format(time.RFC3339Nano), sleuth.ErrInProgress)
 		}
 	}
 	return false, nil

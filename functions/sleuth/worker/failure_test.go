@@ -135,11 +135,12 @@ func TestFailureSkipsAnsweredJobs(t *testing.T) {
 			h := newHarness(t)
 			ctx := context.Background()
 			led := ledger.New(dynamodb.NewFromConfig(h.cloud.Config()), table, h.clock.Now)
-			if proceed, err := led.Begin(ctx, tt.key); err != nil || !proceed {
-				t.Fatalf("Begin(%q) = %v, %v, want true, nil", tt.key, proceed, err)
+			claim, err := led.Begin(ctx, tt.key)
+			if err != nil || claim.Done {
+				t.Fatalf("Begin(%q) = %+v, %v, want a claim", tt.key, claim, err)
 			}
 			if tt.done {
-				if err := led.Done(ctx, tt.key); err != nil {
+				if err := led.Done(ctx, claim, "answered"); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -186,10 +187,14 @@ func TestFailureDefersWhileStepClaimed(t *testing.T) {
 			h := newHarness(t)
 			ctx := context.Background()
 			led := ledger.New(dynamodb.NewFromConfig(h.cloud.Config()), table, h.clock.Now)
-			if proceed, err := led.Begin(ctx, tt.key); err != nil || !proceed {
-				t.Fatalf("Begin(%q) = %v, %v, want true, nil", tt.key, proceed, err)
+			// The delivery's invocation has 10 s; it dies holding the claim.
+			claimCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			claim, err := led.Begin(claimCtx, tt.key)
+			cancel()
+			if err != nil || claim.Done {
+				t.Fatalf("Begin(%q) = %+v, %v, want a claim", tt.key, claim, err)
 			}
-			h.clock.Advance(time.Minute) // the delivery timed out; its destination record arrives
+			h.clock.Advance(10 * time.Second) // it timed out; its destination record arrives
 			if err := h.failure.Process(ctx, []byte(destinationRecord)); !errors.Is(err, sleuth.ErrInProgress) {
 				t.Errorf("Process while %q is claimed = %v, want an error wrapping %v", tt.key, err, sleuth.ErrInProgress)
 			}
@@ -197,11 +202,11 @@ func TestFailureDefersWhileStepClaimed(t *testing.T) {
 				t.Errorf("SMS sent while %q is claimed = %q, want none", tt.key, got)
 			}
 			if tt.answered {
-				if err := led.Done(ctx, tt.key); err != nil {
+				if err := led.Done(ctx, claim, "answered"); err != nil {
 					t.Fatal(err)
 				}
 			}
-			h.clock.Advance(ledger.DefaultLease) // Lambda's retries come later than the lease lasts
+			h.clock.Advance(time.Minute) // Lambda's retry, a minute later: the claim has lapsed
 			if err := h.failure.Process(ctx, []byte(destinationRecord)); err != nil {
 				t.Errorf("Process on retry = %v, want nil", err)
 			}

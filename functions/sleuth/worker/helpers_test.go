@@ -2,12 +2,12 @@ package worker_test
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +21,7 @@ import (
 	"github.com/crossfaas/crossfaas/functions/sleuth"
 	"github.com/crossfaas/crossfaas/functions/sleuth/awsx"
 	"github.com/crossfaas/crossfaas/functions/sleuth/internal/awsfake"
+	"github.com/crossfaas/crossfaas/functions/sleuth/internal/twiliofake"
 	"github.com/crossfaas/crossfaas/functions/sleuth/ledger"
 	"github.com/crossfaas/crossfaas/functions/sleuth/rekognition"
 	"github.com/crossfaas/crossfaas/functions/sleuth/twilio"
@@ -36,8 +37,6 @@ const (
 	authToken      = "0123456789abcdef0123456789abcdef"
 	user           = "+15550001111" // the user's phone
 	botNumber      = "+15550002222" // the Twilio number the user texts
-	mediaPath      = "/2010-04-01/Accounts/" + accountSID + "/Messages/MM0123/Media/"
-	messagesPath   = "/2010-04-01/Accounts/" + accountSID + "/Messages.json"
 	melBio         = "Mel Columcille Gerard Gibson is an American actor, filmmaker, and writer."
 )
 
@@ -59,26 +58,31 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// fakeTwilio fakes Twilio's API: MMS media at mediaPath+name (served
-// directly, with basic auth required) and the Messages API.
-type fakeTwilio struct {
-	srv *httptest.Server
+// mediaMessage is the inbound message the fake Twilio's media belong to.
+const mediaMessage = "MM0123456789abcdef0123456789abcdef"
 
-	mu            sync.Mutex
-	images        map[string]image
-	mediaRequests int
-	sms           []url.Values
-	smsFailures   []int // statuses to answer Messages.json with, in order
+// fakeTwilio is Twilio's API (twiliofake) with the tests' photos, by name:
+// MMS media of mediaMessage, and the Messages resource.
+type fakeTwilio struct {
+	api  *twiliofake.API
+	urls map[string]string
 }
 
-type image struct {
-	contentType string
-	body        []byte
+// me returns the media SID that stands for a photo's name (at most 16
+// bytes): "ME" and the name's bytes in hex, padded with zeros.
+func me(name string) string {
+	b := make([]byte, 16)
+	copy(b, name)
+	return "ME" + hex.EncodeToString(b)
 }
 
 func newFakeTwilio(t *testing.T) *fakeTwilio {
 	t.Helper()
-	tw := &fakeTwilio{images: map[string]image{
+	tw := &fakeTwilio{api: twiliofake.New(t, accountSID, authToken, nil), urls: map[string]string{}}
+	for name, img := range map[string]struct {
+		contentType string
+		body        []byte
+	}{
 		"mel":     {"image/jpeg", awsfake.FaceJPEG("mel")},
 		"mel-png": {"image/png", awsfake.FacePNG("mel")},
 		"danny":   {"image/jpeg", awsfake.FaceJPEG("danny")},
@@ -86,81 +90,35 @@ func newFakeTwilio(t *testing.T) *fakeTwilio {
 		"nobody":  {"image/jpeg", awsfake.FaceJPEG("")},
 		"corrupt": {"image/jpeg", awsfake.CorruptJPEG()},
 		"gif":     {"image/jpeg", []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00face=mel;")},
-		"huge":    {"image/jpeg", append(awsfake.FaceJPEG("mel"), make([]byte, twilio.MaxMediaBytes)...)},
-	}}
-	tw.srv = httptest.NewServer(http.HandlerFunc(tw.serve))
-	t.Cleanup(tw.srv.Close)
+		"huge":    {"image/jpeg", append(awsfake.FaceJPEG("mel"), make([]byte, 5*1024*1024)...)},
+	} {
+		tw.urls[name] = tw.api.AddMedia(mediaMessage, me(name), img.contentType, img.body)
+	}
+	tw.urls["unavailable"] = tw.api.AddFailingMedia(mediaMessage, me("unavailable"), http.StatusServiceUnavailable)
 	return tw
 }
 
-func (tw *fakeTwilio) serve(w http.ResponseWriter, r *http.Request) {
-	tw.mu.Lock()
-	defer tw.mu.Unlock()
-	if sid, token, ok := r.BasicAuth(); !ok || sid != accountSID || token != authToken {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusUnauthorized)
-		fmt.Fprint(w, `{"code":20003,"message":"Authenticate","status":401}`)
-		return
+// mediaURL returns the URL of the photo name; a name without a photo gets
+// a URL the API answers 404 for.
+func (tw *fakeTwilio) mediaURL(name string) string {
+	if u, ok := tw.urls[name]; ok {
+		return u
 	}
-	if name, ok := strings.CutPrefix(r.URL.Path, mediaPath); ok && r.Method == http.MethodGet {
-		tw.mediaRequests++
-		img, ok := tw.images[name]
-		switch {
-		case name == "unavailable":
-			http.Error(w, "try later", http.StatusServiceUnavailable)
-		case !ok:
-			http.NotFound(w, r)
-		default:
-			w.Header().Set("Content-Type", img.contentType)
-			w.Write(img.body)
-		}
-		return
-	}
-	if r.URL.Path != messagesPath || r.Method != http.MethodPost {
-		http.NotFound(w, r)
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if len(tw.smsFailures) > 0 {
-		status := tw.smsFailures[0]
-		tw.smsFailures = tw.smsFailures[1:]
-		w.WriteHeader(status)
-		fmt.Fprintf(w, `{"code":21610,"message":"Attempt to send to unsubscribed recipient","status":%d}`, status)
-		return
-	}
-	tw.sms = append(tw.sms, r.PostForm)
-	w.WriteHeader(http.StatusCreated)
-	fmt.Fprintf(w, `{"sid":"SM%032d","status":"queued"}`, len(tw.sms))
+	return tw.api.URL + "/2010-04-01/Accounts/" + accountSID + "/Messages/" + mediaMessage + "/Media/" + me(name)
 }
-
-func (tw *fakeTwilio) mediaURL(name string) string { return tw.srv.URL + mediaPath + name }
 
 // sent returns the SMS accepted, as (From, To, Body).
 func (tw *fakeTwilio) sent() [][3]string {
-	tw.mu.Lock()
-	defer tw.mu.Unlock()
 	var out [][3]string
-	for _, v := range tw.sms {
-		out = append(out, [3]string{v.Get("From"), v.Get("To"), v.Get("Body")})
+	for _, m := range tw.api.Messages() {
+		out = append(out, [3]string{m.From, m.To, m.Body})
 	}
 	return out
 }
 
-func (tw *fakeTwilio) failSMS(statuses ...int) {
-	tw.mu.Lock()
-	defer tw.mu.Unlock()
-	tw.smsFailures = append(tw.smsFailures, statuses...)
-}
+func (tw *fakeTwilio) failSMS(statuses ...int) { tw.api.FailSends(statuses...) }
 
-func (tw *fakeTwilio) mediaCalls() int {
-	tw.mu.Lock()
-	defer tw.mu.Unlock()
-	return tw.mediaRequests
-}
+func (tw *fakeTwilio) mediaCalls() int { return tw.api.MediaRequests() }
 
 // newFakeWikipedia serves Mel Gibson's summary; Danny Glover's lookups fail
 // with a 502; everyone else is not found.
@@ -238,7 +196,7 @@ func newHarness(t *testing.T) *harness {
 	awsCfg := h.cloud.Config()
 	logger := slog.New(slog.NewJSONHandler(h.logs, nil))
 	led := ledger.New(dynamodb.NewFromConfig(awsCfg), table, h.clock.Now)
-	tw := twilio.Config{AccountSID: accountSID, AuthToken: authToken, APIURL: h.twilio.srv.URL}
+	tw := twilio.Config{AccountSID: accountSID, AuthToken: authToken, APIURL: h.twilio.api.URL}
 	media, err := twilio.NewMedia(tw, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +206,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	h.worker, err = worker.New(
-		worker.Config{Prefix: prefix, ResponsesTopicARN: responsesTopic, Threshold: 85},
+		worker.Config{Prefix: prefix, ResponsesTopicARN: responsesTopic, Threshold: 85, FunctionTimeout: 10 * time.Second},
 		worker.Deps{
 			Faces:       rekognition.New(awsrek.NewFromConfig(awsCfg)),
 			Publisher:   awsx.NewSNSPublisher(sns.NewFromConfig(awsCfg)),
@@ -264,10 +222,10 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.responder, err = worker.NewResponder(led, sender, logger); err != nil {
+	if h.responder, err = worker.NewResponder(led, sender, 10*time.Second, logger); err != nil {
 		t.Fatal(err)
 	}
-	if h.failure, err = worker.NewFailure(led, sender, logger); err != nil {
+	if h.failure, err = worker.NewFailure(led, sender, 10*time.Second, logger); err != nil {
 		t.Fatal(err)
 	}
 	return h

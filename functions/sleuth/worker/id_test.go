@@ -24,7 +24,8 @@ func TestIsID(t *testing.T) {
 		{"empty", "", false, false, false},
 		{"lower-case", "celebs", true, true, true},
 		{"upper-case", "Mel_Gibson", true, false, true},
-		{"every allowed character", "az09_.-", true, true, true},
+		{"every allowed character", "az09_.-", false, true, true}, // '.' separates prefix and name: never in a prefix
+		{"every prefix character", "az09_-", true, true, true},
 		{"64 characters", strings.Repeat("a", 64), true, true, true},
 		{"65 characters", strings.Repeat("a", 65), true, false, false},
 		{"128 characters", strings.Repeat("A", 128), true, false, false},

@@ -49,7 +49,7 @@ func replyNoMatch(collection string, threshold float64) string {
 // replyMatched is the match line; the biography (or a note on it) follows
 // after a blank line.
 func replyMatched(m sleuth.Match, bio string) string {
-	return fmt.Sprintf("Face matched %s with %.1f%% similarity.\n\n%s", displayName(m.ExternalID), m.Similarity, bio)
+	return fmt.Sprintf("Face matched %s with %.1f%% similarity.\n\n%s", displayName(sleuth.PersonName(m.ExternalID)), m.Similarity, bio)
 }
 
 // displayName is how a person's indexed name reads in a reply.

@@ -33,9 +33,10 @@ func TestBootstrapUnderRIE(t *testing.T) {
 		sleuth.EnvPrefix:               prefix,
 		sleuth.EnvResponsesTopic:       responsesTopic,
 		sleuth.EnvIdempotencyTable:     table,
+		sleuth.EnvFunctionTimeout:      "10",
 		sleuth.EnvAccountSIDParam:      sidParam,
 		sleuth.EnvAuthTokenParam:       tokenParam,
-		sleuth.EnvTwilioAPIURL:         tw.srv.URL,
+		sleuth.EnvTwilioAPIURL:         tw.api.URL,
 	}
 	start := func(handler string) *lambdatest.Function {
 		return lambdatest.Start(t, lambdatest.Options{

@@ -9,22 +9,30 @@
 // Errors the user caused are answered by SMS and never retried; failures
 // (throttling, network) return an error so Lambda retries.
 //
-// Exactly once, with a sleuth.Ledger keyed "<MessageSid>#<step>":
+// Exactly once, with a sleuth.Ledger keyed "<MessageSid>#<step>", under
+// faults at any call (a crash, a lost response, a transient error):
 //
-//   - addcol and addimg claim their step before calling Rekognition and
-//     mark it done right after the side effect (a collection created, a
-//     face indexed). A duplicate delivery finds it done and publishes the
-//     success reply again, rebuilt from the Job, instead of indexing the
-//     face twice; that also covers a publish that failed after the side
-//     effect. Outcomes without a side effect (user errors, a collection
-//     that already existed) release the claim: repeating them is harmless.
-//   - match has no side effect: it is marked done once its reply is
-//     published, and duplicates are dropped.
-//   - respond claims "<MessageSid>#sms:<reply step>" around the Twilio call,
-//     so a reply published twice is sent once; failure does the same with
+//   - every command claims its step (a claim with an owner token, lapsing
+//     LeaseMargin after the invocation's deadline: a dead attempt's claim
+//     is free by Lambda's first retry), then records the outcome and its
+//     reply with Done before publishing the reply. A duplicate, or the
+//     retry of a publish that failed, finds the step done and publishes
+//     the recorded reply again; the respond step's key makes it one SMS.
+//   - the calls that change things, CreateCollection and IndexFaces, are
+//     sent once (no SDK re-send) after an attempt marker is recorded on
+//     the claim. A later attempt that finds the marker reconciles instead
+//     of calling blindly: IndexFaces indexes under
+//     "<name>:<MessageSid>" and a retry first looks for that face;
+//     CreateCollection's "already exists" after our own recorded attempt
+//     is our collection, created.
+//   - respond claims "<MessageSid>#sms:<reply step>" around the Twilio
+//     send, records the attempt's time first and, after an uncertain
+//     attempt, looks the message up in Twilio's Messages resource before
+//     sending again (sendOnce); failure does the same for the apology,
 //     "sms:failure".
 //
-// The Ledger's lease (2 minutes) must exceed the functions' timeout.
+// Errors the user caused are outcomes like any other: recorded and
+// answered, never retried.
 package worker
 
 import (
@@ -74,11 +82,12 @@ type Worker struct {
 	prefix    string
 	threshold float64
 	responses string
+	timeout   time.Duration
 	log       *slog.Logger
 }
 
-// New returns a Worker for cfg (Prefix, ResponsesTopicARN and Threshold are
-// used) and deps.
+// New returns a Worker for cfg (Prefix, ResponsesTopicARN, Threshold and
+// FunctionTimeout are used) and deps.
 func New(cfg Config, deps Deps) (*Worker, error) {
 	switch {
 	case deps.Faces == nil || deps.Publisher == nil || deps.Ledger == nil:
@@ -98,7 +107,7 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 		faces: deps.Faces, media: deps.Media, bios: deps.Biographies,
 		publisher: deps.Publisher, ledger: deps.Ledger,
 		prefix: cfg.Prefix, threshold: cfg.Threshold, responses: cfg.ResponsesTopicARN,
-		log: log,
+		timeout: cfg.timeout(), log: log,
 	}, nil
 }
 
@@ -121,15 +130,36 @@ func (w *Worker) HandleSNS(ctx context.Context, ev events.SNSEvent) error {
 
 // outcome is the result of a command.
 type outcome struct {
-	reply  string // the SMS text
+	reply  string // the SMS text, recorded in the ledger
 	result string // short name for the logs, e.g. "indexed", "no_face"
-	// replayable means the step changed something (collection created, face
-	// indexed) and reply can be rebuilt from the Job alone: the step is
-	// marked done at once and duplicates publish reply again.
-	replayable bool
 	// problem means reply explains why the command could not be done
 	// (sleuth.Reply.Error).
 	problem bool
+}
+
+// recorded is what the ledger keeps of a command's outcome: its reply, to
+// publish again to duplicates.
+type recorded struct {
+	Reply   string `json:"reply"`
+	Problem bool   `json:"problem,omitempty"`
+}
+
+// encodeResult is the ledger's record of out.
+func encodeResult(out outcome) string {
+	b, _ := json.Marshal(recorded{Reply: out.reply, Problem: out.problem}) // strings and a bool: never fails
+	return string(b)
+}
+
+// decodeResult reads a ledger record of encodeResult; ok is false for an
+// empty one (a step recorded before results were).
+func decodeResult(result string) (r recorded, ok bool) {
+	if result == "" {
+		return recorded{}, false
+	}
+	if json.Unmarshal([]byte(result), &r) != nil || r.Reply == "" {
+		return recorded{Reply: result}, true
+	}
+	return r, true
 }
 
 // Process runs one job: the transport-free core of HandleSNS, which
@@ -147,77 +177,110 @@ func (w *Worker) Process(ctx context.Context, job sleuth.Job) error {
 		log.ErrorContext(ctx, "job refused", "error", err)
 		return err
 	}
+	// The work ends with the function's timeout, as the stack set it, and
+	// so does the claim, LeaseMargin later: a retry can take over at once
+	// after an attempt that died.
+	ctx, cancel := context.WithTimeout(ctx, w.timeout)
+	defer cancel()
 	key := job.MessageSid + "#" + step
-	proceed, err := w.ledger.Begin(ctx, key)
+	claim, err := w.ledger.Begin(ctx, key)
 	if err != nil {
 		log.WarnContext(ctx, "job deferred: step not claimed", "error", err)
 		return fmt.Errorf("worker: %s: %w", key, err)
 	}
-	if !proceed {
-		if job.Command == sleuth.VerbMatch {
-			log.InfoContext(ctx, "duplicate dropped: reply already published")
-			return nil
+	if claim.Done {
+		rec, ok := decodeResult(claim.Result)
+		if !ok { // recorded before results were: only successes of addcol and addimg
+			if job.Command == sleuth.VerbMatch {
+				log.InfoContext(ctx, "duplicate dropped: reply already published")
+				return nil
+			}
+			rec = recorded{Reply: w.successReply(job)}
 		}
 		log.InfoContext(ctx, "duplicate: step already done, publishing its reply again")
-		return w.publish(ctx, log, job, w.successReply(job), false)
+		return w.publish(ctx, log, job, rec.Reply, rec.Problem)
+	}
+	if claim.Attempt != "" {
+		log = log.With("reconcile", claim.Attempt)
 	}
 
-	out, err := w.run(ctx, log, job)
+	out, err := w.run(ctx, log, job, claim)
 	if err != nil {
 		log.WarnContext(ctx, "step failed, will be retried", "error", err)
-		return errors.Join(fmt.Errorf("worker: %s: %w", key, err), w.release(ctx, log, key))
+		return errors.Join(fmt.Errorf("worker: %s: %w", key, err), w.release(ctx, log, claim))
 	}
 	log = log.With("result", out.result)
-	if out.replayable {
-		if err := w.ledger.Done(ctx, key); err != nil {
-			// Returning an error would retry a step that happened; the
-			// reply still goes out, only later duplicates may repeat it.
-			log.ErrorContext(ctx, "step done but not recorded", "error", err)
-		}
+	if err := w.ledger.Done(ctx, claim, encodeResult(out)); err != nil {
+		// The reply still goes out now. The claim is released: a
+		// duplicate or retry reconciles (the attempt marker stays) and
+		// rebuilds the same reply, which respond sends once.
+		log.ErrorContext(ctx, "step done but not recorded", "error", err)
+		_ = w.release(ctx, log, claim)
 	}
 	if err := w.publish(ctx, log, job, out.reply, out.problem); err != nil {
-		if !out.replayable {
-			return errors.Join(err, w.release(ctx, log, key))
-		}
 		return err // a retry finds the step done and publishes again
-	}
-	switch {
-	case out.replayable:
-	case job.Command == sleuth.VerbMatch:
-		if err := w.ledger.Done(ctx, key); err != nil {
-			log.ErrorContext(ctx, "reply published but not recorded", "error", err)
-		}
-	default:
-		_ = w.release(ctx, log, key) // logged; the claim lapses with its lease
 	}
 	log.InfoContext(ctx, "job done")
 	return nil
 }
 
-// run does the work of the job's command.
-func (w *Worker) run(ctx context.Context, log *slog.Logger, job sleuth.Job) (outcome, error) {
+// Attempt markers: what a command recorded before its call that changes
+// things.
+const (
+	markerCreate = "create-collection"
+	markerIndex  = "index-face"
+)
+
+// run does the work of the job's command under claim.
+func (w *Worker) run(ctx context.Context, log *slog.Logger, job sleuth.Job, claim sleuth.Claim) (outcome, error) {
 	collectionID := sleuth.CollectionID(w.prefix, job.Collection)
 	switch job.Command {
 	case sleuth.VerbAddCollection:
+		if claim.Attempt == "" {
+			if err := w.ledger.Attempt(ctx, claim, markerCreate); err != nil {
+				return outcome{}, err
+			}
+		}
 		created, err := w.faces.CreateCollection(ctx, collectionID)
 		switch {
 		case err != nil:
 			return w.userOutcome(job, err)
 		case created:
-			return outcome{reply: replyCreated(job.Collection), result: "created", replayable: true}, nil
+			return outcome{reply: replyCreated(job.Collection), result: "created"}, nil
+		case claim.Attempt != "":
+			// An earlier attempt of this step called CreateCollection and
+			// died, or lost the answer: the collection is its.
+			log.InfoContext(ctx, "collection found created by an earlier attempt")
+			return outcome{reply: replyCreated(job.Collection), result: "created"}, nil
 		default:
 			return outcome{reply: replyExists(job.Collection), result: "exists"}, nil
 		}
 	case sleuth.VerbAddImage:
+		externalID := sleuth.FaceExternalID(job.Name, job.MessageSid)
+		if claim.Attempt != "" {
+			indexed, err := w.faces.FaceIndexed(ctx, collectionID, externalID)
+			if err != nil {
+				return w.userOutcome(job, err)
+			}
+			if indexed {
+				log.InfoContext(ctx, "face found indexed by an earlier attempt")
+				return outcome{reply: replyAdded(job), result: "indexed"}, nil
+			}
+		}
 		image, err := w.fetch(ctx, job)
 		if err != nil {
 			return w.userOutcome(job, err)
 		}
-		if err := w.faces.IndexFace(ctx, collectionID, job.Name, image); err != nil {
+		if claim.Attempt == "" {
+			if err := w.ledger.Attempt(ctx, claim, markerIndex); err != nil {
+				return outcome{}, err
+			}
+		}
+		if err := w.faces.IndexFace(ctx, collectionID, externalID, image); err != nil {
 			return w.userOutcome(job, err)
 		}
-		return outcome{reply: replyAdded(job), result: "indexed", replayable: true}, nil
-	default: // sleuth.VerbMatch, by check
+		return outcome{reply: replyAdded(job), result: "indexed"}, nil
+	default: // sleuth.VerbMatch, by check; no side effect
 		image, err := w.fetch(ctx, job)
 		if err != nil {
 			return w.userOutcome(job, err)
@@ -230,7 +293,8 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, job sleuth.Job) (out
 	}
 }
 
-// successReply rebuilds the reply of a replayable step.
+// successReply rebuilds the success reply of addcol and addimg, for steps
+// recorded done before the ledger kept replies.
 func (w *Worker) successReply(job sleuth.Job) string {
 	if job.Command == sleuth.VerbAddCollection {
 		return replyCreated(job.Collection)
@@ -263,7 +327,7 @@ func (w *Worker) fetch(ctx context.Context, job sleuth.Job) ([]byte, error) {
 func (w *Worker) biography(ctx context.Context, log *slog.Logger, m sleuth.Match) string {
 	ctx, cancel := context.WithTimeout(ctx, BiographyTimeout)
 	defer cancel()
-	bio, err := w.bios.Biography(ctx, command.DisplayName(m.ExternalID))
+	bio, err := w.bios.Biography(ctx, command.DisplayName(sleuth.PersonName(m.ExternalID)))
 	switch {
 	case err == nil && strings.TrimSpace(bio) != "":
 		return bio
@@ -297,10 +361,10 @@ func (w *Worker) publish(ctx context.Context, log *slog.Logger, job sleuth.Job, 
 	return nil
 }
 
-// release drops the claim on key, logging a failure (the claim then lapses
-// with its lease).
-func (w *Worker) release(ctx context.Context, log *slog.Logger, key string) error {
-	if err := w.ledger.Release(ctx, key); err != nil {
+// release ends claim, logging a failure (the claim then lapses with its
+// lease).
+func (w *Worker) release(ctx context.Context, log *slog.Logger, claim sleuth.Claim) error {
+	if err := w.ledger.Release(ctx, claim); err != nil {
 		log.WarnContext(ctx, "claim not released", "error", err)
 		return err
 	}
@@ -308,8 +372,9 @@ func (w *Worker) release(ctx context.Context, log *slog.Logger, key string) erro
 }
 
 // Ids as the request handler validates them (package command): a
-// collection is 1 to 64 lower-case letters, digits, '_', '.' and '-'; a
-// name the same with upper-case letters too.
+// collection is 1 to 64 lower-case letters, digits, '_' and '-' (never
+// sleuth.CollectionSeparator); a name the same with upper-case letters and
+// '.' too; a MessageSid, 1 to 64 letters and digits.
 const maxID = 64
 
 // check rejects jobs no retry could process. The request handler never
@@ -318,8 +383,10 @@ func check(job sleuth.Job) error {
 	switch {
 	case job.MessageSid == "" || job.From == "" || job.To == "":
 		return errors.New("job has no messageSid, from or to")
-	case !isID(job.Collection, maxID, true):
+	case !isCollectionName(job.Collection):
 		return fmt.Errorf("invalid collection %q", job.Collection)
+	case !isSid(job.MessageSid):
+		return fmt.Errorf("invalid messageSid %q", job.MessageSid)
 	}
 	switch job.Command {
 	case sleuth.VerbAddCollection, sleuth.VerbMatch:

@@ -12,7 +12,7 @@ import (
 	"github.com/crossfaas/crossfaas/functions/sleuth/internal/awsfake"
 )
 
-const celebs = prefix + "-celebs"
+const celebs = prefix + ".celebs"
 
 func TestCommands(t *testing.T) {
 	tests := []struct {
@@ -46,8 +46,8 @@ func TestCommands(t *testing.T) {
 			want:  "Picture of Mel Gibson added to collection celebs.",
 			after: func(t *testing.T, h *harness) {
 				faces, _ := h.cloud.Rekognition.Faces(celebs)
-				if len(faces) != 1 || faces[0].ExternalImageID != "mel_gibson" || faces[0].Person != "mel" {
-					t.Errorf("collection %q holds %+v, want one face of mel as mel_gibson", celebs, faces)
+				if len(faces) != 1 || faces[0].ExternalImageID != "mel_gibson:MM0123" || faces[0].Person != "mel" {
+					t.Errorf("collection %q holds %+v, want one face of mel as mel_gibson:MM0123", celebs, faces)
 				}
 			},
 		},
@@ -256,7 +256,7 @@ func TestDuplicateDeliveries(t *testing.T) {
 		},
 		{
 			name: "match", setup: func(h *harness) { h.cloud.Rekognition.AddFace(celebs, "mel_gibson", "mel") },
-			job: match("mel"), op: "SearchFacesByImage", published: 1,
+			job: match("mel"), op: "SearchFacesByImage", published: 2,
 			wantSMS: "Face matched Mel Gibson with 99.1% similarity.\n\n" + melBio,
 		},
 	}
@@ -307,13 +307,18 @@ func TestDuplicateDeliveries(t *testing.T) {
 func TestRetries(t *testing.T) {
 	ctx := context.Background()
 
-	t.Run("rekognition throttled", func(t *testing.T) {
+	// A 5xx leaves it unknown whether the face was indexed: the SDK must
+	// not send IndexFaces again; the retry looks the face up first.
+	t.Run("rekognition fails", func(t *testing.T) {
 		h := newHarness(t)
 		h.cloud.Rekognition.AddCollection(celebs)
-		h.cloud.Rekognition.Inject("IndexFaces", "ProvisionedThroughputExceededException")
+		h.cloud.Rekognition.Inject("IndexFaces", "InternalServerError")
 		j := addimg("mel", "image/jpeg")(h)
 		if err := h.worker.Process(ctx, j); err == nil {
-			t.Fatal("Process with Rekognition throttled: error = nil, want one for a retry")
+			t.Fatal("Process with Rekognition failing: error = nil, want one for a retry")
+		}
+		if n := h.cloud.Rekognition.Calls("IndexFaces"); n != 1 {
+			t.Errorf("IndexFaces calls after a 500 = %d, want 1 (no SDK re-send)", n)
 		}
 		if n := len(h.replies(t)); n != 0 {
 			t.Errorf("published %d replies after a failure, want 0", n)
@@ -321,11 +326,27 @@ func TestRetries(t *testing.T) {
 		if err := h.worker.Process(ctx, j); err != nil {
 			t.Fatalf("retry error = %v", err)
 		}
+		if n := h.cloud.Rekognition.Calls("ListFaces"); n != 1 {
+			t.Errorf("ListFaces calls = %d, want 1: the retry reconciles", n)
+		}
 		if faces, _ := h.cloud.Rekognition.Faces(celebs); len(faces) != 1 {
 			t.Errorf("collection holds %d faces, want 1", len(faces))
 		}
 		if got := h.replies(t); len(got) != 1 || got[0].Body != "Picture of Mel Gibson added to collection celebs." {
 			t.Errorf("replies = %+v, want the success", got)
+		}
+	})
+
+	// Throttling says the call did nothing: the SDK may send it again.
+	t.Run("rekognition throttled once", func(t *testing.T) {
+		h := newHarness(t)
+		h.cloud.Rekognition.AddCollection(celebs)
+		h.cloud.Rekognition.Inject("IndexFaces", "ThrottlingException")
+		if err := h.worker.Process(ctx, addimg("mel", "image/jpeg")(h)); err != nil {
+			t.Fatalf("Process with one throttle: error = %v, want the SDK's retry to pass", err)
+		}
+		if faces, _ := h.cloud.Rekognition.Faces(celebs); len(faces) != 1 {
+			t.Errorf("collection holds %d faces, want 1", len(faces))
 		}
 	})
 
@@ -339,8 +360,8 @@ func TestRetries(t *testing.T) {
 		if n := len(h.replies(t)); n != 0 {
 			t.Errorf("published %d replies, want 0", n)
 		}
-		if _, ok := h.cloud.DynamoDB.Get(table, "MM0123#match"); ok {
-			t.Error("claim not released after the failure")
+		if item, _ := h.cloud.DynamoDB.Get(table, "MM0123#match"); item["leaseUntilMs"].String() != "0" {
+			t.Errorf("claim %v not released after the failure", item)
 		}
 	})
 
@@ -381,7 +402,7 @@ func TestRetries(t *testing.T) {
 
 	t.Run("ledger unavailable", func(t *testing.T) {
 		h := newHarness(t)
-		h.cloud.DynamoDB.Inject("PutItem", "ProvisionedThroughputExceededException")
+		h.cloud.DynamoDB.Inject("UpdateItem", "ValidationException")
 		if err := h.worker.Process(ctx, job(sleuth.VerbAddCollection, "celebs")); err == nil {
 			t.Fatal("Process with DynamoDB throttled: error = nil")
 		}
@@ -393,8 +414,8 @@ func TestRetries(t *testing.T) {
 	t.Run("another delivery in progress", func(t *testing.T) {
 		h := newHarness(t)
 		h.cloud.DynamoDB.Put(table, awsfake.Item{
-			"pk": awsfake.S("MM0123#addcol"), "status": awsfake.S("pending"),
-			"leaseUntil": awsfake.N(h.clock.Now().Add(time.Minute).Unix()),
+			"pk": awsfake.S("MM0123#addcol"), "status": awsfake.S("pending"), "owner": awsfake.S("another-delivery"),
+			"leaseUntilMs": awsfake.N(h.clock.Now().Add(time.Minute).UnixMilli()),
 		})
 		err := h.worker.Process(ctx, job(sleuth.VerbAddCollection, "celebs"))
 		if !errors.Is(err, sleuth.ErrInProgress) {
@@ -405,7 +426,9 @@ func TestRetries(t *testing.T) {
 		}
 	})
 
-	t.Run("user errors are not retried but may repeat", func(t *testing.T) {
+	// A user's mistake is an outcome like any other: answered, recorded,
+	// and the same answer published again to a duplicate.
+	t.Run("user errors are answered and recorded", func(t *testing.T) {
 		h := newHarness(t)
 		j := addimg("mel", "image/jpeg")(h) // no collection
 		for range 2 {
@@ -413,8 +436,15 @@ func TestRetries(t *testing.T) {
 				t.Fatalf("Process error = %v, want nil for a user error", err)
 			}
 		}
-		if _, ok := h.cloud.DynamoDB.Get(table, "MM0123#addimg"); ok {
-			t.Error("a user error left the step claimed")
+		if item, _ := h.cloud.DynamoDB.Get(table, "MM0123#addimg"); item["status"].String() != `"done"` {
+			t.Errorf("step after a user error = %v, want it done", item)
+		}
+		if n := h.cloud.Rekognition.Calls("IndexFaces"); n != 1 {
+			t.Errorf("IndexFaces calls = %d, want 1", n)
+		}
+		want := "Collection celebs does not exist. Create it with: face addcol celebs"
+		if got := h.replies(t); len(got) != 2 || got[0].Body != want || got[1].Body != want {
+			t.Errorf("replies = %+v, want %q twice", got, want)
 		}
 	})
 }

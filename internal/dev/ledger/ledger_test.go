@@ -17,7 +17,7 @@ func (c *clock) now() time.Time { return c.t }
 func TestLedger(t *testing.T) {
 	ctx := context.Background()
 	type step struct {
-		op          string // begin, done, release, wait
+		op          string // begin, attempt, done, release, wait
 		wantProceed bool
 		wantErr     error
 	}
@@ -55,24 +55,43 @@ func TestLedger(t *testing.T) {
 			{op: "done"},
 			{op: "begin"},
 		}},
+		{"attempt marker survives a release", []step{
+			{op: "begin", wantProceed: true},
+			{op: "attempt"},
+			{op: "release"},
+			{op: "begin", wantProceed: true},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &clock{t: time.Unix(1_700_000_000, 0)}
 			l := NewMemory(time.Minute, c.now)
 			const key = "SM1#match"
+			var held sleuth.Claim
+			attempted := false
 			for i, s := range tt.steps {
 				var proceed bool
 				var err error
 				switch s.op {
 				case "begin":
-					proceed, err = l.Begin(ctx, key)
+					var claim sleuth.Claim
+					claim, err = l.Begin(ctx, key)
+					proceed = err == nil && !claim.Done
+					if proceed {
+						if got := claim.Attempt != ""; got != attempted {
+							t.Errorf("step %d: claim attempt = %q, want one: %v", i, claim.Attempt, attempted)
+						}
+						held = claim
+					}
+				case "attempt":
+					err = l.Attempt(ctx, held, "marker")
+					attempted = true
 				case "done":
-					err = l.Done(ctx, key)
+					err = l.Done(ctx, sleuth.Claim{Key: key}, "result")
 				case "release":
-					err = l.Release(ctx, key)
+					err = l.Release(ctx, held)
 				case "wait":
-					c.t = c.t.Add(time.Minute + time.Second)
+					c.t = c.t.Add(time.Minute + sleuth.LeaseMargin + time.Second)
 				}
 				if proceed != s.wantProceed || !errors.Is(err, s.wantErr) {
 					t.Errorf("step %d %s = %v, %v, want %v, %v", i, s.op, proceed, err, s.wantProceed, s.wantErr)
@@ -86,8 +105,8 @@ func TestLedgerKeysAreIndependent(t *testing.T) {
 	l := NewMemory(0, nil)
 	ctx := context.Background()
 	for _, key := range []string{"SM1#match", "SM1#respond", "SM2#match"} {
-		if ok, err := l.Begin(ctx, key); !ok || err != nil {
-			t.Errorf("Begin(%q) = %v, %v, want true, nil", key, ok, err)
+		if c, err := l.Begin(ctx, key); c.Done || err != nil {
+			t.Errorf("Begin(%q) = %+v, %v, want a claim", key, c, err)
 		}
 	}
 	if _, err := l.Begin(ctx, ""); err == nil {
@@ -102,11 +121,11 @@ func TestLedgerConcurrentBeginsClaimOnce(t *testing.T) {
 	proceeded := 0
 	for range 50 {
 		wg.Go(func() {
-			ok, err := l.Begin(context.Background(), "k")
+			c, err := l.Begin(context.Background(), "k")
 			if err != nil && !errors.Is(err, sleuth.ErrInProgress) {
 				t.Errorf("Begin = %v", err)
 			}
-			if ok {
+			if err == nil && !c.Done {
 				mu.Lock()
 				proceeded++
 				mu.Unlock()

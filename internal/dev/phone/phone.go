@@ -224,6 +224,7 @@ func New(cfg Config, logger *slog.Logger) (*Simulator, error) {
 	mux.HandleFunc("GET /_dev/dlq", s.handleDeadLetters)
 	mux.HandleFunc("GET /2010-04-01/Accounts/{account}/Messages/{message}/Media/{media}", s.handleMedia)
 	mux.HandleFunc("POST /2010-04-01/Accounts/{account}/Messages.json", s.handleCreateMessage)
+	mux.HandleFunc("GET /2010-04-01/Accounts/{account}/Messages.json", s.handleListMessages)
 	s.mux = mux
 	return s, nil
 }
@@ -326,9 +327,9 @@ func (s *Simulator) externalSender(sid, number string) bool {
 	return ok && from == number
 }
 
-// Sent reports whether the simulator knows the message sid: the page sent
+// Known reports whether the simulator knows the message sid: the page sent
 // it, or it was recorded as external.
-func (s *Simulator) Sent(sid string) bool {
+func (s *Simulator) Known(sid string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.sent[sid]

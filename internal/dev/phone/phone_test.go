@@ -230,7 +230,7 @@ func TestRepliesThroughTwilioClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := trace.WithMessageSid(context.Background(), "SMinbound")
-	if err := sender.Send(ctx, DefaultTwilioNumber, DefaultUserNumber, "Mel Gibson (97.1%)"); err != nil {
+	if _, err := sender.Send(ctx, DefaultTwilioNumber, DefaultUserNumber, "Mel Gibson (97.1%)"); err != nil {
 		t.Fatalf("Send through twilio-go = %v", err)
 	}
 	thread := sim.Thread(0)
@@ -243,14 +243,14 @@ func TestRepliesThroughTwilioClient(t *testing.T) {
 	}
 
 	bad, _ := sleuthtwilio.NewSender(sleuthtwilio.Config{AccountSID: accountSID, AuthToken: "wrong", APIURL: srv.URL})
-	if err := bad.Send(context.Background(), DefaultTwilioNumber, DefaultUserNumber, "x"); err == nil {
+	if _, err := bad.Send(context.Background(), DefaultTwilioNumber, DefaultUserNumber, "x"); err == nil {
 		t.Errorf("Send with a wrong token succeeded, want the API's 401")
 	}
-	if err := sender.Send(context.Background(), DefaultTwilioNumber, DefaultUserNumber, strings.Repeat("x", 1601)); !errors.Is(err, sleuthtwilio.ErrRejected) {
+	if _, err := sender.Send(context.Background(), DefaultTwilioNumber, DefaultUserNumber, strings.Repeat("x", 1601)); !errors.Is(err, sleuthtwilio.ErrRejected) {
 		t.Errorf("Send of 1601 characters = %v, want ErrRejected", err)
 	}
 	// Like Twilio, the API sends only from the account's number.
-	if err := sender.Send(context.Background(), DefaultUserNumber, DefaultTwilioNumber, "swapped"); !errors.Is(err, sleuthtwilio.ErrRejected) {
+	if _, err := sender.Send(context.Background(), DefaultUserNumber, DefaultTwilioNumber, "swapped"); !errors.Is(err, sleuthtwilio.ErrRejected) {
 		t.Errorf("Send from a number not of the account = %v, want ErrRejected", err)
 	}
 	if got := len(sim.Thread(0)); got != 1 {
@@ -261,10 +261,10 @@ func TestRepliesThroughTwilioClient(t *testing.T) {
 func TestSendDirect(t *testing.T) {
 	sim, _ := newSimulator(t, &webhook{t: t})
 	ctx := trace.WithMessageSid(context.Background(), "SM1")
-	if err := sim.Send(ctx, DefaultTwilioNumber, DefaultUserNumber, "hello"); err != nil {
+	if _, err := sim.Send(ctx, DefaultTwilioNumber, DefaultUserNumber, "hello"); err != nil {
 		t.Fatal(err)
 	}
-	if err := sim.Send(ctx, DefaultTwilioNumber, DefaultUserNumber, ""); err == nil {
+	if _, err := sim.Send(ctx, DefaultTwilioNumber, DefaultUserNumber, ""); err == nil {
 		t.Errorf("Send of an empty body succeeded")
 	}
 	if got := sim.Thread(0); len(got) != 1 || got[0].Body != "hello" || got[0].InReplyTo != "SM1" {
@@ -388,7 +388,7 @@ func TestSendRefusesOtherOrigins(t *testing.T) {
 
 func TestEventsStream(t *testing.T) {
 	sim, srv := newSimulator(t, &webhook{t: t, answer: "<Response/>"})
-	if err := sim.Send(context.Background(), DefaultTwilioNumber, DefaultUserNumber, "first"); err != nil {
+	if _, err := sim.Send(context.Background(), DefaultTwilioNumber, DefaultUserNumber, "first"); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -22,10 +22,10 @@ func TestProblemsThroughTwilioClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := trace.WithMessageSid(context.Background(), "SM1")
-	if err := sender.Send(ctx, DefaultTwilioNumber, DefaultUserNumber, "Picture added."); err != nil {
+	if _, err := sender.Send(ctx, DefaultTwilioNumber, DefaultUserNumber, "Picture added."); err != nil {
 		t.Fatal(err)
 	}
-	if err := sender.Send(trace.WithProblem(ctx), DefaultTwilioNumber, DefaultUserNumber, "No face found."); err != nil {
+	if _, err := sender.Send(trace.WithProblem(ctx), DefaultTwilioNumber, DefaultUserNumber, "No face found."); err != nil {
 		t.Fatal(err)
 	}
 	got := sim.Thread(0)
@@ -40,7 +40,7 @@ func TestProblemsThroughTwilioClient(t *testing.T) {
 func TestClearStream(t *testing.T) {
 	sim, srv := newSimulator(t, &webhook{t: t, answer: "<Response/>"})
 	send := func(body string) {
-		if err := sim.Send(context.Background(), DefaultTwilioNumber, DefaultUserNumber, body); err != nil {
+		if _, err := sim.Send(context.Background(), DefaultTwilioNumber, DefaultUserNumber, body); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -17,15 +17,14 @@ import (
 // implements sleuth.SMSSender; the MessageSid the context carries (see
 // package trace) links the reply to the message it answers, and
 // trace.Problem marks it as explaining why a command could not be done.
-func (s *Simulator) Send(ctx context.Context, from, to, body string) error {
+func (s *Simulator) Send(ctx context.Context, from, to, body string) (string, error) {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("phone send: %w", err)
+		return "", fmt.Errorf("phone send: %w", err)
 	}
 	if to == "" || body == "" {
-		return fmt.Errorf("phone send: to %q and body %q must not be empty", to, body)
+		return "", fmt.Errorf("phone send: to %q and body %q must not be empty", to, body)
 	}
-	s.receive(trace.MessageSid(ctx), from, to, body, trace.Problem(ctx))
-	return nil
+	return s.receive(trace.MessageSid(ctx), from, to, body, trace.Problem(ctx)).MessageSid, nil
 }
 
 func (s *Simulator) receive(inReplyTo, from, to, body string, problem bool) Entry {

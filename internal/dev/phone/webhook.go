@@ -76,7 +76,7 @@ func (s *Simulator) SendMessage(ctx context.Context, body string, photo *Photo) 
 // the simulator's own webhooks and for a form without a MessageSid.
 func (s *Simulator) ExternalWebhook(params url.Values) bool {
 	sid := params.Get("MessageSid")
-	if sid == "" || s.Sent(sid) {
+	if sid == "" || s.Known(sid) {
 		return false
 	}
 	e := Entry{Kind: "sent", External: true, From: params.Get("From"), To: params.Get("To"), Body: params.Get("Body"), MessageSid: sid}

@@ -40,6 +40,7 @@ import (
 
 	"github.com/crossfaas/crossfaas/functions/sleuth"
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // FileName is the name of the database file Open keeps in its directory.
@@ -94,7 +95,7 @@ func Open(dir string) (*Engine, error) {
 	}
 	path := filepath.Join(dir, FileName)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: openTimeout})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("faces: open %s: locked by another process (is another crossfaas dev running?): %w", path, err)
 	}
 	if err != nil {
@@ -215,6 +216,36 @@ func (e *Engine) index(ctx context.Context, collectionID, externalID string, img
 		}
 		return b.Put(binary.BigEndian.AppendUint64(nil, seq), rec)
 	})
+}
+
+// FaceIndexed reports whether the collection holds a face indexed under
+// externalID. Errors wrap sleuth.ErrCollectionNotFound for a missing
+// collection.
+func (e *Engine) FaceIndexed(ctx context.Context, collectionID, externalID string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("faces: list faces of %q: %w", collectionID, err)
+	}
+	found := false
+	err := e.db.View(func(tx *bolt.Tx) error {
+		b, err := collection(tx, collectionID)
+		if err != nil {
+			return err
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var r struct {
+				ExternalID string `json:"externalId"`
+			}
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("face %x: %w", k, err)
+			}
+			found = found || r.ExternalID == externalID
+			return nil
+		})
+	})
+	if err != nil {
+		return false, fmt.Errorf("faces: list faces of %q: %w", collectionID, err)
+	}
+	return found, nil
 }
 
 // SearchFace compares the largest face of image (JPEG or PNG bytes) with

@@ -13,8 +13,10 @@ import (
 // DynamoDB fakes PutItem, GetItem, UpdateItem and DeleteItem on in-memory
 // tables whose partition key is "pk" (a string), honouring condition
 // expressions (comparisons, attribute_exists, attribute_not_exists, AND, OR,
-// NOT, parentheses) and SET/REMOVE update expressions. It supports the
-// attribute types S, N, BOOL and NULL.
+// NOT, parentheses), SET (with if_not_exists) and REMOVE update
+// expressions, ReturnValues ALL_NEW and ALL_OLD of UpdateItem, and
+// ReturnValuesOnConditionCheckFailure ALL_OLD. It supports the attribute
+// types S, N, BOOL and NULL.
 type DynamoDB struct {
 	Faults
 
@@ -86,6 +88,17 @@ func (f *DynamoDB) Get(table, pk string) (Item, bool) {
 	return maps.Clone(it), ok
 }
 
+// Items returns copies of the items of table.
+func (f *DynamoDB) Items(table string) []Item {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	items := make([]Item, 0, len(f.tables[table]))
+	for _, it := range f.tables[table] {
+		items = append(items, maps.Clone(it))
+	}
+	return items
+}
+
 // Put stores an item, replacing any with the same pk; item must have a
 // string "pk". The table is created when missing.
 func (f *DynamoDB) Put(table string, item Item) {
@@ -116,14 +129,16 @@ func (f *DynamoDB) Calls(op string) int {
 }
 
 type dynamoInput struct {
-	TableName                 string
-	Item                      Item
-	Key                       Item
-	ConsistentRead            bool
-	ConditionExpression       string
-	UpdateExpression          string
-	ExpressionAttributeNames  map[string]string
-	ExpressionAttributeValues map[string]Value
+	TableName                           string
+	ReturnValues                        string
+	ReturnValuesOnConditionCheckFailure string
+	Item                                Item
+	Key                                 Item
+	ConsistentRead                      bool
+	ConditionExpression                 string
+	UpdateExpression                    string
+	ExpressionAttributeNames            map[string]string
+	ExpressionAttributeValues           map[string]Value
 }
 
 const dynamoJSON = "application/x-amz-json-1.0"
@@ -170,7 +185,12 @@ func (f *DynamoDB) serve(w http.ResponseWriter, r *http.Request, op string) {
 			return
 		}
 		if !pass {
-			writeJSONError(w, http.StatusBadRequest, "ConditionalCheckFailedException", "The conditional request failed")
+			body := map[string]any{"__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException", "message": "The conditional request failed"}
+			if in.ReturnValuesOnConditionCheckFailure == "ALL_OLD" && exists {
+				body["Item"] = current
+			}
+			w.Header().Set("X-Amzn-ErrorType", "ConditionalCheckFailedException")
+			writeJSONStatus(w, http.StatusBadRequest, dynamoJSON, body)
 			return
 		}
 	}
@@ -194,7 +214,18 @@ func (f *DynamoDB) serve(w http.ResponseWriter, r *http.Request, op string) {
 			return
 		}
 		table[pk] = next
-		writeJSON(w, dynamoJSON, map[string]any{})
+		switch in.ReturnValues {
+		case "ALL_NEW":
+			writeJSON(w, dynamoJSON, map[string]any{"Attributes": next})
+		case "ALL_OLD":
+			if exists {
+				writeJSON(w, dynamoJSON, map[string]any{"Attributes": current})
+				return
+			}
+			writeJSON(w, dynamoJSON, map[string]any{})
+		default:
+			writeJSON(w, dynamoJSON, map[string]any{})
+		}
 	case "DeleteItem":
 		delete(table, pk)
 		writeJSON(w, dynamoJSON, map[string]any{})
@@ -426,7 +457,38 @@ func compare(a Value, op string, b Value) (bool, error) {
 	return false, fmt.Errorf("unknown comparator %q", op)
 }
 
-// update applies "SET a = :v, b = :w REMOVE c, d" to item.
+// setValue reads the value of a SET action: an operand, or
+// if_not_exists(path, operand).
+func (e *evaluator) setValue() (Value, bool, error) {
+	tok := e.take()
+	if tok != "if_not_exists" {
+		return e.operand(tok)
+	}
+	if err := e.expect("("); err != nil {
+		return Value{}, false, err
+	}
+	name, err := e.path(e.take())
+	if err != nil {
+		return Value{}, false, err
+	}
+	if err := e.expect(","); err != nil {
+		return Value{}, false, err
+	}
+	fallback, ok, err := e.operand(e.take())
+	if err != nil {
+		return Value{}, false, err
+	}
+	if err := e.expect(")"); err != nil {
+		return Value{}, false, err
+	}
+	if v, has := e.item[name]; has {
+		return v, true, nil
+	}
+	return fallback, ok, nil
+}
+
+// update applies "SET a = :v, b = if_not_exists(b, :w) REMOVE c, d" to
+// item.
 func (e *evaluator) update(expr string, item Item) error {
 	toks, err := tokenize(expr)
 	if err != nil {
@@ -451,7 +513,7 @@ func (e *evaluator) update(expr string, item Item) error {
 				if err := e.expect("="); err != nil {
 					return err
 				}
-				v, ok, err := e.operand(e.take())
+				v, ok, err := e.setValue()
 				if err != nil {
 					return err
 				}

@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"sort"
+	"strconv"
 	"sync"
 )
 
-// Rekognition fakes the three Rekognition operations sleuth uses, with
+// Rekognition fakes the Rekognition operations sleuth uses (CreateCollection,
+// IndexFaces, SearchFacesByImage, ListFaces, ListCollections and
+// DeleteCollection, the list operations paginated like Rekognition's), with
 // in-memory collections. It decides who is in an image with Identify; the
 // default reads the marker FaceJPEG and FacePNG write.
 type Rekognition struct {
@@ -178,6 +182,12 @@ func (f *Rekognition) serve(w http.ResponseWriter, r *http.Request, op string) {
 		f.indexFaces(w, r)
 	case "SearchFacesByImage":
 		f.searchFacesByImage(w, r)
+	case "ListFaces":
+		f.listFaces(w, r)
+	case "ListCollections":
+		f.listCollections(w, r)
+	case "DeleteCollection":
+		f.deleteCollection(w, r)
 	default:
 		writeJSONError(w, http.StatusBadRequest, "UnknownOperationException", "fake does not implement "+op)
 	}
@@ -334,4 +344,110 @@ func (f *Rekognition) searchFacesByImage(w http.ResponseWriter, r *http.Request)
 		"SearchedFaceBoundingBox": map[string]float64{"Width": 0.5, "Height": 0.5, "Left": 0.25, "Top": 0.25},
 		"FaceMatches":             matches,
 	})
+}
+
+// page implements the list operations' NextToken paging over
+// n items: the token is the index of the next item.
+func page(token string, max, n int) (start, end int, next string, ok bool) {
+	if token != "" {
+		i, err := strconv.Atoi(token)
+		if err != nil || i < 0 || i > n {
+			return 0, 0, "", false
+		}
+		start = i
+	}
+	if max <= 0 {
+		max = 1000
+	}
+	end = min(start+max, n)
+	if end < n {
+		next = strconv.Itoa(end)
+	}
+	return start, end, next, true
+}
+
+func (f *Rekognition) listFaces(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		CollectionId string
+		MaxResults   int
+		NextToken    string
+	}
+	if !decodeJSON(w, r, &in) {
+		return
+	}
+	faces, exists := f.Faces(in.CollectionId)
+	if !exists {
+		writeJSONError(w, http.StatusBadRequest, "ResourceNotFoundException",
+			"The collection id: "+in.CollectionId+" does not exist")
+		return
+	}
+	if in.MaxResults > 4096 {
+		writeJSONError(w, http.StatusBadRequest, "InvalidParameterException", "MaxResults is at most 4096")
+		return
+	}
+	start, end, next, ok := page(in.NextToken, in.MaxResults, len(faces))
+	if !ok {
+		writeJSONError(w, http.StatusBadRequest, "InvalidPaginationTokenException", "invalid NextToken")
+		return
+	}
+	out := []any{}
+	for _, face := range faces[start:end] {
+		out = append(out, map[string]any{"FaceId": face.FaceID, "ExternalImageId": face.ExternalImageID,
+			"ImageId": "image-" + face.FaceID, "Confidence": 99.9})
+	}
+	resp := map[string]any{"Faces": out, "FaceModelVersion": "7.0"}
+	if next != "" {
+		resp["NextToken"] = next
+	}
+	writeJSON(w, rekJSON, resp)
+}
+
+// Collections returns the ids of the collections, sorted.
+func (f *Rekognition) Collections() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ids := make([]string, 0, len(f.collections))
+	for id := range f.collections {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func (f *Rekognition) listCollections(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		MaxResults int
+		NextToken  string
+	}
+	if !decodeJSON(w, r, &in) {
+		return
+	}
+	ids := f.Collections()
+	start, end, next, ok := page(in.NextToken, in.MaxResults, len(ids))
+	if !ok {
+		writeJSONError(w, http.StatusBadRequest, "InvalidPaginationTokenException", "invalid NextToken")
+		return
+	}
+	resp := map[string]any{"CollectionIds": ids[start:end]}
+	if next != "" {
+		resp["NextToken"] = next
+	}
+	writeJSON(w, rekJSON, resp)
+}
+
+func (f *Rekognition) deleteCollection(w http.ResponseWriter, r *http.Request) {
+	var in struct{ CollectionId string }
+	if !decodeJSON(w, r, &in) {
+		return
+	}
+	f.mu.Lock()
+	_, ok := f.collections[in.CollectionId]
+	delete(f.collections, in.CollectionId)
+	f.mu.Unlock()
+	if !ok {
+		writeJSONError(w, http.StatusBadRequest, "ResourceNotFoundException",
+			"The collection id: "+in.CollectionId+" does not exist")
+		return
+	}
+	writeJSON(w, rekJSON, map[string]any{"StatusCode": 200})
 }

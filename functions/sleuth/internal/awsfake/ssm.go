@@ -21,6 +21,7 @@ type SSM struct {
 	params   map[string]ssmParam
 	calls    map[string]int
 	requests []GetParameterRequest
+	batches  []GetParameterRequest
 }
 
 type ssmParam struct {
@@ -53,6 +54,14 @@ func (f *SSM) Calls(op string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls[op]
+}
+
+// BatchRequests returns the well-formed GetParameters requests the fake
+// served, faults included, in order; Name holds the names joined by ",".
+func (f *SSM) BatchRequests() []GetParameterRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]GetParameterRequest(nil), f.batches...)
 }
 
 // Requests returns the well-formed GetParameter requests the fake served,
@@ -120,6 +129,8 @@ func (f *SSM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.calls[op]++
 	if op == "GetParameter" {
 		f.requests = append(f.requests, GetParameterRequest{Name: in.Name, WithDecryption: in.WithDecryption})
+	} else {
+		f.batches = append(f.batches, GetParameterRequest{Name: strings.Join(in.Names, ","), WithDecryption: in.WithDecryption})
 	}
 	if code, ok := f.next(op); ok {
 		writeJSONError(w, faultStatus(code), code, "injected fault")

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/crossfaas/crossfaas/functions/sleuth"
+	"github.com/crossfaas/crossfaas/internal/build"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// sleuthCleanupTimeoutSeconds bounds the cleanup Lambda: listing and
+// deleting a few hundred collections.
+const sleuthCleanupTimeoutSeconds = 120
+
+// sleuthCleanupArgs are the inputs of newSleuthCleanup.
+type sleuthCleanupArgs struct {
+	Prefix   string
+	Artifact build.Artifact
+	// Collections is the ARN pattern of the stack's collections
+	// (collectionsArn).
+	Collections pulumi.StringOutput
+	// Keep are the ids of the collections the stack manages as resources
+	// (Pulumi deletes them itself).
+	Keep             []string
+	LogRetentionDays int
+	Tags             pulumi.StringMap
+}
+
+// newSleuthCleanup makes `pulumi destroy` leave no face data behind: the
+// users' collections (`face addcol`) are created at run time, so no
+// resource of the stack holds them. A cleanup Lambda (the sleuth
+// artifact's "cleanup" handler) and an aws.lambda.Invocation with
+// lifecycle scope CRUD: when the invocation is deleted, Pulumi invokes the
+// function with tf.action "delete" and it deletes every collection whose
+// id starts with "<prefix>." (sleuth.CollectionID) but args.Keep. The
+// invocation depends on the function, so it is deleted, and the function
+// called, before the function and its role go.
+//
+// The function may list collections (ListCollections has no resource
+// scope) and delete only the stack's own: IAM holds it to the prefix even
+// if its code did not.
+func newSleuthCleanup(ctx *pulumi.Context, name string, args sleuthCleanupArgs, parent pulumi.ResourceOption, dependsOn []pulumi.Resource) (*LambdaFunction, *lambda.Invocation, error) {
+	fn, err := NewLambdaFunction(ctx, name+"-"+sleuth.HandlerCleanup, &LambdaFunctionArgs{
+		Name:             args.Prefix + "-sleuth-" + sleuth.HandlerCleanup,
+		Artifact:         args.Artifact,
+		Handler:          sleuth.HandlerCleanup,
+		MemoryMB:         128,
+		TimeoutSeconds:   sleuthCleanupTimeoutSeconds,
+		LogRetentionDays: args.LogRetentionDays,
+		Environment:      pulumi.StringMap{sleuth.EnvPrefix: pulumi.String(args.Prefix)},
+		Statements: []PolicyStatement{
+			{Actions: []string{"rekognition:ListCollections"}, Resources: pulumi.StringArray{pulumi.String("*")}},
+			{Actions: []string{"rekognition:DeleteCollection"}, Resources: pulumi.StringArray{args.Collections}},
+		},
+		Tags: args.Tags,
+	}, parent)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cleanup: %w", err)
+	}
+	input, err := json.Marshal(map[string]any{"keep": args.Keep})
+	if err != nil {
+		return nil, nil, fmt.Errorf("cleanup: input: %w", err)
+	}
+	inv, err := lambda.NewInvocation(ctx, name+"-cleanup-on-delete", &lambda.InvocationArgs{
+		FunctionName:   fn.Function.Name,
+		Input:          pulumi.String(string(input)),
+		LifecycleScope: pulumi.String("CRUD"),
+	}, parent, pulumi.DependsOn(append([]pulumi.Resource{fn.Policy, fn.LogGroup}, dependsOn...)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("cleanup: invocation: %w", err)
+	}
+	return fn, inv, nil
+}
