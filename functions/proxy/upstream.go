@@ -58,7 +58,7 @@ func NewClient() *http.Client {
 func (h *Handler) forward(ctx context.Context, uri string, given bool, trace string) outcome {
 	budget := h.maxUpstream
 	if deadline, ok := ctx.Deadline(); ok {
-		budget = min(budget, deadline.Sub(time.Now())-h.margin)
+		budget = min(budget, time.Until(deadline)-h.margin)
 	}
 	if budget <= 0 {
 		return errorOutcome(http.StatusGatewayTimeout, "no time left to call the labeler", "deadline too close")
