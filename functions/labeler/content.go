@@ -4,13 +4,14 @@
 package labeler
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"slices"
+
+	"github.com/crossfaas/crossfaas/functions/labeler/imageformat"
 )
 
 // DefaultMaxImageBytes is the largest image body taken when
@@ -21,11 +22,11 @@ const DefaultMaxImageBytes = 10 << 20
 // Image formats a POST body may hold, as SniffImage names them: the
 // formats Cloud Vision takes that browsers and cameras produce.
 const (
-	FormatJPEG = "jpeg"
-	FormatPNG  = "png"
-	FormatGIF  = "gif"
-	FormatWebP = "webp"
-	FormatBMP  = "bmp"
+	FormatJPEG = imageformat.JPEG
+	FormatPNG  = imageformat.PNG
+	FormatGIF  = imageformat.GIF
+	FormatWebP = imageformat.WebP
+	FormatBMP  = imageformat.BMP
 )
 
 // imageMediaTypes maps the Content-Types of an image body to the format
@@ -52,21 +53,7 @@ type ImageInfo struct {
 
 // SniffImage returns the format of an image from its first bytes (its
 // signature), or "" when they are none of the five formats taken.
-func SniffImage(data []byte) string {
-	switch {
-	case len(data) >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF:
-		return FormatJPEG
-	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")):
-		return FormatPNG
-	case bytes.HasPrefix(data, []byte("GIF87a")), bytes.HasPrefix(data, []byte("GIF89a")):
-		return FormatGIF
-	case len(data) >= 12 && string(data[:4]) == "RIFF" && string(data[8:12]) == "WEBP":
-		return FormatWebP
-	case len(data) >= 14 && string(data[:2]) == "BM":
-		return FormatBMP
-	}
-	return ""
-}
+func SniffImage(data []byte) string { return imageformat.Sniff(data) }
 
 // isImageBody reports whether r is a POST whose body is an image (its
 // Content-Type is one of imageMediaTypes) rather than a JSON or form body
@@ -113,11 +100,8 @@ func readImage(r *http.Request, max int64) ([]byte, *ImageInfo, *outcome) {
 	return data, &ImageInfo{Format: format, Bytes: len(data)}, nil
 }
 
-// formatName is the upper-case name of a format, for messages.
-func formatName(format string) string {
-	names := map[string]string{FormatJPEG: "JPEG", FormatPNG: "PNG", FormatGIF: "GIF", FormatWebP: "WebP", FormatBMP: "BMP"}
-	return names[format]
-}
+// formatName is the usual name of a format, for messages.
+func formatName(format string) string { return imageformat.Name(format) }
 
 // sizeText words a byte count for messages: "10 MiB", "1536 KiB", "100 bytes".
 func sizeText(n int64) string {
