@@ -11,6 +11,9 @@ var Targets = []Target{
 	// The SMS bot's webhook (handler "request"): a lean binary of its own,
 	// because its cold start is on Twilio's clock and the user's wait.
 	{Name: "sleuth-request", Kind: Lambda, Package: "./functions/sleuth/request/bootstrap"},
+	// The upload inspector, invoked by S3 for objects created under
+	// incoming/: a binary of its own, without the proxy's or the bot's code.
+	{Name: "inspector", Kind: Lambda, Package: "./functions/inspector/bootstrap"},
 	// The Cloud Function; Google Cloud builds it from this source.
 	{Name: "labeler", Kind: Source, Dir: "functions/labeler"},
 }

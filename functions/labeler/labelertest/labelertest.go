@@ -64,7 +64,8 @@ func serve(t testing.TB, register func(*grpc.Server)) string {
 	if err != nil {
 		t.Fatalf("labelertest: listen: %v", err)
 	}
-	srv := grpc.NewServer()
+	// Vision takes images up to 20 MB; gRPC's default limit is 4 MiB.
+	srv := grpc.NewServer(grpc.MaxRecvMsgSize(32 << 20))
 	register(srv)
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
