@@ -459,4 +459,3 @@ func TestTagsFor(t *testing.T) {
 		t.Errorf("tagValue of 300 characters has %d, want 256", len([]rune(v)))
 	}
 }
-
