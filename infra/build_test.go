@@ -47,6 +47,8 @@ func TestRealBuild(t *testing.T) {
 	sleuthHash := base64.StdEncoding.EncodeToString(fileSHA256(t, sleuthZip))
 	requestZip := filepath.Join(out, "sleuth-request.zip")
 	requestHash := base64.StdEncoding.EncodeToString(fileSHA256(t, requestZip))
+	inspectorZip := filepath.Join(out, "inspector.zip")
+	inspectorHash := base64.StdEncoding.EncodeToString(fileSHA256(t, inspectorZip))
 	for _, fn := range run.mocks.all(typeLambda) {
 		zip, hash := sleuthZip, sleuthHash
 		switch fn.Name {
@@ -54,6 +56,8 @@ func TestRealBuild(t *testing.T) {
 			continue
 		case "sleuth-request-function":
 			zip, hash = requestZip, requestHash
+		case "uploads-inspector-function":
+			zip, hash = inspectorZip, inspectorHash
 		}
 		if code, ok := fn.Inputs["code"].(*archive.Archive); !ok || code.Path != zip || fn.Inputs["sourceCodeHash"] != hash {
 			t.Errorf("%s code = %#v (hash %v), want the archive %s (hash %s)", fn.Name, fn.Inputs["code"], fn.Inputs["sourceCodeHash"], zip, hash)
@@ -70,7 +74,7 @@ func TestRealBuild(t *testing.T) {
 	// Cloud Build wants the module's go.mod at the root of the archive.
 	assertZipHas(t, labelerZip, "go.mod")
 
-	want := map[string]string{"proxy": hex.EncodeToString(proxySum), "labeler": labelerSum, "sleuth": hex.EncodeToString(fileSHA256(t, sleuthZip)), "sleuth-request": hex.EncodeToString(fileSHA256(t, requestZip))}
+	want := map[string]string{"proxy": hex.EncodeToString(proxySum), "labeler": labelerSum, "sleuth": hex.EncodeToString(fileSHA256(t, sleuthZip)), "sleuth-request": hex.EncodeToString(fileSHA256(t, requestZip)), "inspector": hex.EncodeToString(fileSHA256(t, inspectorZip))}
 	got, _ := run.outputs["artifacts"].(map[string]string)
 	for name, sum := range want {
 		if got[name] != sum {
