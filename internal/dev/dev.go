@@ -47,7 +47,8 @@ import (
 )
 
 // DefaultPort is the base port: the gateway listens on it, the phone
-// simulator on the next port and the labeler on the one after.
+// simulator on the next port, the labeler on the one after and the local
+// S3 of the uploads on the fourth.
 const DefaultPort = 8787
 
 // DefaultPrefix is the "<project>-<stack>" namespace of the local stack. It
@@ -109,8 +110,19 @@ type Options struct {
 	// DefaultPrefix.
 	Prefix string
 	// LabelerAccess is LabelerPrivate (or empty: the labeler admits only
-	// the proxy, through the local private link) or LabelerPublic.
+	// the proxy and the upload inspector, through the local private link)
+	// or LabelerPublic.
 	LabelerAccess string
+	// UploadAction is what the inspector does with an unsafe upload
+	// (crossfaas:safeSearchAction): quarantine (or empty), blur or tag.
+	UploadAction string
+	// LabelLanguages are the languages the uploads' labels are translated
+	// into (crossfaas:labelLanguages); offline there is no translation,
+	// and the results say so.
+	LabelLanguages []string
+	// UploadMaxMiB is the largest upload inspected; 0 means
+	// DefaultUploadMaxMiB.
+	UploadMaxMiB int
 	// Logger receives every hop's logs; nil means JSON on stderr.
 	Logger *slog.Logger
 	// FunctionsFramework serves the labeler through functions-framework-go
@@ -141,6 +153,10 @@ type System struct {
 	PhoneURL string
 	// LabelerURL is the labeler, the proxy's LABELER_URL.
 	LabelerURL string
+	// UploadsURL is the local S3 endpoint (path-style) and UploadsBucket
+	// its bucket, whose incoming/ the inspector watches.
+	UploadsURL    string
+	UploadsBucket string
 	// DataDir holds the offline face database.
 	DataDir string
 	// Mode is "offline" or "cloud".
@@ -156,10 +172,11 @@ type System struct {
 	Phone *phone.Simulator
 	Bus   *bus.Bus
 
-	link                             *privatelink.Link // nil for a public labeler
-	logger                           *slog.Logger
-	drainTimeout                     time.Duration
-	gatewaySrv, labelerSrv, phoneSrv *http.Server
+	link                                         *privatelink.Link // nil for a public labeler
+	uploads                                      *uploads
+	logger                                       *slog.Logger
+	drainTimeout                                 time.Duration
+	gatewaySrv, labelerSrv, phoneSrv, uploadsSrv *http.Server
 	closers                          []func() error
 	notes                            []string // shown in the banner
 
@@ -237,13 +254,14 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 		}
 	}()
 
-	gatewayLn, phoneLn, labelerLn, err := listenAll(opts.Host, opts.Port)
+	lns, err := listenAll(opts.Host, opts.Port)
 	if err != nil {
 		return nil, err
 	}
+	gatewayLn, phoneLn, labelerLn, uploadsLn := lns[0], lns[1], lns[2], lns[3]
 	s.closers = append(s.closers, func() error {
 		// Listeners not yet handed to a server.
-		for _, ln := range []net.Listener{gatewayLn, phoneLn, labelerLn} {
+		for _, ln := range lns {
 			ln.Close()
 		}
 		return nil
@@ -282,6 +300,9 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 	if err := wire(opts, s, eng, gw); err != nil {
 		return nil, err
 	}
+	if err := s.startUploads(opts, uploadsLn); err != nil {
+		return nil, err
+	}
 
 	if opts.FunctionsFramework {
 		s.LabelerServer = "functions-framework-go"
@@ -294,6 +315,7 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 	s.gatewaySrv = s.serve(gatewayLn, gw)
 	console := http.NewServeMux()
 	console.HandleFunc("GET "+samplePath, serveSample)
+	s.uploads.routes(console)
 	console.Handle("/", sim)
 	s.phoneSrv = s.serve(phoneLn, console)
 	ok = true
@@ -325,14 +347,15 @@ func localURL(host string, ln net.Listener) string {
 	return "http://" + net.JoinHostPort(ip.String(), port)
 }
 
-// listenAll listens on the base port and the next two (or three free
-// ports when port is negative).
-func listenAll(host string, port int) (gw, ph, lb net.Listener, err error) {
+// listenAll listens on the base port and the next three (or four free
+// ports when port is negative): the gateway, the phone simulator, the
+// labeler and the local S3.
+func listenAll(host string, port int) ([]net.Listener, error) {
 	if port == 0 {
 		port = DefaultPort
 	}
 	var lns []net.Listener
-	for i := range 3 {
+	for i := range 4 {
 		p := 0
 		if port > 0 {
 			p = port + i
@@ -343,13 +366,13 @@ func listenAll(host string, port int) (gw, ph, lb net.Listener, err error) {
 				l.Close()
 			}
 			if errors.Is(err, syscall.EADDRINUSE) {
-				return nil, nil, nil, fmt.Errorf("port %d is in use; pass --port to choose another base port (crossfaas dev uses it and the next two)", p)
+				return nil, fmt.Errorf("port %d is in use; pass --port to choose another base port (crossfaas dev uses it and the next three)", p)
 			}
-			return nil, nil, nil, fmt.Errorf("dev: listen on %s: %w", net.JoinHostPort(host, strconv.Itoa(p)), err)
+			return nil, fmt.Errorf("dev: listen on %s: %w", net.JoinHostPort(host, strconv.Itoa(p)), err)
 		}
 		lns = append(lns, ln)
 	}
-	return lns[0], lns[1], lns[2], nil
+	return lns, nil
 }
 
 // serve serves h on ln until shutdown; a server that fails stops the
@@ -405,23 +428,27 @@ func (s *System) shutdown() error {
 	defer cancel()
 	var errs []error
 	// The gateway first: in-flight webhooks finish and publish. Then the
-	// labeler, unless funcframework serves it (the proxy may be waiting on
-	// it). The phone simulator last but one: the bus's replies land in it.
-	for _, srv := range []struct {
-		name string
-		srv  *http.Server
-	}{{"gateway", s.gatewaySrv}, {"labeler", s.labelerSrv}} {
-		if srv.srv != nil {
-			if err := srv.srv.Shutdown(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("dev: shut down the %s: %w", srv.name, err))
+	// bus drains, while the labeler (unless funcframework serves it) and
+	// the local S3 still answer the upload inspector's invocations. The
+	// phone simulator last but one: the bus's replies land in it.
+	stop := func(ctx context.Context, name string, srv *http.Server) {
+		if srv != nil {
+			if err := srv.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("dev: shut down the %s: %w", name, err))
 			}
 		}
 	}
+	stop(ctx, "gateway", s.gatewaySrv)
 	if s.Bus != nil {
 		if err := s.Bus.Close(ctx); err != nil {
 			s.logger.Warn("dev: deliveries abandoned at shutdown", "err", err)
 		}
 	}
+	// The drain may have used up ctx: what is left gets a second.
+	after, cancelAfter := context.WithTimeout(context.Background(), phoneShutdownTimeout)
+	defer cancelAfter()
+	stop(after, "labeler", s.labelerSrv)
+	stop(after, "local S3", s.uploadsSrv)
 	if s.Phone != nil {
 		s.Phone.Close()
 	}
@@ -461,11 +488,12 @@ crossfaas dev: the whole system on this machine (%s)
   API (gateway)     GET  %s/detect?imageUri=<url>   (proxy -> labeler)
                     POST %s/sms                     (Twilio webhook -> sleuth)
   Labeler           %s/?imageUri=<url>              (the "Cloud Function", served by %s)
+  Uploads (S3)      %s  bucket %s: put images under incoming/
   Dead letters      %s/_dev/dlq
   Data directory    %s
   Twilio account    %s, auth token %s
                     (webhooks are signed with it: X-Twilio-Signature)
-`, s.Mode, s.PhoneURL, s.GatewayURL, s.GatewayURL, s.LabelerURL, s.LabelerServer, s.PhoneURL, s.DataDir, s.AccountSID, s.AuthToken)
+`, s.Mode, s.PhoneURL, s.GatewayURL, s.GatewayURL, s.LabelerURL, s.LabelerServer, s.UploadsURL, s.UploadsBucket, s.PhoneURL, s.DataDir, s.AccountSID, s.AuthToken)
 	if len(s.notes) > 0 {
 		fmt.Fprintln(w)
 	}

@@ -262,6 +262,9 @@ type delivery struct {
 	messageID  string
 	messageSid string
 	payload    []byte
+	// done, if not nil, gets nil after a success, or the last error once
+	// the event is dead-lettered.
+	done func(error)
 }
 
 // deliver runs one asynchronous invocation with its retries and, when they
@@ -291,6 +294,9 @@ func (b *Bus) deliver(d delivery) {
 		_, err := fn.Invoke(ctx, requestID, d.payload, lambdaemu.MaxAsyncPayload)
 		if err == nil {
 			log.Info("lambda: invoked", "attempt", attempt+1, "duration_ms", b.cfg.Now().Sub(start).Milliseconds())
+			if d.done != nil {
+				d.done(nil)
+			}
 			return
 		}
 		lastErr = err
@@ -307,6 +313,9 @@ func (b *Bus) deliver(d delivery) {
 		return
 	}
 	b.deadLetter(d, requestID, attempts, lastErr, log)
+	if d.done != nil {
+		d.done(lastErr)
+	}
 }
 
 func (b *Bus) deadLetter(d delivery, requestID string, attempts int, lastErr error, log *slog.Logger) {
