@@ -123,9 +123,14 @@ func (u *uploads) inspected() {
 	u.changed = make(chan struct{})
 }
 
-// routes adds the upload panel's API to mux.
+// routes adds the upload panel's API to mux. Only the simulator's own
+// page may upload (any page the developer visits could post otherwise).
 func (u *uploads) routes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /_dev/uploads", u.serveUpload)
+	sameOrigin := http.NewCrossOriginProtection()
+	sameOrigin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSONError(w, http.StatusForbidden, "cross-origin request refused: only the simulator's page may upload")
+	}))
+	mux.Handle("POST /_dev/uploads", sameOrigin.Handler(http.HandlerFunc(u.serveUpload)))
 	mux.HandleFunc("GET /_dev/uploads/result", u.serveResult)
 	mux.HandleFunc("GET /_dev/uploads/public/{name...}", u.servePublic)
 }
