@@ -177,8 +177,8 @@ type System struct {
 	logger                                       *slog.Logger
 	drainTimeout                                 time.Duration
 	gatewaySrv, labelerSrv, phoneSrv, uploadsSrv *http.Server
-	closers                          []func() error
-	notes                            []string // shown in the banner
+	closers                                      []func() error
+	notes                                        []string // shown in the banner
 
 	serveErr  chan error
 	closeOnce sync.Once
