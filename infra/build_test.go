@@ -25,7 +25,7 @@ func TestRealBuild(t *testing.T) {
 	// As a current Pulumi CLI does: PULUMI_ROOT_DIRECTORY is the directory
 	// of Pulumi.yaml.
 	withRoot := func(info *pulumi.RunInfo) { info.RootDirectory = root }
-	run, err := runStack(t, "dev", testConfig(), buildArtifacts(out), withRoot)
+	run, err := runStack(t, "dev", testConfig(), buildArtifacts("", out), withRoot)
 	if err != nil {
 		t.Fatalf("run with the real build: %v", err)
 	}

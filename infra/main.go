@@ -37,7 +37,7 @@ import (
 
 func main() {
 	pulumi.Run(func(ctx *pulumi.Context) error {
-		_, err := program(ctx, buildArtifacts(""))
+		_, err := program(ctx, buildArtifacts("", ""))
 		return err
 	})
 }
@@ -47,13 +47,18 @@ func main() {
 type Builder func(ctx *pulumi.Context) ([]build.Artifact, error)
 
 // buildArtifacts returns the Builder the program uses: it builds every
-// target of internal/build for the repository holding Pulumi.yaml, into
-// outDir ("" means <root>/dist).
-func buildArtifacts(outDir string) Builder {
+// target of internal/build for the repository at root ("" means the one
+// holding Pulumi.yaml), into outDir ("" means <root>/dist). A root is given
+// by programs run inline through the Automation API, which Pulumi tells no
+// project directory.
+func buildArtifacts(root, outDir string) Builder {
 	return func(ctx *pulumi.Context) ([]build.Artifact, error) {
-		root, err := repoRoot(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("build artifacts: %w", err)
+		root := root
+		if root == "" {
+			var err error
+			if root, err = repoRoot(ctx); err != nil {
+				return nil, fmt.Errorf("build artifacts: %w", err)
+			}
 		}
 		arts, err := build.All(ctx.Context(), build.Options{Root: root, OutDir: outDir})
 		if err != nil {

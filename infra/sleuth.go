@@ -31,7 +31,7 @@ const (
 	// sleuthDefaultCollection is the user's name of the collection the
 	// stack creates, so `face addimg celebs ...` works without an addcol
 	// first. Its id is "<prefix>-celebs", as the command handlers build ids.
-	sleuthDefaultCollection = "celebs"
+	sleuthDefaultCollection = sleuth.DefaultCollection
 	// sleuthQueueRetentionSeconds is how long the dead-letter and failed
 	// queues keep a message: 14 days, the most SQS allows.
 	sleuthQueueRetentionSeconds = 14 * 24 * 60 * 60

@@ -15,20 +15,20 @@ import (
 
 func init() {
 	register("build", command{
-		summary: "cross-compile the Lambdas and zip every artifact into dist/",
-		run: func(ctx context.Context, args []string) error {
-			return runBuild(ctx, args, os.Stdout, os.Stderr)
-		},
+		summary:  "cross-compile the Lambdas and zip every artifact into dist/",
+		synopsis: "[-out dir] [-arch arm64|amd64] [artifact ...]",
+		run:      runBuild,
 	})
 }
 
 // runBuild builds the artifacts named in args, or all of them, and prints a
 // table of what it built to stdout.
 func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("build", "[-out dir] [-arch arm64|amd64] [artifact ...]", stderr)
+	fs := newFlagSet("build", stdout)
 	out := fs.String("out", "", "write the zips to `dir` (default <root>/dist)")
 	arch := fs.String("arch", "arm64", "build the Lambdas for `arch`itecture arm64 or amd64")
-	if err := parseFlags(fs, args); err != nil {
+	fs.details = func(w io.Writer) { writeArtifacts(w, build.Targets) }
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *arch != "arm64" && *arch != "amd64" {
@@ -51,6 +51,16 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	return writeTable(stdout, artifacts, wd)
+}
+
+// writeArtifacts lists the artifacts `build` makes, for its help.
+func writeArtifacts(w io.Writer, targets []build.Target) {
+	fmt.Fprintln(w, "Artifacts (all of them when none is named):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, t := range targets {
+		fmt.Fprintf(tw, "  %s\t%s zip: %s\n", t.Name, t.Kind, t.Summary)
+	}
+	tw.Flush()
 }
 
 // selectTargets returns the targets named in names, in the order of all, or

@@ -20,26 +20,27 @@ import (
 	"time"
 
 	"github.com/crossfaas/crossfaas/functions/labeler"
+	"github.com/crossfaas/crossfaas/internal/offline/faces"
 )
 
 func TestDevFlags(t *testing.T) {
 	tests := []struct {
-		name       string
-		args       []string
-		wantErr    string // "" for flag.ErrHelp
-		wantStderr string
+		name    string
+		args    []string
+		wantErr string // "" for flag.ErrHelp
 	}{
-		{"help", []string{"-h"}, "", "-duplicate-deliveries"},
-		{"port too large", []string{"--port", "65535"}, "--port 65535 is not a port number", ""},
-		{"negative port", []string{"--port", "-1"}, "--port -1 is not a port number", ""},
-		{"threshold", []string{"--threshold", "101"}, "--threshold 101 is not between 0 and 100", ""},
-		{"prefix upper-case", []string{"--prefix", "Crossfaas-Dev"}, `--prefix "Crossfaas-Dev" must be`, ""},
-		{"prefix underscore", []string{"--prefix", "my_app"}, `--prefix "my_app" must be`, ""},
-		{"prefix empty", []string{"--prefix", ""}, `--prefix "" must be`, ""},
-		{"prefix too long", []string{"--prefix", strings.Repeat("a", 41)}, "must be 1 to 40", ""},
-		{"labeler access", []string{"--labeler-access", "open"}, `--labeler-access "open": use private or public`, ""},
-		{"argument", []string{"extra"}, `unexpected argument "extra"`, ""},
-		{"undefined flag", []string{"--bogus"}, "bad flags", "flag provided but not defined: -bogus"},
+		{"help", []string{"-h"}, ""},
+		{"port too large", []string{"--port", "65535"}, "--port 65535 is not a port number"},
+		{"negative port", []string{"--port", "-1"}, "--port -1 is not a port number"},
+		{"threshold", []string{"--threshold", "101"}, "--threshold 101 is not between 0 and 100"},
+		{"prefix upper-case", []string{"--prefix", "Crossfaas-Dev"}, `--prefix "Crossfaas-Dev" must be`},
+		{"prefix underscore", []string{"--prefix", "my_app"}, `--prefix "my_app" must be`},
+		{"prefix empty", []string{"--prefix", ""}, `--prefix "" must be`},
+		{"prefix too long", []string{"--prefix", strings.Repeat("a", 41)}, "must be 1 to 40"},
+		{"labeler access", []string{"--labeler-access", "open"}, `--labeler-access "open": use private or public`},
+		{"log format", []string{"--log-format", "xml"}, `--log-format "xml" is not human or json`},
+		{"argument", []string{"extra"}, `unexpected argument "extra"`},
+		{"undefined flag", []string{"--bogus"}, "flag provided but not defined: -bogus"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,8 +52,11 @@ func TestDevFlags(t *testing.T) {
 			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
 				t.Errorf("runDev(%q) = %v, want an error containing %q", tt.args, err, tt.wantErr)
 			}
-			if !strings.Contains(stderr.String(), tt.wantStderr) {
-				t.Errorf("runDev(%q) stderr = %q, want it to contain %q", tt.args, &stderr, tt.wantStderr)
+			if stderr.Len() != 0 {
+				t.Errorf("runDev(%q) stderr = %q, want nothing (run prints the error)", tt.args, &stderr)
+			}
+			if tt.wantErr == "" && !strings.Contains(stdout.String(), "-duplicate-deliveries") {
+				t.Errorf("runDev(-h) stdout = %q, want the flags", &stdout)
 			}
 		})
 	}
@@ -70,6 +74,29 @@ func TestDevPortInUse(t *testing.T) {
 	want := fmt.Sprintf("port %d is in use; pass --port", port)
 	if code != 1 || !strings.Contains(stderr.String(), want) {
 		t.Errorf("crossfaas dev on a taken port = %d, stderr %q, want 1 and %q", code, &stderr, want)
+	}
+}
+
+// TestDevErrorReadsOnce: a failed start prints one line, the error, with
+// "crossfaas dev:" once and no log record before it.
+func TestDevErrorReadsOnce(t *testing.T) {
+	dir := t.TempDir()
+	db, err := faces.Open(dir) // another crossfaas dev holds the data directory
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"dev", "--port", "0", "--data", dir}, &stdout, &stderr)
+	lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
+	if code != 1 || len(lines) != 1 || !strings.HasPrefix(lines[0], "crossfaas dev: faces: open ") || !strings.Contains(lines[0], "locked by another process") {
+		t.Fatalf("crossfaas dev with a locked data directory = %d, stderr %q, want 1 and one line naming the lock", code, &stderr)
+	}
+	if strings.Count(lines[0], "dev:") != 1 {
+		t.Errorf("error line %q stutters: want \"dev:\" once", lines[0])
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("crossfaas dev with a locked data directory printed %q to stdout, want nothing", &stdout)
 	}
 }
 
@@ -96,9 +123,19 @@ func (b *syncBuffer) String() string {
 // the real command, signal handling and exit status included.
 const envRunMain = "CROSSFAAS_TEST_RUN_MAIN"
 
+// helperMode, if set by a platform's test file, runs the test binary as a
+// helper process instead of the tests when it returns true, exiting with
+// the status it gives (see nonet_linux_test.go).
+var helperMode func() (code int, ok bool)
+
 func TestMain(m *testing.M) {
 	if os.Getenv(envRunMain) == "1" {
 		main() // exits
+	}
+	if helperMode != nil {
+		if code, ok := helperMode(); ok {
+			os.Exit(code)
+		}
 	}
 	os.Exit(m.Run())
 }
@@ -148,7 +185,7 @@ func TestDevRunsUntilInterrupted(t *testing.T) {
 	var stdout, stderr syncBuffer
 	// A public labeler, to call it directly with an execution id; the
 	// private link is tested in internal/dev.
-	child := exec.Command(os.Args[0], "dev", "--port", strconv.Itoa(base), "--data", t.TempDir(), "--labeler-access", "public")
+	child := exec.Command(os.Args[0], "dev", "--port", strconv.Itoa(base), "--data", t.TempDir(), "--labeler-access", "public", "--log-format", "json")
 	child.Env = append(os.Environ(), envRunMain+"=1")
 	child.Stdout, child.Stderr = &stdout, &stderr
 	if err := child.Start(); err != nil {

@@ -5,8 +5,12 @@
 //
 //	crossfaas <command> [flags] [arguments]
 //
-// Run `crossfaas help` for the list of commands and `crossfaas <command> -h`
-// for a command's flags.
+// Run `crossfaas help` for the list of commands, `crossfaas <command> -h`
+// for a command's flags and `crossfaas --version` for the build.
+//
+// Help asked for (-h, help) goes to stdout with exit status 0; a mistake
+// (an unknown command or flag, a bad value) gets one line saying what is
+// wrong and a short usage line on stderr, with exit status 2.
 package main
 
 import (
@@ -26,10 +30,14 @@ import (
 type command struct {
 	// summary is a one-line description for the usage text.
 	summary string
-	// run does the work. args are the arguments after the command's name.
-	// A *usageError or errFlags makes crossfaas exit with status 2, any
-	// other error with status 1.
-	run func(ctx context.Context, args []string) error
+	// synopsis is what follows "crossfaas <name>" in the usage line, e.g.
+	// "[flags] [artifact ...]".
+	synopsis string
+	// run does the work. args are the arguments after the command's name;
+	// output goes to stdout, diagnostics to stderr. A *usageError makes
+	// crossfaas exit with status 2, flag.ErrHelp with 0, any other error
+	// with 1.
+	run func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // commands holds every subcommand by name. Each lives in its own file and
@@ -45,12 +53,8 @@ func register(name string, c command) {
 	commands[name] = c
 }
 
-// errFlags reports that a command's flags did not parse; the flag package
-// has already explained why.
-var errFlags = errors.New("bad flags")
-
-// A usageError reports a command invoked wrongly: crossfaas prints it with a
-// hint at the command's help and exits with status 2.
+// A usageError reports a command invoked wrongly: crossfaas prints it with
+// the command's usage line and exits with status 2.
 type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
@@ -83,25 +87,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	name := args[0]
 	switch name {
-	case "help", "-h", "-help", "--help":
+	case "-h", "-help", "--help":
 		usage(stdout)
+		return 0
+	case "help":
+		// "crossfaas help dev" is "crossfaas dev -h".
+		if len(args) == 1 {
+			usage(stdout)
+			return 0
+		}
+		return run(ctx, []string{args[1], "-h"}, stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, versionLine())
 		return 0
 	}
 	c, ok := commands[name]
 	if !ok {
-		fmt.Fprintf(stderr, "crossfaas: unknown command %q\n\n", name)
-		usage(stderr)
+		fmt.Fprintf(stderr, "crossfaas: unknown command %q\nRun 'crossfaas help' for the list of commands.\n", name)
 		return 2
 	}
-	err := c.run(ctx, args[1:])
+	err := c.run(ctx, args[1:], stdout, stderr)
 	var usageErr *usageError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.Is(err, errFlags):
-		return 2
 	case errors.As(err, &usageErr):
-		fmt.Fprintf(stderr, "crossfaas %s: %v\nRun 'crossfaas %s -h' for usage.\n", name, err, name)
+		fmt.Fprintf(stderr, "crossfaas %s: %v\nUsage: crossfaas %s %s\nRun 'crossfaas %s -h' for details.\n", name, err, name, c.synopsis, name)
 		return 2
 	}
 	fmt.Fprintf(stderr, "crossfaas %s: %v\n", name, err)
@@ -121,27 +132,64 @@ func usage(w io.Writer) {
 		fmt.Fprintf(tw, "  %s\t%s\n", name, commands[name].summary)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nRun 'crossfaas <command> -h' for a command's flags.\n")
+	fmt.Fprintf(w, "\nRun 'crossfaas <command> -h' for a command's flags, 'crossfaas --version' for this build.\n")
 }
 
-// newFlagSet returns a flag set for a subcommand that reports errors
-// instead of exiting, with a usage line naming the command.
-func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+// flagSet is a subcommand's flag set. Parse writes the full help to stdout
+// for -h and turns any other mistake into a *usageError, so that run
+// prints one line about it and the short usage.
+type flagSet struct {
+	*flag.FlagSet
+	name   string
+	stdout io.Writer
+	// details, if not nil, writes more help after the flags (e.g. the
+	// artifacts `build` knows).
+	details func(w io.Writer)
+}
+
+// newFlagSet returns the flag set of the subcommand called name, which
+// writes its help to stdout.
+func newFlagSet(name string, stdout io.Writer) *flagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: crossfaas %s %s\n\n%s\n\nFlags:\n", name, synopsis, commands[name].summary)
-		fs.PrintDefaults()
-	}
-	return fs
+	// The flag package prints its errors and calls Usage; Parse reports
+	// both itself instead.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return &flagSet{FlagSet: fs, name: name, stdout: stdout}
 }
 
-// parseFlags parses args into fs. It returns flag.ErrHelp for -h and
-// errFlags for any other error, which fs has already printed.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	err := fs.Parse(args)
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		return fmt.Errorf("%w: %v", errFlags, err)
+// Parse parses args. It returns flag.ErrHelp after writing the help to
+// stdout for -h, -help or --help, and a *usageError for anything else the
+// flag package refuses.
+func (fs *flagSet) Parse(args []string) error {
+	err := fs.FlagSet.Parse(args)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		fs.help(fs.stdout)
+		return flag.ErrHelp
 	}
-	return err
+	return &usageError{msg: err.Error()}
+}
+
+// help writes the command's usage, summary, flags and details to w.
+func (fs *flagSet) help(w io.Writer) {
+	c := commands[fs.name]
+	fmt.Fprintf(w, "Usage: crossfaas %s %s\n\n%s.\n\nFlags:\n", fs.name, c.synopsis, upperFirst(c.summary))
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	if fs.details != nil {
+		fmt.Fprintln(w)
+		fs.details(w)
+	}
+}
+
+// upperFirst upper-cases the first letter of an ASCII sentence.
+func upperFirst(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
 }

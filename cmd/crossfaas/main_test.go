@@ -15,6 +15,7 @@ import (
 )
 
 func TestRun(t *testing.T) {
+	t.Setenv(EnvTwilioNumber, "") // invoke sms's default --to
 	tests := []struct {
 		name       string
 		args       []string
@@ -24,9 +25,21 @@ func TestRun(t *testing.T) {
 	}{
 		{name: "no command", args: nil, wantCode: 2, wantStderr: "build "},
 		{name: "help", args: []string{"help"}, wantCode: 0, wantStdout: "build "},
+		{name: "-h", args: []string{"-h"}, wantCode: 0, wantStdout: "build "},
+		{name: "help of a command", args: []string{"help", "build"}, wantCode: 0, wantStdout: "Usage: crossfaas build"},
 		{name: "unknown command", args: []string{"deploy"}, wantCode: 2, wantStderr: `unknown command "deploy"`},
 		{name: "bad architecture", args: []string{"build", "-arch", "mips"}, wantCode: 2, wantStderr: `crossfaas build: -arch "mips" is not a Lambda architecture`},
 		{name: "unknown artifact", args: []string{"build", "nothing"}, wantCode: 2, wantStderr: `no artifact named "nothing"`},
+		{name: "invoke what", args: []string{"invoke"}, wantCode: 2, wantStderr: "say what to invoke: detect or sms"},
+		{name: "invoke other", args: []string{"invoke", "email"}, wantCode: 2, wantStderr: `cannot invoke "email"`},
+		{name: "invoke sms without from", args: []string{"invoke", "sms", "--to", "+15557654321", "help"}, wantCode: 2, wantStderr: "give --from"},
+		{name: "invoke sms without to", args: []string{"invoke", "sms", "help", "--from", "+15551234567"}, wantCode: 2, wantStderr: "give --to, your Twilio number"},
+		{name: "invoke sms without text", args: []string{"invoke", "sms", "--from", "+15551234567", "--to", "+15557654321"}, wantCode: 2, wantStderr: "give the text of the SMS"},
+		{name: "logs since", args: []string{"logs", "--since", "-5m"}, wantCode: 2, wantStderr: "--since -5m0s must be positive"},
+		{name: "status argument", args: []string{"status", "dev"}, wantCode: 2, wantStderr: `unexpected argument "dev"`},
+		{name: "promote one stack", args: []string{"promote", "prod"}, wantCode: 2, wantStderr: "give the two stacks: FROM TO"},
+		{name: "version", args: []string{"--version"}, wantCode: 0, wantStdout: "crossfaas "},
+		{name: "version command", args: []string{"version"}, wantCode: 0, wantStdout: "crossfaas "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,27 +58,55 @@ func TestRun(t *testing.T) {
 	}
 }
 
-func TestBuildFlags(t *testing.T) {
-	tests := []struct {
-		name       string
-		args       []string
-		wantErr    error
-		wantStderr string
-	}{
-		{"help", []string{"-h"}, flag.ErrHelp, "-out dir"},
-		{"undefined flag", []string{"-bogus"}, errFlags, "flag provided but not defined: -bogus"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			err := runBuild(t.Context(), tt.args, &stdout, &stderr)
-			if !errors.Is(err, tt.wantErr) {
-				t.Errorf("runBuild(%q) = %v, want %v", tt.args, err, tt.wantErr)
-			}
-			if !strings.Contains(stderr.String(), tt.wantStderr) {
-				t.Errorf("runBuild(%q) printed to stderr %q, want it to contain %q", tt.args, &stderr, tt.wantStderr)
+// TestHelpAndMistakes: asking for help prints the whole help to stdout and
+// nothing to stderr; a mistake prints one line about it and the short
+// usage to stderr, not the whole help.
+func TestHelpAndMistakes(t *testing.T) {
+	for _, name := range []string{"build", "dev"} {
+		t.Run(name+" -h", func(t *testing.T) {
+			for _, h := range []string{"-h", "-help", "--help"} {
+				var stdout, stderr bytes.Buffer
+				if code := run(t.Context(), []string{name, h}, &stdout, &stderr); code != 0 {
+					t.Errorf("crossfaas %s %s = %d, want 0", name, h, code)
+				}
+				if !strings.HasPrefix(stdout.String(), "Usage: crossfaas "+name+" ") || !strings.Contains(stdout.String(), "Flags:") {
+					t.Errorf("crossfaas %s %s stdout = %q, want the usage and the flags", name, h, &stdout)
+				}
+				if stderr.Len() != 0 {
+					t.Errorf("crossfaas %s %s stderr = %q, want nothing", name, h, &stderr)
+				}
 			}
 		})
+		t.Run(name+" bad flag", func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(t.Context(), []string{name, "--bogus"}, &stdout, &stderr); code != 2 {
+				t.Errorf("crossfaas %s --bogus = %d, want 2", name, code)
+			}
+			want := "crossfaas " + name + ": flag provided but not defined: -bogus\n" +
+				"Usage: crossfaas " + name + " " + commands[name].synopsis + "\n" +
+				"Run 'crossfaas " + name + " -h' for details.\n"
+			if stderr.String() != want {
+				t.Errorf("crossfaas %s --bogus stderr = %q, want %q", name, &stderr, want)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("crossfaas %s --bogus stdout = %q, want nothing", name, &stdout)
+			}
+		})
+	}
+}
+
+// TestBuildHelpListsArtifacts: `build -h` names every artifact it can
+// build, with what it is.
+func TestBuildHelpListsArtifacts(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if err := runBuild(t.Context(), []string{"-h"}, &stdout, &stderr); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("runBuild(-h) = %v, want flag.ErrHelp", err)
+	}
+	for _, target := range build.Targets {
+		line := regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(target.Name) + ` +` + target.Kind.String() + ` zip: ` + regexp.QuoteMeta(target.Summary) + `$`)
+		if target.Summary == "" || !line.MatchString(stdout.String()) {
+			t.Errorf("build -h lacks a line for artifact %q with its kind and summary:\n%s", target.Name, &stdout)
+		}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/crossfaas/crossfaas/functions/labeler/imageuri"
+	"github.com/crossfaas/crossfaas/functions/labeler/traceparent"
 )
 
 // DefaultTimeout is how long the handler waits for one annotation when
@@ -320,6 +321,11 @@ func (h *handler) log(r *http.Request, out outcome, latency time.Duration) {
 	}
 	if out.err != nil {
 		attrs = append(attrs, slog.String("error", out.err.Error()))
+	}
+	// The trace the proxy started (or Google's front end, for a call from
+	// elsewhere): crossfaas logs correlates the two clouds' lines by it.
+	if id, ok := traceparent.TraceID(r.Header.Get(traceparent.Header)); ok {
+		attrs = append(attrs, slog.String("traceId", id))
 	}
 	h.logger.LogAttrs(r.Context(), level, "detect", attrs...)
 }

@@ -561,6 +561,30 @@ func TestHandlerLogsOneLinePerRequest(t *testing.T) {
 	}
 }
 
+func TestHandlerLogsTheTraceID(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	traced := newRequest(t, http.MethodGet, ts.url+"/", "", "")
+	traced.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	send(t, traced)
+	bad := newRequest(t, http.MethodGet, ts.url+"/", "", "")
+	bad.Header.Set("traceparent", "00-00000000000000000000000000000000-00f067aa0ba902b7-01")
+	send(t, bad)
+	send(t, newRequest(t, http.MethodGet, ts.url+"/", "", ""))
+
+	lines := ts.logs.lines(t)
+	if len(lines) != 3 {
+		t.Fatalf("logged %d lines for 3 requests, want 3: %v", len(lines), lines)
+	}
+	if got := lines[0]["traceId"]; got != "4bf92f3577b34da6a3ce929d0e0e4736" {
+		t.Errorf("traceId of a traced request = %v, want the trace id of its traceparent", got)
+	}
+	for i, line := range lines[1:] {
+		if got, ok := line["traceId"]; ok {
+			t.Errorf("log line %d: traceId = %v for a request without a valid traceparent", i+1, got)
+		}
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -2,7 +2,10 @@
 // checks the caller's imageUri with the rule the labeler applies
 // (package imageuri) and forwards the request to the labeler Cloud Function,
 // whose URL the stack puts in LABELER_URL, passing the labeler's status and
-// JSON body back to the caller.
+// JSON body back to the caller. Each forwarded request carries a W3C
+// traceparent (the caller's trace continued, else a new one) whose trace id
+// both the proxy and the labeler log as traceId, so `crossfaas logs` can
+// follow one request across the two clouds.
 //
 // Every answer is JSON. What the proxy answers itself:
 //
@@ -50,6 +53,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/crossfaas/crossfaas/functions/labeler/imageuri"
+	"github.com/crossfaas/crossfaas/functions/labeler/traceparent"
 	"github.com/crossfaas/crossfaas/internal/federation"
 )
 
@@ -179,6 +183,7 @@ type outcome struct {
 	upstreamStatus  int           // 0 when the labeler was not called or did not answer
 	upstreamLatency time.Duration // 0 when the labeler was not called
 	reason          string        // why the proxy answered itself; empty on pass-through
+	traceID         string        // the trace sent to the labeler; empty when it was not called
 }
 
 // Handle answers one API Gateway HTTP API request. Its error is always nil:
@@ -209,6 +214,9 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	}
 	if out.reason != "" {
 		attrs = append(attrs, slog.String("reason", out.reason))
+	}
+	if out.traceID != "" {
+		attrs = append(attrs, slog.String("traceId", out.traceID))
 	}
 	h.logger.LogAttrs(ctx, level, "detect", attrs...)
 
@@ -247,7 +255,12 @@ func (h *Handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	if h.labeler == nil {
 		out = errorOutcome(http.StatusInternalServerError, "the proxy has no labeler URL configured", "no labeler url")
 	} else {
-		out = h.forward(ctx, uri, given)
+		// The labeler logs the same trace id: crossfaas logs correlates
+		// the two clouds' lines of one request by it. A caller's own
+		// trace is continued.
+		trace, id := traceparent.Continue(req.Headers[traceparent.Header])
+		out = h.forward(ctx, uri, given, trace)
+		out.traceID = id
 	}
 	out.imageURI = uri
 	return out

@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/crossfaas/crossfaas/functions/labeler/imageuri"
+	"github.com/crossfaas/crossfaas/functions/labeler/traceparent"
 	"github.com/crossfaas/crossfaas/internal/lambdatest"
 )
 
@@ -544,6 +545,51 @@ func TestHandleLogsOneLinePerInvocation(t *testing.T) {
 	}
 	if _, ok := rejected["upstreamLatencyMs"]; ok {
 		t.Errorf("log of a rejected call has upstreamLatencyMs: %v", rejected)
+	}
+}
+
+// The proxy sends the labeler a traceparent and logs its trace id, which
+// the labeler logs too: one correlation id for the request on both clouds.
+func TestHandleSendsAndLogsTheTrace(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	labeler := newFakeLabeler(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Get("traceparent"))
+		mu.Unlock()
+		jsonReply(200, `{"labels":[]}`)(w, r)
+	})
+	var logs bytes.Buffer
+	h := newHandler(t, labeler.URL, &logs)
+
+	handle(t, h, detect("imageUri=gs://b/o.jpg"))
+	traced := detect("imageUri=gs://b/o.jpg")
+	traced.Headers = map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+	handle(t, h, traced)
+	handle(t, h, detect("imageUri=nope"))
+
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(got) != 2 || len(lines) != 3 {
+		t.Fatalf("the labeler got %d calls and the log %d lines, want 2 and 3", len(got), len(lines))
+	}
+	for i := range 2 {
+		var line map[string]any
+		if err := json.Unmarshal([]byte(lines[i]), &line); err != nil {
+			t.Fatal(err)
+		}
+		id, ok := traceparent.TraceID(got[i])
+		if !ok || line["traceId"] != id {
+			t.Errorf("call %d: traceparent %q, logged traceId %v: want a valid header whose trace id is logged", i, got[i], line["traceId"])
+		}
+	}
+	if got[1][3:35] != "4bf92f3577b34da6a3ce929d0e0e4736" || got[1][36:52] == "00f067aa0ba902b7" {
+		t.Errorf("a caller's trace became %q: want it continued with a new parent id", got[1])
+	}
+	if got[0][3:35] == got[1][3:35] {
+		t.Errorf("two requests share the trace %q", got[0])
+	}
+	if strings.Contains(lines[2], "traceId") {
+		t.Errorf("a request the labeler never saw logs a trace: %s", lines[2])
 	}
 }
 

@@ -191,10 +191,19 @@ func TestBootstrapUnderRIEReusesOneConnection(t *testing.T) {
 			t.Fatalf("call %d: status = %d (%s)", i, resp.StatusCode, resp.Body)
 		}
 	}
-	if got := labeler.newConn.Load(); got != 1 {
-		t.Errorf("%d sequential invocations opened %d connections to the labeler, want 1", calls, got)
+	// One connection is what an idle machine shows (the benchmark reports
+	// the count). Go's transport gives a connection back to its pool only
+	// when the request's write is seen done within 50 ms of the response
+	// (maxWriteWaitBeforeConnReuse), which a machine under heavy load can
+	// miss now and then; without keep-alive every call would open one.
+	if got := labeler.newConn.Load(); got < 1 || got > maxConnsFor200Calls {
+		t.Errorf("%d sequential invocations opened %d connections to the labeler, want 1 (at most %d on a loaded machine)", calls, got, maxConnsFor200Calls)
 	}
 }
+
+// maxConnsFor200Calls bounds the labeler connections of 200 sequential
+// invocations: far below the 200 of a proxy without keep-alive.
+const maxConnsFor200Calls = 4
 
 func TestProxyZipSize(t *testing.T) {
 	bin := lambdatest.Build(t, bootstrapPackage)

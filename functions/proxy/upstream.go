@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crossfaas/crossfaas/functions/labeler/traceparent"
 	"github.com/crossfaas/crossfaas/internal/federation"
 )
 
@@ -52,9 +53,9 @@ func NewClient() *http.Client {
 	}
 }
 
-// forward calls the labeler and turns its reply, or its failure, into the
-// proxy's answer.
-func (h *Handler) forward(ctx context.Context, uri string, given bool) outcome {
+// forward calls the labeler, with trace as its traceparent header, and
+// turns its reply, or its failure, into the proxy's answer.
+func (h *Handler) forward(ctx context.Context, uri string, given bool, trace string) outcome {
 	budget := h.maxUpstream
 	if deadline, ok := ctx.Deadline(); ok {
 		budget = min(budget, deadline.Sub(time.Now())-h.margin)
@@ -78,6 +79,7 @@ func (h *Handler) forward(ctx context.Context, uri string, given bool) outcome {
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "crossfaas-proxy")
+	req.Header.Set(traceparent.Header, trace)
 
 	start := time.Now()
 	resp, err := h.client.Do(req)

@@ -26,6 +26,20 @@ const (
 	VerbMatch         Verb = "match"  // face match <collection> + image
 )
 
+// DefaultCollection is the user's name of the collection every stage has
+// from the start (the stack creates it, and so does `crossfaas dev`): the
+// README's walkthrough adds faces to it without a `face addcol` first, and
+// a photo texted without a command is matched against it.
+const DefaultCollection = "celebs"
+
+// CollectionID returns the physical id (Rekognition's CollectionId) of the
+// user's collection in the stage whose names start with prefix
+// ("<project>-<stack>"). Every handler and tool that names a collection
+// uses it, so they agree on the id.
+func CollectionID(prefix, collection string) string {
+	return prefix + "-" + collection
+}
+
 // Job is the JSON message the request handler publishes to the topic of its
 // command. Collection is the user's collection name as typed (lower-cased);
 // handlers namespace it per stack before calling Faces. Name is the person's
@@ -52,6 +66,11 @@ type Reply struct {
 	From       string `json:"from"`
 	To         string `json:"to"`
 	Body       string `json:"body"`
+	// Error is true when Body explains why the command could not be done
+	// (no face in the photo, an unknown collection, ...) instead of giving
+	// its result. The respond handler sends it all the same; `crossfaas
+	// dev`'s phone simulator shows such replies apart.
+	Error bool `json:"error,omitempty"`
 }
 
 // Match is the best face found in a collection.
@@ -125,6 +144,10 @@ var (
 	ErrMediaTooLarge = fmt.Errorf("%w: larger than 5 MiB", ErrMediaRefused)
 	ErrMediaType     = fmt.Errorf("%w: not a JPEG or PNG image", ErrMediaRefused)
 	ErrMediaHost     = fmt.Errorf("%w: not a Twilio media URL", ErrMediaRefused)
+	// ErrMediaUnavailable: the media host answered the download with a
+	// client error (404 for media deleted or expired, 403, ...). Asking
+	// again would get the same answer, so it is not retried.
+	ErrMediaUnavailable = fmt.Errorf("%w: the media host refused the download", ErrMediaRefused)
 )
 
 // Biographies looks up a short biography of a person by display name

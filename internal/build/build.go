@@ -66,6 +66,9 @@ type Target struct {
 	// Dir is, for Source, the module directory relative to the root, e.g.
 	// "functions/labeler". It must hold the module's go.mod.
 	Dir string
+	// Summary says in a few words what the artifact is, for
+	// `crossfaas build -h`.
+	Summary string
 }
 
 // Artifact is a built zip.

@@ -3,6 +3,7 @@ package dev
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/crossfaas/crossfaas/functions/sleuth"
+	"github.com/crossfaas/crossfaas/internal/dev/phone"
 )
 
 // chromiumPath is where Debian's chromium package installs the browser.
@@ -58,10 +62,16 @@ func browser(t *testing.T) context.Context {
 }
 
 // TestPhonePage drives the phone simulator's page in headless Chromium:
-// typed commands and an uploaded photo go through the whole system, and
-// the ack and the asynchronous replies appear in the thread.
+// typed commands and an uploaded photo go through the whole system; the
+// page shows the instant reply under its plain name, each reply under the
+// message it answers (and the message waiting until it comes), problems
+// apart, a webhook posted from outside the page as such, the collections
+// with their faces, the auth token; and the thread can be cleared.
 func TestPhonePage(t *testing.T) {
-	sys := start(t, nil)
+	gate := make(chan struct{}) // matches wait for it
+	sys := start(t, func(o *Options) {
+		o.editEngines = func(e *engines) { e.faces = gatedFaces{Faces: e.faces, gate: gate} }
+	})
 	ctx := browser(t)
 	p := loadPhotos(t)
 	dir := t.TempDir()
@@ -82,6 +92,14 @@ func TestPhonePage(t *testing.T) {
 			t.Fatalf("%s: %v\nthread: %+v", what, err, sys.Phone.Thread(0))
 		}
 	}
+	eval := func(what, js string) string {
+		t.Helper()
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return got
+	}
 	// texts returns the bubbles of the given kind, in order.
 	texts := func(kind string) []string {
 		t.Helper()
@@ -92,52 +110,113 @@ func TestPhonePage(t *testing.T) {
 		}
 		return got
 	}
-	// waitFor waits until n bubbles of kind are shown.
-	waitFor := func(kind string, n int) chromedp.Action[chromedp.Void] {
+	// waitFor waits until the JavaScript condition holds.
+	waitFor := func(cond string) chromedp.Action[chromedp.Void] {
 		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-			_, err := chromedp.Poll[bool](fmt.Sprintf(`document.querySelectorAll('#thread li.msg.%s').length >= %d`, kind, n))(ctx, tg)
+			_, err := chromedp.Poll[bool](cond)(ctx, tg)
 			return chromedp.Void{}, err
 		}
 	}
-	send := func(body, photo string, acks, replies int) {
+	count := func(kind string, n int) chromedp.Action[chromedp.Void] {
+		return waitFor(fmt.Sprintf(`document.querySelectorAll('#thread li.msg.%s').length >= %d`, kind, n))
+	}
+	send := func(body, photo string, waits ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		steps := []chromedp.Action[chromedp.Void]{chromedp.WaitVisible(chromedp.CSS("#body"))}
 		if photo != "" {
 			steps = append(steps, chromedp.SetUploadFiles(chromedp.CSS("#media"), []string{photo}),
 				chromedp.WaitVisible(chromedp.CSS("#attachment")))
 		}
-		steps = append(steps,
-			chromedp.SendKeys(chromedp.CSS("#body"), body),
-			chromedp.Click(chromedp.CSS("#send")),
-			waitFor("ack", acks),
-			waitFor("received", replies),
-		)
-		run("sending "+body, steps...)
+		if body != "" {
+			steps = append(steps, chromedp.SendKeys(chromedp.CSS("#body"), body))
+		}
+		steps = append(steps, chromedp.Click(chromedp.CSS("#send")))
+		run("sending "+body, append(steps, waits...)...)
+	}
+	// last returns a property of the last message of kind.
+	last := func(kind, js string) string {
+		t.Helper()
+		return eval("reading the last "+kind, fmt.Sprintf(`(() => { const all = document.querySelectorAll('#thread li.msg.%s'); const li = all[all.length - 1]; return String(%s); })()`, kind, js))
 	}
 
-	run("loading the page", chromedp.Navigate(sys.PhoneURL), chromedp.WaitVisible(chromedp.CSS("#thread")))
-	send("face addcol demo", "", 1, 1)
-	if acks := texts("ack"); !strings.Contains(acks[0], "Got it - creating collection demo...") {
-		t.Errorf("ack bubble = %q, want the TwiML answer", acks[0])
+	run("loading the page", chromedp.Navigate(sys.PhoneURL), chromedp.WaitVisible(chromedp.CSS("#thread")),
+		waitFor(fmt.Sprintf(`document.getElementById('auth-token').textContent === %q`, sys.AuthToken)))
+
+	// The walkthrough: the instant reply, then the reply, under the message.
+	send("face addimg celebs sample_person", person, count("ack", 1), count("received", 1))
+	if acks := texts("ack"); !strings.Contains(acks[0], "Instant reply") || !strings.Contains(acks[0], "Got it - adding Sample Person to celebs...") {
+		t.Errorf("instant reply bubble = %q, want it named and the TwiML answer", acks[0])
 	}
-	if got := texts("received"); got[0] != "Collection demo was created." {
-		t.Errorf("reply bubble = %q, want %q", got[0], "Collection demo was created.")
+	if strings.Contains(strings.ToLower(eval("the thread", `document.getElementById('thread').textContent`)), "twiml") {
+		t.Errorf("the thread says TwiML, which means nothing to most users")
+	}
+	if got := texts("received"); got[0] != "Picture of Sample Person added to collection celebs." {
+		t.Errorf("reply bubble = %q", got[0])
+	}
+	if got := last("received", "li.querySelector('.quote').textContent"); got != "↩ face addimg celebs sample_person" {
+		t.Errorf("the reply's link to its command = %q", got)
+	}
+	run("following a reply to its command", chromedp.Click(chromedp.CSS("#thread li.msg.received .quote")),
+		waitFor(`document.querySelector('#thread li.msg.sent').classList.contains('flash')`))
+
+	// A match waits (the face engine is held): the page says so, until the
+	// reply comes.
+	send("face match celebs", variant, count("ack", 2),
+		waitFor(`[...document.querySelectorAll('#thread li.msg.sent')].pop().dataset.state === 'waiting'`))
+	if got := last("sent", "li.querySelector('.state').textContent"); !strings.Contains(got, "waiting for the bot's reply") {
+		t.Errorf("state of the waiting message = %q", got)
+	}
+	close(gate)
+	run("the match's reply", count("received", 2),
+		waitFor(`[...document.querySelectorAll('#thread li.msg.sent')].pop().dataset.state === 'answered'`))
+	if got := texts("received")[1]; !strings.HasPrefix(got, "Face matched Sample Person") {
+		t.Errorf("match reply = %q", got)
+	}
+	if problem := last("received", "li.classList.contains('problem')"); problem != "false" {
+		t.Errorf("a successful reply is styled as a problem")
+	}
+	okColor := last("received", "getComputedStyle(li.querySelector('.bubble')).backgroundColor")
+
+	// Problems are styled apart: a usage mistake's instant reply, a reply
+	// explaining why the command could not be done.
+	send("face match celebs", "", count("ack", 3))
+	if last("ack", "li.classList.contains('problem')") != "true" {
+		t.Errorf("the usage mistake's instant reply is not styled as a problem")
+	}
+	send("face match nope", variant, count("received", 3))
+	if got := last("received", "li.classList.contains('problem') + ' ' + li.textContent"); !strings.HasPrefix(got, "true ") || !strings.Contains(got, "Collection nope does not exist") {
+		t.Errorf("unknown collection reply = %q, want it styled as a problem", got)
+	}
+	if color := last("received", "getComputedStyle(li.querySelector('.bubble')).backgroundColor"); color == okColor {
+		t.Errorf("a problem reply has the background of a good one (%s)", color)
 	}
 
-	send("face addimg demo sample_person", person, 2, 2)
-	send("face match demo", variant, 3, 3)
-	got := texts("received")
-	if !strings.Contains(got[1], "Picture of Sample Person added") || !strings.HasPrefix(got[2], "Face matched Sample Person") {
-		t.Errorf("reply bubbles = %q, want the face added then matched", got)
+	// A webhook posted by a script shows as such, its answers under it.
+	external := "SM" + strings.Repeat("7e", 16)
+	postWebhook(t, sys, url.Values{"MessageSid": {external}, "From": {"+15555550123"}, "To": {phone.DefaultTwilioNumber}, "Body": {"face addcol friends"}})
+	run("the external message and its reply", waitFor(`document.querySelector('#thread li.msg.sent.external') !== null`), count("received", 4))
+	if got := last("sent", "li.classList.contains('external') + ' ' + li.querySelector('.origin').textContent"); got != "true from outside the page · +15555550123" {
+		t.Errorf("external message = %q", got)
 	}
+	if got := last("received", "li.querySelector('.quote').textContent + ' / ' + li.querySelector('.bubble').textContent"); got != "↩ face addcol friends / Collection friends was created." {
+		t.Errorf("reply to the external message = %q", got)
+	}
+
+	// The collections, their faces and the photo of the face added here.
+	run("the collections panel", waitFor(`document.querySelectorAll('#collections li.collection').length === 2`),
+		waitFor(`(() => { const img = document.querySelector('#collections li[data-name="celebs"] .face img'); return img !== null && img.complete && img.naturalWidth > 0; })()`))
+	if got := eval("the collections", `[...document.querySelectorAll('#collections li.collection')].map(c => c.querySelector('.collection-name').textContent + ': ' + [...c.querySelectorAll('.face-name')].map(f => f.textContent).join(', ')).join(' | ')`); got != "celebs · 1 face: Sample Person | friends · 0 faces: " {
+		t.Errorf("collections panel = %q", got)
+	}
+
 	sent := texts("sent")
-	if len(sent) != 3 || sent[2] != "face match demo" {
+	if len(sent) != 5 || sent[1] != "face match celebs" {
 		t.Errorf("sent bubbles = %q", sent)
 	}
 	photos, err := chromedp.Run(ctx, chromedp.Evaluate[int](
 		`[...document.querySelectorAll('#thread li.msg.sent img.photo')].filter(i => i.complete && i.naturalWidth > 0).length`))
-	if err != nil || photos != 2 {
-		t.Errorf("photos shown in the thread = %d, %v, want 2", photos, err)
+	if err != nil || photos != 3 {
+		t.Errorf("photos shown in the thread = %d, %v, want 3", photos, err)
 	}
 
 	if out := os.Getenv("CROSSFAAS_SCREENSHOT"); out != "" {
@@ -150,6 +229,30 @@ func TestPhonePage(t *testing.T) {
 		}
 		t.Logf("screenshot written to %s", out)
 	}
+
+	// Clear: the thread empties, and stays empty after a reload.
+	run("clearing the thread", chromedp.Click(chromedp.CSS("#clear")),
+		waitFor(`document.querySelectorAll('#thread li.msg').length === 0 && document.getElementById('empty') !== null`))
+	run("reloading", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#thread")),
+		waitFor(`document.getElementById('auth-token').textContent !== '…'`))
+	if n := eval("counting after a reload", `String(document.querySelectorAll('#thread li.msg').length)`); n != "0" {
+		t.Errorf("messages after clearing and reloading = %s, want 0", n)
+	}
+}
+
+// gatedFaces holds every face search until gate is closed.
+type gatedFaces struct {
+	sleuth.Faces
+	gate chan struct{}
+}
+
+func (g gatedFaces) SearchFace(ctx context.Context, id string, image []byte, threshold float64) (sleuth.Match, error) {
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return sleuth.Match{}, ctx.Err()
+	}
+	return g.Faces.SearchFace(ctx, id, image, threshold)
 }
 
 // TestUploadPanel drives the simulator page's upload panel in headless

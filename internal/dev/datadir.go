@@ -23,7 +23,7 @@ func DefaultDataDir() (string, error) {
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
-		return "", errors.New("dev: no data directory: neither in a crossfaas checkout nor with a home directory; pass --data")
+		return "", errors.New("no data directory: neither in a crossfaas checkout nor with a home directory; pass --data")
 	}
 	return filepath.Join(home, ".local", "share", "crossfaas"), nil
 }

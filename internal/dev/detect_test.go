@@ -110,3 +110,55 @@ func TestDetect(t *testing.T) {
 		t.Errorf("GET labeler directly with an ID token of the caller = %d, want 200", resp.StatusCode)
 	}
 }
+
+// TestLabelerEgress: the offline labeler never fetches from unspecified,
+// link-local or metadata addresses, and from no loopback or private one
+// once dev listens beyond loopback; the address is checked after name
+// resolution and for every redirect, and a refusal is a 422 that says so.
+// (Only addresses of this machine are tried: the metadata address itself
+// is covered by package egress's tests, which make no connection.)
+func TestLabelerEgress(t *testing.T) {
+	images := httptest.NewServer(http.HandlerFunc(serveSample))
+	defer images.Close()
+	port := images.URL[strings.LastIndex(images.URL, ":")+1:]
+	redirect := httptest.NewServer(http.RedirectHandler("http://0.0.0.0:"+port+"/a.png", http.StatusFound))
+	defer redirect.Close()
+
+	tests := []struct {
+		name       string
+		host       string // dev's --host
+		imageURI   string // "" for the default image
+		wantStatus int
+		wantError  string
+	}{
+		{"loopback image, dev on loopback", "127.0.0.1", images.URL + "/a.png", 200, ""},
+		{"unspecified address", "127.0.0.1", "http://0.0.0.0:" + port + "/a.png", 422, "refused to fetch it: refused to connect to 0.0.0.0: it is an unspecified address"},
+		{"link-local address", "127.0.0.1", "http://[fe80::1%25lo]:" + port + "/a.png", 422, "refused to fetch it: refused to connect to fe80::1"},
+		{"redirect to a refused address", "127.0.0.1", redirect.URL + "/x", 422, "refused to fetch it: refused to connect to 0.0.0.0"},
+		{"loopback image, dev beyond loopback", "0.0.0.0", images.URL + "/a.png", 422, "refused to fetch it: refused to connect to 127.0.0.1: it is a loopback address"},
+		{"a name resolving to loopback, dev beyond loopback", "0.0.0.0", "http://localhost:" + port + "/a.png", 422, "refused to fetch it: refused to connect to"},
+		{"default image, dev beyond loopback", "0.0.0.0", "", 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// A public labeler, to call it directly too; through the
+			// gateway, the proxy reaches it over the private link.
+			sys := start(t, func(o *Options) { o.Host, o.LabelerAccess = tt.host, LabelerPublic })
+			for _, base := range []string{sys.LabelerURL + "/", sys.GatewayURL + "/detect"} {
+				u := base
+				if tt.imageURI != "" {
+					u += "?imageUri=" + url.QueryEscape(tt.imageURI)
+				}
+				resp, err := http.Get(u)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != tt.wantStatus || !strings.Contains(string(body), tt.wantError) {
+					t.Errorf("GET %s = %d %s, want %d and %q", u, resp.StatusCode, body, tt.wantStatus, tt.wantError)
+				}
+			}
+		})
+	}
+}

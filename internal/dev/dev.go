@@ -20,26 +20,27 @@
 //     through the Messages API.
 //
 // Engines are offline by default (faces from internal/offline/faces,
-// labels from internal/offline/labels, biographies from Wikipedia when it
-// answers); Options.Cloud switches to Rekognition, Cloud Vision, Wikipedia
-// and Twilio with the user's own credentials. No handler knows which.
+// labels from internal/offline/labels, biographies from a file of the data
+// directory, package bio), and an offline system makes no network call at
+// all unless Options.Wikipedia asks for Wikipedia's biographies;
+// Options.Cloud switches to Rekognition, Cloud Vision, Wikipedia and Twilio
+// with the user's own credentials. No handler knows which.
 package dev
 
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/crossfaas/crossfaas/internal/dev/bio"
 	"github.com/crossfaas/crossfaas/internal/dev/bus"
 	"github.com/crossfaas/crossfaas/internal/dev/gateway"
 	"github.com/crossfaas/crossfaas/internal/dev/phone"
@@ -90,8 +91,10 @@ type Options struct {
 	// RetryDelays are the waits before the retries of a failed
 	// asynchronous invocation; nil means DefaultRetryDelays.
 	RetryDelays []time.Duration
-	// AuthToken is the simulated Twilio account's auth token; empty means a
-	// random one. AccountSID likewise.
+	// AuthToken is the simulated Twilio account's auth token; empty means
+	// the one kept in the data directory (AccountFileName), made at random
+	// on first use. AccountSID likewise. A value given here is used for
+	// this run and not stored.
 	AuthToken  string
 	AccountSID string
 	// UserNumber is the simulated phone's number and TwilioNumber the
@@ -100,6 +103,11 @@ type Options struct {
 	// replies also go out as real SMS through Twilio.
 	UserNumber   string
 	TwilioNumber string
+	// Wikipedia looks biographies up on Wikipedia even offline, after the
+	// data directory's bio.LocalFileName; it is the only network call an
+	// offline system then makes. Offline without it, the system makes none.
+	// With Cloud, Wikipedia is always asked.
+	Wikipedia bool
 	// WikipediaURL overrides https://en.wikipedia.org (the
 	// SLEUTH_WIKIPEDIA_URL variable of the cloud).
 	WikipediaURL string
@@ -167,6 +175,11 @@ type System struct {
 	// AccountSID and AuthToken are the simulated Twilio account's.
 	AccountSID string
 	AuthToken  string
+	// Exposed is true when the system listens beyond loopback (on all
+	// interfaces); External then lists where other machines may reach it,
+	// one entry per address of this machine.
+	Exposed  bool
+	External []Endpoints
 
 	// Phone is the phone simulator; Bus the local SNS.
 	Phone *phone.Simulator
@@ -186,6 +199,11 @@ type System struct {
 	closed    chan struct{}
 }
 
+// Endpoints are the URLs of the system's three servers at one address.
+type Endpoints struct {
+	Gateway, Phone, Labeler string
+}
+
 // Run starts the system and returns once every server listens (and, with
 // Options.FunctionsFramework, once funcframework answers). It stops when
 // ctx ends (Wait returns then) or when Close is called.
@@ -196,7 +214,7 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 	if ip := net.ParseIP(opts.Host); opts.Host != "localhost" && (ip == nil || !(ip.IsLoopback() || ip.IsUnspecified())) {
 		// The handlers only talk plain http to loopback hosts (credentials
 		// never cross a network in clear).
-		return nil, fmt.Errorf("dev: host %q: listen on a loopback address (127.0.0.1, ::1) or on all interfaces (0.0.0.0, ::)", opts.Host)
+		return nil, fmt.Errorf("host %q: listen on a loopback address (127.0.0.1, ::1) or on all interfaces (0.0.0.0, ::)", opts.Host)
 	}
 	if opts.FunctionsFramework {
 		// Fail before binding anything; serveFramework checks again.
@@ -220,11 +238,13 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 		}
 		opts.DataDir = dir
 	}
-	if opts.AccountSID == "" {
-		opts.AccountSID = phone.NewAccountSID()
-	}
-	if opts.AuthToken == "" {
-		opts.AuthToken = phone.NewAuthToken()
+	if opts.AccountSID == "" || opts.AuthToken == "" {
+		stored, err := loadAccount(opts.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		opts.AccountSID = cmp.Or(opts.AccountSID, stored.AccountSID)
+		opts.AuthToken = cmp.Or(opts.AuthToken, stored.AuthToken)
 	}
 
 	s := &System{
@@ -241,8 +261,12 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 	if opts.Cloud {
 		s.Mode = "cloud"
 	} else {
+		biographies := "biographies from " + bio.LocalFileName + " in the data directory (no network call at all)."
+		if opts.Wikipedia {
+			biographies = "biographies from " + bio.LocalFileName + ", then Wikipedia (--wikipedia)."
+		}
 		s.notes = append(s.notes, "Offline engines: faces from the data directory, labels computed from the pixels,",
-			"  biographies from Wikipedia when it answers. GET /detect without imageUri labels "+samplePath+".")
+			"  "+biographies, "  GET /detect without imageUri labels "+samplePath+".")
 	}
 	if opts.DuplicateDeliveries {
 		s.notes = append(s.notes, "Every SNS message is delivered twice (--duplicate-deliveries): replies must still come once.")
@@ -269,11 +293,20 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 	s.GatewayURL = localURL(opts.Host, gatewayLn)
 	s.PhoneURL = localURL(opts.Host, phoneLn)
 	s.LabelerURL = localURL(opts.Host, labelerLn)
+	if beyondLoopback(opts.Host) {
+		s.Exposed = true
+		for _, ip := range externalIPs(strings.Contains(opts.Host, ":")) {
+			at := func(ln net.Listener) string {
+				return "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+			}
+			s.External = append(s.External, Endpoints{Gateway: at(gatewayLn), Phone: at(phoneLn), Labeler: at(labelerLn)})
+		}
+	}
 	if err := s.startPrivateLink(opts); err != nil {
 		return nil, err
 	}
 
-	s.Bus = bus.New(bus.Config{RetryDelays: opts.RetryDelays, DuplicateDeliveries: opts.DuplicateDeliveries}, opts.Logger.With("component", "sns"))
+	s.Bus = bus.New(bus.Config{RetryDelays: opts.RetryDelays, DuplicateDeliveries: opts.DuplicateDeliveries, Describe: describeMessage}, opts.Logger.With("component", "sns"))
 	sim, err := phone.New(phone.Config{
 		AccountSID:   opts.AccountSID,
 		AuthToken:    opts.AuthToken,
@@ -293,10 +326,14 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.createDefaultCollection(ctx, opts, eng.faces); err != nil {
+		return nil, err
+	}
 	if opts.editEngines != nil {
 		opts.editEngines(eng)
 	}
-	gw := gateway.New(gateway.Config{}, opts.Logger.With("component", "gateway"))
+	gw := gateway.New(gateway.Config{Hosts: hostHeaders(opts.Host, gatewayLn.Addr().(*net.TCPAddr).Port)},
+		opts.Logger.With("component", "gateway"))
 	if err := wire(opts, s, eng, gw); err != nil {
 		return nil, err
 	}
@@ -312,10 +349,11 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 	} else {
 		s.labelerSrv = s.serve(labelerLn, s.guardLabeler(eng.labeler))
 	}
-	s.gatewaySrv = s.serve(gatewayLn, gw)
+	s.gatewaySrv = s.serve(gatewayLn, observeWebhooks(gw, sim))
 	console := http.NewServeMux()
 	console.HandleFunc("GET "+samplePath, serveSample)
 	s.uploads.routes(console)
+	console.HandleFunc("GET /api/collections", serveCollections(eng.lister, sim, opts.Prefix))
 	console.Handle("/", sim)
 	s.phoneSrv = s.serve(phoneLn, console)
 	ok = true
@@ -329,176 +367,4 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 	s.logger.Info("dev: running", "mode", s.Mode, "gateway", s.GatewayURL, "phone", s.PhoneURL,
 		"labeler", s.LabelerURL, "labelerServer", s.LabelerServer, "data", s.DataDir)
 	return s, nil
-}
-
-// localURL is the http URL of ln, which listens on host, for the
-// system's own calls: loopback, even when ln listens on all interfaces.
-func localURL(host string, ln net.Listener) string {
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	ip := net.ParseIP(host)
-	switch {
-	case ip == nil: // "localhost"
-		return "http://" + net.JoinHostPort(host, port)
-	case ip.IsUnspecified() && ip.To4() != nil:
-		ip = net.IPv4(127, 0, 0, 1)
-	case ip.IsUnspecified():
-		ip = net.IPv6loopback
-	}
-	return "http://" + net.JoinHostPort(ip.String(), port)
-}
-
-// listenAll listens on the base port and the next three (or four free
-// ports when port is negative): the gateway, the phone simulator, the
-// labeler and the local S3.
-func listenAll(host string, port int) ([]net.Listener, error) {
-	if port == 0 {
-		port = DefaultPort
-	}
-	var lns []net.Listener
-	for i := range 4 {
-		p := 0
-		if port > 0 {
-			p = port + i
-		}
-		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
-		if err != nil {
-			for _, l := range lns {
-				l.Close()
-			}
-			if errors.Is(err, syscall.EADDRINUSE) {
-				return nil, fmt.Errorf("port %d is in use; pass --port to choose another base port (crossfaas dev uses it and the next three)", p)
-			}
-			return nil, fmt.Errorf("dev: listen on %s: %w", net.JoinHostPort(host, strconv.Itoa(p)), err)
-		}
-		lns = append(lns, ln)
-	}
-	return lns, nil
-}
-
-// serve serves h on ln until shutdown; a server that fails stops the
-// system.
-func (s *System) serve(ln net.Listener, h http.Handler) *http.Server {
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
-	}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.logger.Error("dev: server failed", "addr", ln.Addr().String(), "err", err)
-			s.serveErr <- fmt.Errorf("dev: serve %s: %w", ln.Addr(), err)
-			s.Close()
-		}
-	}()
-	return srv
-}
-
-// Wait blocks until the system stops (its context ended, Close was called
-// or a server failed) and returns the first error of serving or shutting
-// down.
-func (s *System) Wait() error {
-	<-s.closed
-	select {
-	case err := <-s.serveErr:
-		return errors.Join(err, s.closeErr)
-	default:
-		return s.closeErr
-	}
-}
-
-// Close stops the system cleanly: the servers stop taking requests and
-// finish the ones in flight, the bus delivers what it holds (for up to 10
-// seconds; pending retries are dropped after that), the phone's streams
-// end and the face database is closed. It is safe to call more than once.
-//
-// With Options.FunctionsFramework the labeler keeps listening until the
-// process exits, as functions-framework-go cannot stop its server: Close
-// does not wait for it, and what it answers after Close it answers without
-// the rest of the system (no sample image, a closed Vision client).
-func (s *System) Close() error {
-	s.closeOnce.Do(func() {
-		s.closeErr = s.shutdown()
-		close(s.closed)
-	})
-	return s.closeErr
-}
-
-func (s *System) shutdown() error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.drainTimeout)
-	defer cancel()
-	var errs []error
-	// The gateway first: in-flight webhooks finish and publish. Then the
-	// bus drains, while the labeler (unless funcframework serves it) and
-	// the local S3 still answer the upload inspector's invocations. The
-	// phone simulator last but one: the bus's replies land in it.
-	stop := func(ctx context.Context, name string, srv *http.Server) {
-		if srv != nil {
-			if err := srv.Shutdown(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("dev: shut down the %s: %w", name, err))
-			}
-		}
-	}
-	stop(ctx, "gateway", s.gatewaySrv)
-	if s.Bus != nil {
-		if err := s.Bus.Close(ctx); err != nil {
-			s.logger.Warn("dev: deliveries abandoned at shutdown", "err", err)
-		}
-	}
-	// The drain may have used up ctx: what is left gets a second.
-	after, cancelAfter := context.WithTimeout(context.Background(), phoneShutdownTimeout)
-	defer cancelAfter()
-	stop(after, "labeler", s.labelerSrv)
-	stop(after, "local S3", s.uploadsSrv)
-	if s.Phone != nil {
-		s.Phone.Close()
-	}
-	if s.phoneSrv != nil {
-		// The drain may have used up ctx, and the page's event streams
-		// have only just ended: the phone gets a grace period of its own.
-		// Nothing needs it any more, so what is still open then is closed:
-		// http.Server.Shutdown waits 5 seconds for a connection that has
-		// not sent a request yet, such as the spare one an http.Transport
-		// dials while another connection frees up.
-		phoneCtx, cancelPhone := context.WithTimeout(context.Background(), phoneShutdownTimeout)
-		defer cancelPhone()
-		if err := s.phoneSrv.Shutdown(phoneCtx); err != nil {
-			s.logger.Info("dev: closing the phone simulator's remaining connections", "err", err)
-			if err := s.phoneSrv.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("dev: close the phone simulator: %w", err))
-			}
-		}
-	}
-	for i := len(s.closers) - 1; i >= 0; i-- {
-		if err := s.closers[i](); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	s.logger.Info("dev: stopped")
-	return errors.Join(errs...)
-}
-
-// Banner writes what a user needs to start: the endpoints, the phone
-// simulator, the labeler, the data directory, the mode and the local auth
-// token.
-func (s *System) Banner(w io.Writer) {
-	fmt.Fprintf(w, `
-crossfaas dev: the whole system on this machine (%s)
-
-  Phone simulator   %s
-  API (gateway)     GET  %s/detect?imageUri=<url>   (proxy -> labeler)
-                    POST %s/sms                     (Twilio webhook -> sleuth)
-  Labeler           %s/?imageUri=<url>              (the "Cloud Function", served by %s)
-  Uploads (S3)      %s  bucket %s: put images under incoming/
-  Dead letters      %s/_dev/dlq
-  Data directory    %s
-  Twilio account    %s, auth token %s
-                    (webhooks are signed with it: X-Twilio-Signature)
-`, s.Mode, s.PhoneURL, s.GatewayURL, s.GatewayURL, s.LabelerURL, s.LabelerServer, s.UploadsURL, s.UploadsBucket, s.PhoneURL, s.DataDir, s.AccountSID, s.AuthToken)
-	if len(s.notes) > 0 {
-		fmt.Fprintln(w)
-	}
-	for _, n := range s.notes {
-		fmt.Fprintf(w, "  %s\n", n)
-	}
-	fmt.Fprint(w, "\nOpen the phone simulator and text \"help\". Ctrl-C stops everything.\n\n")
 }

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
+	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,7 +20,7 @@ import (
 	"github.com/crossfaas/crossfaas/functions/sleuth"
 	"github.com/crossfaas/crossfaas/internal/dev/bio"
 	"github.com/crossfaas/crossfaas/internal/dev/phone"
-	"github.com/crossfaas/crossfaas/internal/offline/faces"
+	"github.com/crossfaas/crossfaas/internal/smswebhook"
 )
 
 // TestFaceFlow texts the bot through the phone simulator's HTTP API, as the
@@ -192,10 +193,17 @@ func TestFailureReachesUser(t *testing.T) {
 	if got := awaitReply(t, sys, res.MessageSid); !strings.Contains(got, "Sorry, that failed") {
 		t.Errorf("reply = %q, want the apology", got)
 	}
+	if apology, _ := entryFor(sys.Phone.Thread(0), "received", res.MessageSid); !apology.Problem {
+		t.Errorf("apology %+v is not marked as a problem", apology)
+	}
 	dead := sys.Bus.DeadLetters()
 	if len(dead) != 1 || dead[0].Function != DefaultPrefix+"-addcol" || dead[0].Attempts != 3 || dead[0].MessageSid != res.MessageSid ||
 		!strings.Contains(dead[0].Error, "service unavailable") {
 		t.Errorf("dead letters = %+v, want the addcol event after 3 attempts", dead)
+	}
+	want := DefaultPrefix + `-addcol gave up on "face addcol broken" from ********0100 (message ` + res.MessageSid + `) after 3 attempts: `
+	if len(dead) == 1 && (!strings.HasPrefix(dead[0].Summary, want) || !strings.HasSuffix(dead[0].Summary, "Its on-failure destination, "+DefaultPrefix+"-failures, was told.")) {
+		t.Errorf("dead letter summary = %q, want a sentence starting %q", dead[0].Summary, want)
 	}
 	resp, err := http.Get(sys.PhoneURL + "/_dev/dlq")
 	if err != nil {
@@ -206,6 +214,47 @@ func TestFailureReachesUser(t *testing.T) {
 	buf.ReadFrom(resp.Body)
 	if resp.StatusCode != 200 || !strings.Contains(buf.String(), res.MessageSid) {
 		t.Errorf("GET /_dev/dlq = %d %s, want the dead letter", resp.StatusCode, &buf)
+	}
+	if strings.Contains(buf.String(), "Error\"") || strings.Contains(buf.String(), "errorType") {
+		t.Errorf("GET /_dev/dlq = %s, want no Go type names", &buf)
+	}
+}
+
+// TestMediaGoneIsNotRetried: a webhook whose media URL answers 404 (as
+// Twilio does for deleted media) gets its own reply at once, without
+// retries (they would take a minute here) and without a dead letter.
+func TestMediaGoneIsNotRetried(t *testing.T) {
+	sys := start(t, func(o *Options) { o.RetryDelays = []time.Duration{time.Minute, time.Minute} })
+	sid := "MM" + strings.Repeat("0", 32)
+	form := url.Values{
+		"MessageSid": {sid}, "AccountSid": {sys.AccountSID}, "From": {phone.DefaultUserNumber}, "To": {phone.DefaultTwilioNumber},
+		"Body": {"face match celebs"}, "NumMedia": {"1"}, "MediaContentType0": {"image/jpeg"},
+		"MediaUrl0": {sys.PhoneURL + "/2010-04-01/Accounts/" + sys.AccountSID + "/Messages/" + sid + "/Media/ME" + strings.Repeat("0", 32)},
+	}
+	postWebhook(t, sys, form)
+	if got, want := awaitReply(t, sys, sid), "Sorry, I couldn't download the photo you sent: Twilio no longer has it. Please send it again."; got != want {
+		t.Errorf("reply = %q, want %q", got, want)
+	}
+	if dead := sys.Bus.DeadLetters(); len(dead) != 0 {
+		t.Errorf("dead letters = %+v, want none", dead)
+	}
+}
+
+// postWebhook posts form to the gateway's /sms signed as Twilio would, as
+// a developer's script does, and fails unless it is answered 200.
+func postWebhook(t *testing.T, sys *System, form url.Values) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", sys.GatewayURL+"/sms", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", smswebhook.Signature(sys.AuthToken, sys.GatewayURL+"/sms", form))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /sms = %d %s, want 200", resp.StatusCode, body)
 	}
 }
 
@@ -225,106 +274,10 @@ func TestNoDeadLetters(t *testing.T) {
 	}
 }
 
-// signallingFaces fails every call, as failingFaces, and says when it was
-// called.
-type signallingFaces struct {
-	failingFaces
-	called chan struct{}
-}
-
-func (f signallingFaces) CreateCollection(ctx context.Context, id string) (bool, error) {
-	select {
-	case f.called <- struct{}{}:
-	default:
-	}
-	return f.failingFaces.CreateCollection(ctx, id)
-}
-
-// TestCloseAfterAbandonedDrain: when Close runs out of time for a pending
-// retry while the page follows the thread, the system still stops cleanly
-// (Ctrl-C must not end in an error).
-func TestCloseAfterAbandonedDrain(t *testing.T) {
-	called := make(chan struct{}, 1)
-	sys := start(t, func(o *Options) {
-		o.RetryDelays = []time.Duration{time.Minute, time.Minute}
-		o.drainTimeout = 100 * time.Millisecond
-		o.editEngines = func(e *engines) { e.faces = signallingFaces{called: called} }
-	})
-	// The page's event stream, open across the shutdown.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", sys.PhoneURL+"/api/events", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	go io.Copy(io.Discard, resp.Body)
-
-	text(t, sys, "face addcol stuck", nil, "")
-	select {
-	case <-called:
-	case <-ctx.Done():
-		t.Fatal("the addcol function never ran")
-	}
-	if err := sys.Close(); err != nil {
-		t.Errorf("Close with a retry pending and the page open = %v, want nil", err)
-	}
-}
-
-// TestCloseWithUnusedConnection: a connection to the phone simulator that
-// never sent a request (an HTTP client's spare dial) neither fails Close nor
-// holds it for the 5 seconds http.Server.Shutdown gives such connections.
-func TestCloseWithUnusedConnection(t *testing.T) {
-	sys := start(t, nil)
-	conn, err := net.Dial("tcp", strings.TrimPrefix(sys.PhoneURL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	time.Sleep(50 * time.Millisecond) // accepted by the server
-	begin := time.Now()
-	if err := sys.Close(); err != nil {
-		t.Errorf("Close with an unused connection open = %v, want nil", err)
-	}
-	if took := time.Since(begin); took > 3*time.Second {
-		t.Errorf("Close with an unused connection open took %v, want at most about %v", took, phoneShutdownTimeout)
-	}
-}
-
-// TestWebhookNeedsSignature: the gateway runs the real signature check.
-func TestWebhookNeedsSignature(t *testing.T) {
-	sys := start(t, nil)
-	form := url.Values{"MessageSid": {"SM1"}, "From": {"+15555550100"}, "To": {"+15555550199"}, "Body": {"help"}}
-	tests := []struct {
-		name      string
-		signature string
-		want      int
-	}{
-		{"unsigned", "", http.StatusForbidden},
-		{"signed with another token", phone.Signature("not-the-token", sys.GatewayURL+"/sms", form), http.StatusForbidden},
-		{"signed with the local token", phone.Signature(sys.AuthToken, sys.GatewayURL+"/sms", form), http.StatusOK},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest("POST", sys.GatewayURL+"/sms", strings.NewReader(form.Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			if tt.signature != "" {
-				req.Header.Set("X-Twilio-Signature", tt.signature)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != tt.want {
-				t.Errorf("POST /sms %s = %d, want %d", tt.name, resp.StatusCode, tt.want)
-			}
-		})
-	}
-}
-
-func TestBiographyOffline(t *testing.T) {
+// TestBiographies: offline, biographies come from the data directory's
+// file and Wikipedia is never asked unless --wikipedia says so; with it, an
+// unreachable Wikipedia gives a line saying so.
+func TestBiographies(t *testing.T) {
 	// A Wikipedia that refuses connections stands for no network.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -332,92 +285,47 @@ func TestBiographyOffline(t *testing.T) {
 	}
 	closed := "http://" + ln.Addr().String()
 	ln.Close()
-	sys := start(t, func(o *Options) { o.WikipediaURL = closed })
-	p := loadPhotos(t)
-	for _, body := range []string{"face addcol off"} {
-		awaitReply(t, sys, text(t, sys, body, nil, "").MessageSid)
+	tests := []struct {
+		name      string
+		wikipedia bool
+		url       string // "" for a fake that counts its requests
+		local     string // biographies.json, "" for none
+		want      string
+	}{
+		{"offline", false, "", "", bio.OfflineLine},
+		{"offline, from the data directory", false, "", `{"Sample Person": "Sample Person lives in pigo's testdata."}`, "Sample Person lives in pigo's testdata."},
+		{"--wikipedia, unreachable", true, closed, "", bio.UnreachableLine},
+		{"--wikipedia", true, "", "", "Sample Person is the face in pigo's sample photo."},
 	}
-	awaitReply(t, sys, text(t, sys, "face addimg off sample_person", p.person, "image/jpeg").MessageSid)
-	got := awaitReply(t, sys, text(t, sys, "face match off", p.personVariant, "image/jpeg").MessageSid)
-	if !strings.Contains(got, "Face matched Sample Person") || !strings.Contains(got, bio.OfflineLine) {
-		t.Errorf("match reply offline = %q, want the match and %q", got, bio.OfflineLine)
-	}
-}
-
-func TestPortInUse(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	port := ln.Addr().(*net.TCPAddr).Port
-	_, err = Run(context.Background(), Options{Port: port, DataDir: t.TempDir(), Logger: testLogger(t)})
-	want := fmt.Sprintf("port %d is in use; pass --port", port)
-	if err == nil || !strings.Contains(err.Error(), want) {
-		t.Fatalf("Run on a taken port = %v, want an error containing %q", err, want)
-	}
-}
-
-// TestCloseReleasesEverything: after Close the ports are free and the face
-// database can be opened again.
-func TestCloseReleasesEverything(t *testing.T) {
-	sys := start(t, nil)
-	awaitReply(t, sys, text(t, sys, "face addcol kept", nil, "").MessageSid)
-	if err := sys.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if err := sys.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
-	for _, u := range []string{sys.GatewayURL, sys.PhoneURL, sys.LabelerURL} {
-		host := strings.TrimPrefix(u, "http://")
-		ln, err := net.Listen("tcp", host)
-		if err != nil {
-			t.Errorf("listen on %s after Close: %v", host, err)
-			continue
-		}
-		ln.Close()
-	}
-	db, err := faces.Open(sys.DataDir)
-	if err != nil {
-		t.Fatalf("faces.Open after Close: %v", err)
-	}
-	defer db.Close()
-	created, err := db.CreateCollection(context.Background(), DefaultPrefix+"-kept")
-	if err != nil || created {
-		t.Errorf("CreateCollection(kept) after restart = %v, %v, want it to exist already", created, err)
-	}
-}
-
-func TestBanner(t *testing.T) {
-	sys := start(t, nil)
-	var buf bytes.Buffer
-	sys.Banner(&buf)
-	for _, want := range []string{sys.PhoneURL, sys.GatewayURL + "/detect", sys.GatewayURL + "/sms", sys.LabelerURL, sys.DataDir, sys.AuthToken, "offline", "/_dev/dlq"} {
-		if !strings.Contains(buf.String(), want) {
-			t.Errorf("Banner lacks %q:\n%s", want, &buf)
-		}
-	}
-	if _, err := strconv.Atoi(strings.TrimPrefix(sys.GatewayURL, "http://127.0.0.1:")); err != nil {
-		t.Errorf("GatewayURL = %q, want http://127.0.0.1:<port>", sys.GatewayURL)
-	}
-}
-
-func TestHosts(t *testing.T) {
-	t.Run("all interfaces", func(t *testing.T) {
-		sys := start(t, func(o *Options) { o.Host = "0.0.0.0" })
-		if !strings.HasPrefix(sys.GatewayURL, "http://127.0.0.1:") || !strings.HasPrefix(sys.PhoneURL, "http://127.0.0.1:") {
-			t.Errorf("URLs = %s, %s, want loopback ones for the system's own calls", sys.GatewayURL, sys.PhoneURL)
-		}
-		if got := awaitReply(t, sys, text(t, sys, "face addcol wide", nil, "").MessageSid); got != "Collection wide was created." {
-			t.Errorf("reply = %q", got)
-		}
-	})
-	for _, host := range []string{"10.1.2.3", "example.com"} {
-		t.Run(host, func(t *testing.T) {
-			_, err := Run(context.Background(), Options{Host: host, Port: -1, DataDir: t.TempDir(), Logger: testLogger(t)})
-			if err == nil || !strings.Contains(err.Error(), "loopback") {
-				t.Errorf("Run(Host %q) = %v, want an error asking for a loopback address", host, err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var asked atomic.Int32
+			wikiURL := tt.url
+			if wikiURL == "" {
+				wiki, _ := url.Parse(fakeWikipedia(t, map[string]string{"Sample_Person": "Sample Person is the face in pigo's sample photo."}))
+				forward := httputil.NewSingleHostReverseProxy(wiki)
+				proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					asked.Add(1)
+					forward.ServeHTTP(w, r)
+				}))
+				t.Cleanup(proxy.Close)
+				wikiURL = proxy.URL
+			}
+			dir := t.TempDir()
+			if tt.local != "" {
+				if err := os.WriteFile(filepath.Join(dir, bio.LocalFileName), []byte(tt.local), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sys := start(t, func(o *Options) { o.Wikipedia, o.WikipediaURL, o.DataDir = tt.wikipedia, wikiURL, dir })
+			p := loadPhotos(t)
+			awaitReply(t, sys, text(t, sys, "face addimg celebs sample_person", p.person, "image/jpeg").MessageSid)
+			got := awaitReply(t, sys, text(t, sys, "face match celebs", p.personVariant, "image/jpeg").MessageSid)
+			if !strings.Contains(got, "Face matched Sample Person") || !strings.Contains(got, tt.want) {
+				t.Errorf("match reply = %q, want the match and %q", got, tt.want)
+			}
+			if n := asked.Load(); !tt.wikipedia && n != 0 {
+				t.Errorf("Wikipedia was asked %d times offline without --wikipedia, want 0", n)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -17,7 +18,9 @@ import (
 	"github.com/crossfaas/crossfaas/functions/sleuth/twilio"
 	"github.com/crossfaas/crossfaas/functions/sleuth/wikipedia"
 	"github.com/crossfaas/crossfaas/internal/dev/bio"
+	"github.com/crossfaas/crossfaas/internal/dev/devlog"
 	"github.com/crossfaas/crossfaas/internal/dev/phone"
+	"github.com/crossfaas/crossfaas/internal/egress"
 	"github.com/crossfaas/crossfaas/internal/offline/faces"
 	"github.com/crossfaas/crossfaas/internal/offline/labels"
 )
@@ -32,6 +35,7 @@ const (
 // real clouds.
 type engines struct {
 	faces     sleuth.Faces
+	lister    collectionLister // nil when the engine cannot list (Rekognition)
 	bios      sleuth.Biographies
 	media     sleuth.Media
 	sms       sleuth.SMSSender
@@ -49,7 +53,7 @@ func openEngines(ctx context.Context, opts Options, s *System) (*engines, error)
 	// host: media are fetched from it with the simulated account.
 	media, err := twilio.NewMedia(twilio.Config{AccountSID: s.AccountSID, AuthToken: s.AuthToken, APIURL: s.PhoneURL}, []string{})
 	if err != nil {
-		return nil, fmt.Errorf("dev: media fetcher: %w", err)
+		return nil, fmt.Errorf("media fetcher: %w", err)
 	}
 	e.media = media
 
@@ -59,26 +63,36 @@ func openEngines(ctx context.Context, opts Options, s *System) (*engines, error)
 		AccountSID: s.AccountSID, AuthToken: s.AuthToken, APIURL: s.PhoneURL, Transport: phone.Transport(nil),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("dev: SMS sender: %w", err)
+		return nil, fmt.Errorf("SMS sender: %w", err)
 	}
 	e.sms = simSMS
-
-	wiki, err := wikipedia.New(opts.WikipediaURL, nil)
-	if err != nil {
-		return nil, fmt.Errorf("dev: %w", err)
-	}
 
 	if !opts.Cloud {
 		engine, err := faces.Open(opts.DataDir)
 		if err != nil {
-			return nil, fmt.Errorf("dev: %w", err)
+			return nil, err
 		}
 		s.closers = append(s.closers, engine.Close)
-		e.faces = engine
-		e.bios = bio.NewFallback(wiki, 0, nil, log.With("component", "biographies"))
-		// Images are fetched over loopback; the labeler's handler bounds
-		// each annotation, the client bounds a stuck connection.
-		e.annotator = labels.New(&http.Client{Timeout: 30 * time.Second})
+		e.faces, e.lister = engine, engine
+		// Offline means no network call at all: biographies come from a
+		// file of the data directory, and from Wikipedia only when asked.
+		var next sleuth.Biographies
+		if opts.Wikipedia {
+			wiki, err := wikipedia.New(opts.WikipediaURL, nil)
+			if err != nil {
+				return nil, err
+			}
+			next = bio.NewFallback(wiki, 0, nil, log.With("component", "biographies"))
+		}
+		e.bios = bio.NewLocal(filepath.Join(opts.DataDir, bio.LocalFileName), next)
+		// The labeler fetches what it is asked to: never link-local,
+		// metadata or non-unicast addresses, and no private or loopback
+		// ones either once others can reach it. Its default image is
+		// served in-process. The labeler's handler bounds each annotation,
+		// the client bounds a stuck connection.
+		client := egress.Policy{AllowPrivate: !beyondLoopback(opts.Host)}.Client(30 * time.Second)
+		client.Transport = sampleTransport{url: s.PhoneURL + samplePath, next: client.Transport}
+		e.annotator = labels.New(client)
 		cfg := labelerConfig(opts)
 		cfg.DefaultImageURI = s.PhoneURL + samplePath
 		cfg.TranslationNote = OfflineTranslationNote
@@ -93,15 +107,15 @@ func openEngines(ctx context.Context, opts Options, s *System) (*engines, error)
 	case sid == "" && token == "":
 		s.notes = append(s.notes, "SMS replies stay in the phone simulator: set "+EnvTwilioAccountSID+" and "+EnvTwilioAuthToken+" to send them with Twilio.")
 	case sid == "":
-		return nil, fmt.Errorf("dev --cloud: %s is set but %s is not", EnvTwilioAuthToken, EnvTwilioAccountSID)
+		return nil, fmt.Errorf("--cloud: %s is set but %s is not", EnvTwilioAuthToken, EnvTwilioAccountSID)
 	case token == "":
-		return nil, fmt.Errorf("dev --cloud: %s is set but %s is not", EnvTwilioAccountSID, EnvTwilioAuthToken)
+		return nil, fmt.Errorf("--cloud: %s is set but %s is not", EnvTwilioAccountSID, EnvTwilioAuthToken)
 	case !realNumbers:
 		s.notes = append(s.notes, "SMS replies stay in the phone simulator: pass --phone and --twilio-number (your phone and your Twilio number) to send them with Twilio.")
 	default:
 		twilioSMS, err := twilio.NewSender(twilio.Config{AccountSID: sid, AuthToken: token})
 		if err != nil {
-			return nil, fmt.Errorf("dev --cloud: %s: %w", EnvTwilioAccountSID, err)
+			return nil, fmt.Errorf("--cloud: %s: %w", EnvTwilioAccountSID, err)
 		}
 		e.sms = tee{real: twilioSMS, mirror: simSMS}
 		s.notes = append(s.notes, "SMS replies are sent with Twilio to "+opts.UserNumber+" and shown in the phone simulator.")
@@ -109,13 +123,17 @@ func openEngines(ctx context.Context, opts Options, s *System) (*engines, error)
 
 	awsCfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("dev --cloud: load the AWS configuration (default credential chain): %w", err)
+		return nil, fmt.Errorf("--cloud: load the AWS configuration (default credential chain): %w", err)
 	}
 	e.faces = rekognition.New(awsrekognition.NewFromConfig(awsCfg))
+	wiki, err := wikipedia.New(opts.WikipediaURL, nil)
+	if err != nil {
+		return nil, err
+	}
 	e.bios = wiki
 	vision, err := labeler.NewVisionAnnotator(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("dev --cloud: Cloud Vision client (Application Default Credentials): %w", err)
+		return nil, fmt.Errorf("--cloud: Cloud Vision client (Application Default Credentials): %w", err)
 	}
 	s.closers = append(s.closers, vision.Close)
 	e.annotator = vision
@@ -150,9 +168,10 @@ func labelerConfig(opts Options) labeler.Config {
 }
 
 // labelerLogger is the labeler's logger: its lines carry the function's
-// name and, when funcframework serves it, each request's execution id.
+// name and, when funcframework serves it, each request's execution id. The
+// labeler logs one line per request, which is its hop (package devlog).
 func labelerLogger(log *slog.Logger, prefix string) *slog.Logger {
-	return slog.New(executionIDs{log.Handler()}).With("function", prefix+"-labeler")
+	return slog.New(executionIDs{log.Handler()}).With("function", prefix+"-labeler", devlog.Hop())
 }
 
 // tee sends an SMS for real, then shows it in the phone simulator.

@@ -55,7 +55,7 @@ func errFrameworkInUse() error {
 	if framework.addr == "" {
 		return nil
 	}
-	return fmt.Errorf("dev: the labeler is already served through functions-framework-go at %s in this process, "+
+	return fmt.Errorf("the labeler is already served through functions-framework-go at %s in this process, "+
 		"and functions-framework-go cannot stop it: run one system with Options.FunctionsFramework per process", framework.addr)
 }
 
@@ -85,10 +85,10 @@ func (s *System) serveFramework(ctx context.Context, host string, ln net.Listene
 	// A registration left by an earlier attempt whose port was taken is
 	// harmless: funcframework serves the last function without a name.
 	if err := funcframework.RegisterHTTPFunctionContext(ctx, "/", h.ServeHTTP); err != nil {
-		return fmt.Errorf("dev: register the labeler with functions-framework-go: %w", err)
+		return fmt.Errorf("register the labeler with functions-framework-go: %w", err)
 	}
 	if err := os.Setenv(envFunctionTarget, frameworkTarget); err != nil {
-		return fmt.Errorf("dev: set %s for functions-framework-go: %w", envFunctionTarget, err)
+		return fmt.Errorf("set %s for functions-framework-go: %w", envFunctionTarget, err)
 	}
 
 	port := ln.Addr().(*net.TCPAddr).Port
@@ -106,21 +106,21 @@ func (s *System) serveFramework(ctx context.Context, host string, ln net.Listene
 
 	switch err := awaitFramework(base, served, frameworkStartTimeout); {
 	case errors.Is(err, syscall.EADDRINUSE):
-		return fmt.Errorf("dev: port %d, free a moment ago, was taken before functions-framework-go could listen on it: "+
+		return fmt.Errorf("port %d, free a moment ago, was taken before functions-framework-go could listen on it: "+
 			"pass --port to choose another base port (crossfaas dev uses it and the next two): %w", port, err)
 	case errors.Is(err, errFrameworkSilent):
 		// It may still come up later: the port is not ours to give again.
 		framework.addr = addr
-		return fmt.Errorf("dev: serve the labeler through functions-framework-go on %s: %w", addr, err)
+		return fmt.Errorf("serve the labeler through functions-framework-go on %s: %w", addr, err)
 	case err != nil:
-		return fmt.Errorf("dev: serve the labeler through functions-framework-go on %s: %w", addr, err)
+		return fmt.Errorf("serve the labeler through functions-framework-go on %s: %w", addr, err)
 	}
 	framework.addr = addr
 
 	go func() {
 		err := <-served
 		s.logger.Error("dev: the labeler's functions-framework-go server failed", "addr", addr, "err", err)
-		s.serveErr <- fmt.Errorf("dev: serve the labeler through functions-framework-go on %s: %w", addr, err)
+		s.serveErr <- fmt.Errorf("serve the labeler through functions-framework-go on %s: %w", addr, err)
 		s.Close()
 	}()
 	return nil

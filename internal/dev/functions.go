@@ -13,9 +13,9 @@ import (
 func respondFunction(name string, eng *engines, ledger sleuth.Ledger, logger *slog.Logger) (*lambdaemu.Function, error) {
 	r, err := worker.NewResponder(ledger, eng.sms, logger)
 	if err != nil {
-		return nil, fmt.Errorf("dev: %s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return lambdaemu.NewFunction(name, r.HandleSNS, workerTimeout), nil
+	return lambdaemu.NewFunction(name, markProblems(r.HandleSNS), workerTimeout), nil
 }
 
 // failureFunction is the failure Lambda: subscribed to the command
@@ -24,7 +24,7 @@ func respondFunction(name string, eng *engines, ledger sleuth.Ledger, logger *sl
 func failureFunction(name string, eng *engines, ledger sleuth.Ledger, logger *slog.Logger) (*lambdaemu.Function, error) {
 	f, err := worker.NewFailure(ledger, eng.sms, logger)
 	if err != nil {
-		return nil, fmt.Errorf("dev: %s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return lambdaemu.NewFunction(name, f.HandleSNS, workerTimeout), nil
+	return lambdaemu.NewFunction(name, allProblems(f.HandleSNS), workerTimeout), nil
 }

@@ -97,14 +97,16 @@ func (w tWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// start runs a system on free ports with a fresh data directory and a
-// fake Wikipedia, closed at the end of the test.
+// start runs a system on free ports with a fresh data directory and
+// biographies from a fake Wikipedia (--wikipedia), closed at the end of the
+// test.
 func start(t testing.TB, edit func(*Options)) *System {
 	t.Helper()
 	opts := Options{
 		Port:         -1,
 		DataDir:      t.TempDir(),
 		RetryDelays:  []time.Duration{10 * time.Millisecond, 20 * time.Millisecond},
+		Wikipedia:    true,
 		WikipediaURL: fakeWikipedia(t, map[string]string{"Sample_Person": "Sample Person is the face in pigo's sample photo."}),
 		Logger:       testLogger(t),
 	}

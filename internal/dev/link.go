@@ -28,11 +28,11 @@ func (s *System) startPrivateLink(opts Options) error {
 		s.notes = append(s.notes, "The labeler is public (--labeler-access public): anyone may call it, as with crossfaas:labelerAccess public.")
 		return nil
 	default:
-		return fmt.Errorf("dev: labeler access %q: use %s or %s", opts.LabelerAccess, LabelerPrivate, LabelerPublic)
+		return fmt.Errorf("labeler access %q: use %s or %s", opts.LabelerAccess, LabelerPrivate, LabelerPublic)
 	}
 	link, err := privatelink.Start(opts.Prefix, s.LabelerURL)
 	if err != nil {
-		return fmt.Errorf("dev: %w", err)
+		return err
 	}
 	s.link = link
 	s.closers = append(s.closers, link.Close)

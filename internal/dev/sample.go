@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -51,4 +52,34 @@ func serveSample(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	_, _ = w.Write(data)
+}
+
+// sampleTransport serves the sample image at url from memory, so the
+// labeler's default image needs no connection (and no exception to the
+// egress policy, which refuses loopback when dev listens beyond it); other
+// requests go to next.
+type sampleTransport struct {
+	url  string
+	next http.RoundTripper
+}
+
+func (t sampleTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method != http.MethodGet || req.URL.String() != t.url {
+		return t.next.RoundTrip(req)
+	}
+	if req.Body != nil {
+		req.Body.Close()
+	}
+	data := samplePNG()
+	return &http.Response{
+		Status:        "200 OK",
+		StatusCode:    http.StatusOK,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        http.Header{"Content-Type": {"image/png"}, "Content-Length": {strconv.Itoa(len(data))}},
+		Body:          io.NopCloser(bytes.NewReader(data)),
+		ContentLength: int64(len(data)),
+		Request:       req,
+	}, nil
 }

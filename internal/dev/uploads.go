@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 	"sync"
@@ -109,7 +110,8 @@ func (u *uploads) notified(rec events.S3EventRecord) {
 		u.logger.Error("uploads: encoding the event", "err", err)
 		return
 	}
-	err = u.system.Bus.InvokeAsync("arn:aws:s3:::"+u.bucket, u.inspector, payload, func(error) { u.inspected() })
+	key, _ := url.QueryUnescape(rec.S3.Object.Key)
+	err = u.system.Bus.InvokeAsync("arn:aws:s3:::"+u.bucket, "the upload "+key, u.inspector, payload, func(error) { u.inspected() })
 	if err != nil {
 		u.logger.Warn("uploads: the event was not delivered", "key", rec.S3.Object.Key, "err", err)
 	}

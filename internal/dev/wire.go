@@ -31,7 +31,7 @@ func wire(opts Options, s *System, eng *engines, gw *gateway.Gateway) error {
 	// The proxy, GET /detect; LABELER_URL is the labeler's URL.
 	labelerURL, err := proxy.ParseLabelerURL(s.LabelerURL)
 	if err != nil {
-		return fmt.Errorf("dev: %s: %w", proxy.EnvLabelerURL, err)
+		return fmt.Errorf("%s: %w", proxy.EnvLabelerURL, err)
 	}
 	px := proxy.New(proxy.Config{LabelerURL: labelerURL}, s.labelerClient(), logger(name("proxy")))
 	if err := gw.Route("GET "+proxy.Route, lambdaemu.NewFunction(name("proxy"), px.Handle, proxyTimeout)); err != nil {
@@ -46,10 +46,12 @@ func wire(opts Options, s *System, eng *engines, gw *gateway.Gateway) error {
 	}
 	responses := s.Bus.CreateTopic(name("responses"))
 
-	// POST /sms. Twilio signs the URL it is configured with, the gateway's;
-	// SLEUTH_WEBHOOK_URL says so, as for a custom domain.
-	req := request.New(request.Config{Topics: topics, WebhookURL: s.GatewayURL + "/sms"}, request.Deps{
-		Publisher: s.Bus,
+	// POST /sms. The handler checks the signature against the URL the
+	// client used, rebuilt from the event as in the cloud: the gateway
+	// only serves its own host names (localhost, 127.0.0.1, ...), and it
+	// serves them over plain http.
+	req := request.New(request.Config{Topics: topics, URLScheme: "http"}, request.Deps{
+		Publisher: expectingPublisher{Publisher: s.Bus, sim: s.Phone},
 		AuthToken: s.AuthToken,
 		Logger:    logger(name(sleuth.HandlerRequest)),
 	})
@@ -88,7 +90,7 @@ func wire(opts Options, s *System, eng *engines, gw *gateway.Gateway) error {
 		c.deps.Logger = logger(name(c.handler))
 		w, err := worker.New(cfg, c.deps)
 		if err != nil {
-			return fmt.Errorf("dev: %s: %w", name(c.handler), err)
+			return fmt.Errorf("%s: %w", name(c.handler), err)
 		}
 		fn := lambdaemu.NewFunction(name(c.handler), w.HandleSNS, workerTimeout)
 		if err := s.Bus.Subscribe(topics[c.verb], fn, failures); err != nil {

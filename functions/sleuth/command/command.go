@@ -8,6 +8,9 @@
 //	face match <collection>                 (+ one JPEG or PNG image)
 //	help
 //
+// and a photo sent without text means "face match celebs" (the stage's
+// sleuth.DefaultCollection): see ParseMessage.
+//
 // Collections are lower-cased; names keep the case the user typed, so
 // "Ronald_McDonald" is displayed and looked up as "Ronald McDonald".
 package command
@@ -37,6 +40,7 @@ const Usage = `CelebritySleuth commands:
 face addcol <collection> - create a collection
 face addimg <collection> <first_last> + photo - add a face
 face match <collection> + photo - who is this?
+a photo alone - same as face match celebs
 help - this message`
 
 // Parsed is a well-formed command. The zero Verb means the user asked for
@@ -177,6 +181,27 @@ func Parse(body string) (Parsed, error) {
 		return Parsed{}, err
 	}
 	p.Name = name
+	return p, nil
+}
+
+// ParseMessage parses an SMS, its text body and the media types of its
+// attachments (MediaContentType0, MediaContentType1, ... as Twilio reports
+// them), and checks the attachments suit the command (CheckMedia). It is
+// what the webhook handler answers by. A message with attachments and no
+// text is "face match" on sleuth.DefaultCollection: someone texting a
+// photo alone most likely asks who it is. Errors are *Error.
+func ParseMessage(body string, contentTypes []string) (Parsed, error) {
+	if len(strings.Fields(body)) == 0 && len(contentTypes) > 0 {
+		p := Parsed{Verb: sleuth.VerbMatch, Collection: sleuth.DefaultCollection}
+		return p, CheckMedia(p, contentTypes)
+	}
+	p, err := Parse(body)
+	if err != nil {
+		return Parsed{}, err
+	}
+	if err := CheckMedia(p, contentTypes); err != nil {
+		return Parsed{}, err
+	}
 	return p, nil
 }
 

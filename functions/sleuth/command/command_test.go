@@ -213,6 +213,55 @@ func TestCheckMedia(t *testing.T) {
 	}
 }
 
+func TestParseMessage(t *testing.T) {
+	match := func(collection string) Parsed { return Parsed{Verb: sleuth.VerbMatch, Collection: collection} }
+	tests := []struct {
+		name  string
+		body  string
+		types []string
+		want  Parsed
+		kind  error // nil: accepted
+	}{
+		{"a photo alone", "", []string{"image/jpeg"}, match(sleuth.DefaultCollection), nil},
+		{"a photo with blank text", " \n\u00a0", []string{"image/png"}, match(sleuth.DefaultCollection), nil},
+		{"a GIF alone", "", []string{"image/gif"}, Parsed{}, ErrImageType},
+		{"two photos alone", "", []string{"image/jpeg", "image/jpeg"}, Parsed{}, ErrTooManyImages},
+		{"nothing at all", "", nil, Parsed{}, ErrEmpty},
+		{"a command and its photo", "face match vips", []string{"image/jpeg"}, match("vips"), nil},
+		{"a command without its photo", "face match vips", nil, Parsed{}, ErrMissingImage},
+		{"help with a photo", "help", []string{"image/jpeg"}, Parsed{}, nil},
+		{"addcol with a photo", "face addcol vips", []string{"video/mp4"}, Parsed{Verb: sleuth.VerbAddCollection, Collection: "vips"}, nil},
+		{"text that is no command, with a photo", "who is this?", []string{"image/jpeg"}, Parsed{}, ErrUnknownCommand},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseMessage(tt.body, tt.types)
+			if tt.kind == nil {
+				if err != nil || got != tt.want {
+					t.Errorf("ParseMessage(%q, %q) = %+v, %v, want %+v", tt.body, tt.types, got, err, tt.want)
+				}
+				return
+			}
+			var usage *Error
+			if !errors.Is(err, tt.kind) || !errors.As(err, &usage) {
+				t.Errorf("ParseMessage(%q, %q) = %+v, %v, want a *Error of kind %v", tt.body, tt.types, got, err, tt.kind)
+			}
+		})
+	}
+}
+
+// TestUsageMentionsPhotoAlone: the help says what a photo alone does.
+func TestUsageMentionsPhotoAlone(t *testing.T) {
+	if want := "a photo alone - same as face match " + sleuth.DefaultCollection; !strings.Contains(Usage, want) {
+		t.Errorf("Usage = %q, want it to contain %q", Usage, want)
+	}
+	for _, r := range Usage {
+		if r > 0x7e || (r < 0x20 && r != '\n') {
+			t.Errorf("Usage holds %q, outside printable ASCII (GSM-7)", r)
+		}
+	}
+}
+
 // rekognitionCollectionID and rekognitionExternalImageID are the patterns
 // Rekognition documents for CollectionId and ExternalImageId.
 var (

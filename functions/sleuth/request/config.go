@@ -26,6 +26,12 @@ type Config struct {
 	// instead of the one rebuilt from the API Gateway event (custom domains,
 	// `crossfaas dev`).
 	WebhookURL string
+	// URLScheme is the scheme of the URL rebuilt from the event (when
+	// WebhookURL is empty): "https" when empty, as API Gateway serves only
+	// HTTPS. `crossfaas dev`, whose gateway serves plain HTTP on loopback,
+	// sets "http", so that a webhook signed for the URL the client used
+	// (http://localhost:8787/sms or http://127.0.0.1:8787/sms) passes.
+	URLScheme string
 	// PublishTimeout bounds the publish of a job. Zero means
 	// DefaultPublishTimeout.
 	PublishTimeout time.Duration

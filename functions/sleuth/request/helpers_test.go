@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/crossfaas/crossfaas/functions/sleuth"
-	"github.com/crossfaas/crossfaas/internal/dev/phone"
+	"github.com/crossfaas/crossfaas/internal/smswebhook"
 )
 
 const (
@@ -38,7 +38,7 @@ func sign(token, rawURL string, params map[string]string) string {
 	for name, value := range params {
 		form.Set(name, value)
 	}
-	return phone.Signature(token, rawURL, form)
+	return smswebhook.Signature(token, rawURL, form)
 }
 
 // smsParams returns the parameters Twilio posts for an SMS with body and

@@ -191,14 +191,11 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest)
 		return twiml(replyNotAllowed), nil
 	}
 
-	parsed, err := command.Parse(sms.Body)
-	if err == nil {
-		err = command.CheckMedia(parsed, sms.contentTypes())
-	}
+	parsed, err := command.ParseMessage(sms.Body, sms.contentTypes())
 	if err != nil {
 		var usage *command.Error
 		if !errors.As(err, &usage) {
-			// Parse and CheckMedia only return usage errors; anything else is a bug.
+			// ParseMessage only returns usage errors; anything else is a bug.
 			log.ErrorContext(ctx, "command rejected with an unexpected error", "error", err)
 			return twiml(replyTryAgain), nil
 		}
@@ -243,7 +240,7 @@ func (h *Handler) verify(ev events.APIGatewayV2HTTPRequest, params map[string]st
 	u := h.cfg.WebhookURL
 	if u == "" {
 		var err error
-		if u, err = rebuildURL(ev); err != nil {
+		if u, err = rebuildURL(ev, h.cfg.URLScheme); err != nil {
 			return errorf(http.StatusForbidden, "cannot check X-Twilio-Signature: %v", err)
 		}
 	}

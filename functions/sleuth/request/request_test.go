@@ -206,6 +206,7 @@ func TestHandleSignature(t *testing.T) {
 func TestHandleCommands(t *testing.T) {
 	jpeg := smsParams("face addimg celebs Mel Gibson", "image/jpeg")
 	png := smsParams("  FACE MATCH Celebs ", "image/png")
+	photoAlone := smsParams(" \n ", "image/jpeg")
 	tests := []struct {
 		name   string
 		params map[string]string
@@ -241,6 +242,14 @@ func TestHandleCommands(t *testing.T) {
 			testTopics[sleuth.VerbMatch],
 			sleuth.Job{Command: sleuth.VerbMatch, Collection: "celebs",
 				MediaURL: png["MediaUrl0"], MediaContentType: "image/png",
+				From: "+15550001111", To: "+15550002222", MessageSid: "MM0123456789abcdef0123456789abcdef"},
+		},
+		{
+			"a photo alone is a match in the default collection", photoAlone,
+			"Got it - looking for this face in celebs...",
+			testTopics[sleuth.VerbMatch],
+			sleuth.Job{Command: sleuth.VerbMatch, Collection: sleuth.DefaultCollection,
+				MediaURL: photoAlone["MediaUrl0"], MediaContentType: "image/jpeg",
 				From: "+15550001111", To: "+15550002222", MessageSid: "MM0123456789abcdef0123456789abcdef"},
 		},
 	}
@@ -316,6 +325,8 @@ func TestHandleUsage(t *testing.T) {
 		{"two images", smsParams("face match celebs", "image/jpeg", "image/png"), command.ErrTooManyImages},
 		{"gif", smsParams("face addimg celebs mel_gibson", "image/gif"), command.ErrImageType},
 		{"video", smsParams("face match celebs", "video/3gpp"), command.ErrImageType},
+		{"a GIF alone", smsParams("", "image/gif"), command.ErrImageType},
+		{"two photos alone", smsParams("", "image/jpeg", "image/jpeg"), command.ErrTooManyImages},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -330,15 +341,11 @@ func TestHandleUsage(t *testing.T) {
 					t.Errorf("reply = %q, want the usage text", got)
 				}
 			} else {
-				_, parseErr := command.Parse(tt.params["Body"])
-				if parseErr == nil {
-					parsed, _ := command.Parse(tt.params["Body"])
-					var types []string
-					for i := 0; tt.params["MediaContentType"+string(rune('0'+i))] != ""; i++ {
-						types = append(types, tt.params["MediaContentType"+string(rune('0'+i))])
-					}
-					parseErr = command.CheckMedia(parsed, types)
+				var types []string
+				for i := 0; tt.params["MediaContentType"+string(rune('0'+i))] != ""; i++ {
+					types = append(types, tt.params["MediaContentType"+string(rune('0'+i))])
 				}
+				_, parseErr := command.ParseMessage(tt.params["Body"], types)
 				if !errors.Is(parseErr, tt.kind) {
 					t.Fatalf("test case %q is not a %v: %v", tt.params["Body"], tt.kind, parseErr)
 				}
@@ -553,23 +560,25 @@ func TestRebuildURL(t *testing.T) {
 		rawPath  string
 		httpPath string
 		query    string
+		scheme   string
 		want     string
 	}{
-		{"default stage", "$default", "/sms", "", "", "https://" + testDomain + "/sms"},
-		{"no stage", "", "/sms", "", "", "https://" + testDomain + "/sms"},
-		{"query", "$default", "/sms", "", "a=1&b=%2F", "https://" + testDomain + "/sms?a=1&b=%2F"},
-		{"named stage in rawPath", "prod", "/prod/sms", "", "", "https://" + testDomain + "/prod/sms"},
-		{"named stage not in rawPath", "prod", "/sms", "", "", "https://" + testDomain + "/prod/sms"},
-		{"stage named like the route", "sms", "/sms/sms", "", "", "https://" + testDomain + "/sms/sms"},
-		{"stage is a prefix of the path", "pro", "/prod/sms", "", "", "https://" + testDomain + "/pro/prod/sms"},
-		{"http path when no rawPath", "$default", "", "/sms", "", "https://" + testDomain + "/sms"},
+		{"default stage", "$default", "/sms", "", "", "", "https://" + testDomain + "/sms"},
+		{"no stage", "", "/sms", "", "", "", "https://" + testDomain + "/sms"},
+		{"query", "$default", "/sms", "", "a=1&b=%2F", "", "https://" + testDomain + "/sms?a=1&b=%2F"},
+		{"named stage in rawPath", "prod", "/prod/sms", "", "", "", "https://" + testDomain + "/prod/sms"},
+		{"named stage not in rawPath", "prod", "/sms", "", "", "", "https://" + testDomain + "/prod/sms"},
+		{"stage named like the route", "sms", "/sms/sms", "", "", "", "https://" + testDomain + "/sms/sms"},
+		{"stage is a prefix of the path", "pro", "/prod/sms", "", "", "", "https://" + testDomain + "/pro/prod/sms"},
+		{"http path when no rawPath", "$default", "", "/sms", "", "", "https://" + testDomain + "/sms"},
+		{"plain http (crossfaas dev)", "$default", "/sms", "", "", "http", "http://" + testDomain + "/sms"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ev := events.APIGatewayV2HTTPRequest{RawPath: tt.rawPath, RawQueryString: tt.query}
 			ev.RequestContext.DomainName, ev.RequestContext.Stage = testDomain, tt.stage
 			ev.RequestContext.HTTP.Path = tt.httpPath
-			got, err := rebuildURL(ev)
+			got, err := rebuildURL(ev, tt.scheme)
 			if err != nil || got != tt.want {
 				t.Errorf("rebuildURL(stage %q, rawPath %q) = %q, %v, want %q", tt.stage, tt.rawPath, got, err, tt.want)
 			}

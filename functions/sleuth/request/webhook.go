@@ -145,11 +145,15 @@ func parseInbound(params map[string]string) (inbound, error) {
 }
 
 // rebuildURL returns the public URL of the request ev describes, the URL
-// Twilio signs: https:// + domain name + path + ("?" + query). A named
+// Twilio signs: scheme ("https" when empty) + "://" + domain name + path +
+// ("?" + query). A named
 // stage is part of the URL (https://host/prod/sms); API Gateway already puts
 // it at the start of rawPath, so it is added only when rawPath lacks it.
 // The $default stage is served at the root and adds nothing.
-func rebuildURL(ev events.APIGatewayV2HTTPRequest) (string, error) {
+func rebuildURL(ev events.APIGatewayV2HTTPRequest, scheme string) (string, error) {
+	if scheme == "" {
+		scheme = "https"
+	}
 	rc := ev.RequestContext
 	if rc.DomainName == "" {
 		return "", fmt.Errorf("event has no requestContext.domainName to rebuild the URL from")
@@ -167,7 +171,7 @@ func rebuildURL(ev events.APIGatewayV2HTTPRequest) (string, error) {
 			path = prefix + path
 		}
 	}
-	u := "https://" + rc.DomainName + path
+	u := scheme + "://" + rc.DomainName + path
 	if ev.RawQueryString != "" {
 		u += "?" + ev.RawQueryString
 	}

@@ -209,10 +209,12 @@ func canonicalType(contentType string) string {
 // contentType. It refuses, before any request, a contentType other than
 // JPEG or PNG (sleuth.ErrMediaType) and a URL off the API host
 // (sleuth.ErrMediaHost); then a redirect off the allowed hosts
-// (ErrMediaHost), a response declared or sniffed as anything but JPEG or
-// PNG (ErrMediaType) and one over MaxMediaBytes (sleuth.ErrMediaTooLarge).
-// Other errors (network, Twilio's 5xx, a media URL that no longer exists)
-// are failures.
+// (ErrMediaHost), a final answer with a client error status, 404 for media
+// that no longer exists included (sleuth.ErrMediaUnavailable: asking again
+// gets the same answer), a response declared or sniffed as anything but
+// JPEG or PNG (ErrMediaType) and one over MaxMediaBytes
+// (sleuth.ErrMediaTooLarge). Other errors (network, Twilio's 5xx, 408 and
+// 429) are failures, worth retrying.
 func (m *Media) Fetch(ctx context.Context, mediaURL, contentType string) ([]byte, error) {
 	if canonicalType(contentType) == "" {
 		return nil, fmt.Errorf("twilio media: declared type %q: %w", contentType, sleuth.ErrMediaType)
@@ -267,6 +269,9 @@ func (m *Media) get(ctx context.Context, u *url.URL) (*http.Response, error) {
 // read checks and reads a final response.
 func (m *Media) read(resp *http.Response, u *url.URL) ([]byte, error) {
 	defer resp.Body.Close()
+	if permanent(resp.StatusCode) {
+		return nil, fmt.Errorf("twilio media: get %s: status %d: %w", short(u), resp.StatusCode, sleuth.ErrMediaUnavailable)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("twilio media: get %s: status %d", short(u), resp.StatusCode)
 	}
@@ -288,6 +293,13 @@ func (m *Media) read(resp *http.Response, u *url.URL) ([]byte, error) {
 		return nil, fmt.Errorf("twilio media: %s holds %s: %w", short(u), sniffed, sleuth.ErrMediaType)
 	}
 	return body, nil
+}
+
+// permanent reports whether a status is a client error that the same
+// request would get again: every 4xx but 408 Request Timeout and 429 Too
+// Many Requests.
+func permanent(status int) bool {
+	return status >= 400 && status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests
 }
 
 func isRedirect(status int) bool {

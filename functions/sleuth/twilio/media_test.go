@@ -166,6 +166,12 @@ func serveImage(w http.ResponseWriter, r *http.Request, name string, jpg, pngByt
 		w.Write(big[:twilio.MaxMediaBytes])
 	case "unavailable":
 		http.Error(w, "slow down", http.StatusServiceUnavailable)
+	case "throttled":
+		http.Error(w, "slow down", http.StatusTooManyRequests)
+	case "timed-out":
+		http.Error(w, "too slow", http.StatusRequestTimeout)
+	case "expired":
+		http.Error(w, "<Error><Code>AccessDenied</Code></Error>", http.StatusForbidden)
 	default:
 		http.NotFound(w, r)
 	}
@@ -206,8 +212,11 @@ func TestFetch(t *testing.T) {
 		{name: "redirect to the internet", url: viaAPI("to-internet"), contentType: "image/jpeg", wantErr: sleuth.ErrMediaHost},
 		{name: "redirect to Twilio's CDN over http", url: viaAPI("to-http-twilio"), contentType: "image/jpeg", wantErr: sleuth.ErrMediaHost},
 
-		{name: "media gone", url: viaAPI("missing"), contentType: "image/jpeg", wantFailure: true},
+		{name: "media gone: 404 from the API", url: viaAPI("missing"), contentType: "image/jpeg", wantErr: sleuth.ErrMediaUnavailable},
+		{name: "expired CDN link: 403", url: viaAPI("expired"), contentType: "image/jpeg", wantErr: sleuth.ErrMediaUnavailable},
 		{name: "CDN unavailable", url: viaAPI("unavailable"), contentType: "image/jpeg", wantFailure: true},
+		{name: "CDN throttling: 429", url: viaAPI("throttled"), contentType: "image/jpeg", wantFailure: true},
+		{name: "CDN request timeout: 408", url: viaAPI("timed-out"), contentType: "image/jpeg", wantFailure: true},
 		{name: "redirect loop", url: viaAPI("loop"), contentType: "image/jpeg", wantFailure: true},
 	}
 	for _, tt := range tests {

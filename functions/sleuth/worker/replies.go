@@ -17,6 +17,7 @@ const (
 	replyMediaType   = "Sorry, I can only read JPEG or PNG photos. Please send the photo as a JPEG or PNG."
 	replyTooLarge    = "That photo is larger than 5 MB. Please send a smaller one."
 	replyMediaHost   = "Sorry, I can only use a photo attached to your message."
+	replyMediaGone   = "Sorry, I couldn't download the photo you sent: Twilio no longer has it. Please send it again."
 	replyNoFace      = "I couldn't find a face in that photo. Please send a clear photo of one face."
 	replyBadImage    = "Sorry, I couldn't read that image. Please send a clear JPEG or PNG photo."
 	replyNoBio       = "No biography found."
@@ -72,6 +73,8 @@ func userReply(job sleuth.Job, threshold float64, err error) (reply, result stri
 		return replyTooLarge, "media_too_large", true
 	case errors.Is(err, sleuth.ErrMediaHost):
 		return replyMediaHost, "media_host", true
+	case errors.Is(err, sleuth.ErrMediaUnavailable):
+		return replyMediaGone, "media_unavailable", true
 	case errors.Is(err, sleuth.ErrMediaRefused): // a refusal without its own text
 		return replyMediaType, "media_refused", true
 	case errors.Is(err, sleuth.ErrCollectionNotFound):

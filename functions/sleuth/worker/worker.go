@@ -127,6 +127,9 @@ type outcome struct {
 	// indexed) and reply can be rebuilt from the Job alone: the step is
 	// marked done at once and duplicates publish reply again.
 	replayable bool
+	// problem means reply explains why the command could not be done
+	// (sleuth.Reply.Error).
+	problem bool
 }
 
 // Process runs one job: the transport-free core of HandleSNS, which
@@ -156,7 +159,7 @@ func (w *Worker) Process(ctx context.Context, job sleuth.Job) error {
 			return nil
 		}
 		log.InfoContext(ctx, "duplicate: step already done, publishing its reply again")
-		return w.publish(ctx, log, job, w.successReply(job))
+		return w.publish(ctx, log, job, w.successReply(job), false)
 	}
 
 	out, err := w.run(ctx, log, job)
@@ -172,7 +175,7 @@ func (w *Worker) Process(ctx context.Context, job sleuth.Job) error {
 			log.ErrorContext(ctx, "step done but not recorded", "error", err)
 		}
 	}
-	if err := w.publish(ctx, log, job, out.reply); err != nil {
+	if err := w.publish(ctx, log, job, out.reply, out.problem); err != nil {
 		if !out.replayable {
 			return errors.Join(err, w.release(ctx, log, key))
 		}
@@ -193,7 +196,7 @@ func (w *Worker) Process(ctx context.Context, job sleuth.Job) error {
 
 // run does the work of the job's command.
 func (w *Worker) run(ctx context.Context, log *slog.Logger, job sleuth.Job) (outcome, error) {
-	collectionID := w.prefix + "-" + job.Collection
+	collectionID := sleuth.CollectionID(w.prefix, job.Collection)
 	switch job.Command {
 	case sleuth.VerbAddCollection:
 		created, err := w.faces.CreateCollection(ctx, collectionID)
@@ -239,7 +242,7 @@ func (w *Worker) successReply(job sleuth.Job) string {
 // error is returned for a retry.
 func (w *Worker) userOutcome(job sleuth.Job, err error) (outcome, error) {
 	if reply, result, ok := userReply(job, w.threshold, err); ok {
-		return outcome{reply: reply, result: result}, nil
+		return outcome{reply: reply, result: result, problem: true}, nil
 	}
 	return outcome{}, err
 }
@@ -272,14 +275,16 @@ func (w *Worker) biography(ctx context.Context, log *slog.Logger, m sleuth.Match
 	}
 }
 
-// publish publishes the reply to job.
-func (w *Worker) publish(ctx context.Context, log *slog.Logger, job sleuth.Job, body string) error {
+// publish publishes the reply to job; problem marks a reply explaining
+// why the command could not be done.
+func (w *Worker) publish(ctx context.Context, log *slog.Logger, job sleuth.Job, body string, problem bool) error {
 	msg, err := json.Marshal(sleuth.Reply{
 		MessageSid: job.MessageSid,
 		Step:       string(job.Command),
 		From:       job.To, // the Twilio number the user texted
 		To:         job.From,
 		Body:       body,
+		Error:      problem,
 	})
 	if err != nil {
 		return fmt.Errorf("worker: encode reply: %w", err)

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,7 +36,7 @@ func TestFallback(t *testing.T) {
 	}{
 		{"found", &source{text: "Mel Gibson is an actor."}, "Mel Gibson is an actor.", nil, false},
 		{"none", &source{err: sleuth.ErrNoBiography}, "", sleuth.ErrNoBiography, false},
-		{"unreachable", &source{err: unreachable}, OfflineLine, nil, true},
+		{"unreachable", &source{err: unreachable}, UnreachableLine, nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,7 +71,46 @@ func TestFallbackKeepsCallerCancellation(t *testing.T) {
 	if _, err := f.Biography(ctx, "x"); !errors.Is(err, context.Canceled) {
 		t.Errorf("Biography with a canceled context = %v, want context.Canceled", err)
 	}
-	if got, err := NewFallback(nil, 0, nil, slog.New(slog.DiscardHandler)).Biography(context.Background(), "x"); got != OfflineLine || err != nil {
-		t.Errorf("Biography without a source = %q, %v, want OfflineLine", got, err)
+	if got, err := NewFallback(nil, 0, nil, slog.New(slog.DiscardHandler)).Biography(context.Background(), "x"); got != UnreachableLine || err != nil {
+		t.Errorf("Biography without a source = %q, %v, want UnreachableLine", got, err)
+	}
+}
+
+func TestLocal(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, LocalFileName)
+	next := &source{text: "From the next source."}
+	tests := []struct {
+		name    string
+		file    string // "" for no file
+		next    sleuth.Biographies
+		want    string
+		wantErr string
+	}{
+		{"no file", "", nil, OfflineLine, ""},
+		{"known name", `{"Mel Gibson": "Mel Gibson is an actor."}`, nil, "Mel Gibson is an actor.", ""},
+		{"name in another case", `{" mel gibson ": "Mel Gibson is an actor."}`, nil, "Mel Gibson is an actor.", ""},
+		{"unknown name", `{"Someone Else": "x"}`, nil, OfflineLine, ""},
+		{"empty biography", `{"Mel Gibson": " "}`, nil, OfflineLine, ""},
+		{"unknown name, next source", `{}`, next, "From the next source.", ""},
+		{"known name before the next source", `{"Mel Gibson": "Local."}`, next, "Local.", ""},
+		{"damaged file", `["not", "an object"]`, nil, "", LocalFileName + " is not a JSON object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			os.Remove(path)
+			if tt.file != "" {
+				if err := os.WriteFile(path, []byte(tt.file), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := NewLocal(path, tt.next).Biography(context.Background(), "Mel Gibson")
+			switch {
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("Biography() error = %v, want one containing %q", err, tt.wantErr)
+			case tt.wantErr == "" && (err != nil || got != tt.want):
+				t.Errorf("Biography() = %q, %v, want %q", got, err, tt.want)
+			}
+		})
 	}
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/crossfaas/crossfaas/internal/dev/devlog"
 	"github.com/crossfaas/crossfaas/internal/dev/lambdaemu"
 	"github.com/crossfaas/crossfaas/internal/dev/trace"
 )
@@ -47,6 +48,10 @@ type Config struct {
 	DuplicateDeliveries bool
 	// Now returns the time stamped on messages; nil means time.Now.
 	Now func() time.Time
+	// Describe, if not nil, says in a few words what a message asks for
+	// (e.g. `"face match celebs" from ********0100`), for the summaries of
+	// dead letters; "" means it cannot tell.
+	Describe func(message []byte) string
 }
 
 // ErrClosed is returned by Publish after Close.
@@ -77,45 +82,6 @@ type subscription struct {
 	arn       string
 	fn        *lambdaemu.Function
 	onFailure string // topic ARN of the on-failure destination, or ""
-}
-
-// DeadLetter is an event whose invocations all failed.
-type DeadLetter struct {
-	Function   string          `json:"function"`
-	TopicARN   string          `json:"topicArn,omitempty"`
-	MessageID  string          `json:"messageId,omitempty"`
-	MessageSid string          `json:"messageSid,omitempty"`
-	Attempts   int             `json:"attempts"`
-	ErrorType  string          `json:"errorType"`
-	Error      string          `json:"error"`
-	Time       time.Time       `json:"time"`
-	Payload    json.RawMessage `json:"payload"`
-}
-
-// InvocationRecord is what Lambda sends to an on-failure destination after
-// an asynchronous invocation exhausted its retries.
-type InvocationRecord struct {
-	Version         string                    `json:"version"`
-	Timestamp       string                    `json:"timestamp"`
-	RequestContext  InvocationRequestContext  `json:"requestContext"`
-	RequestPayload  json.RawMessage           `json:"requestPayload"`
-	ResponseContext InvocationResponseContext `json:"responseContext"`
-	ResponsePayload json.RawMessage           `json:"responsePayload"`
-}
-
-// InvocationRequestContext identifies the failed invocation.
-type InvocationRequestContext struct {
-	RequestID              string `json:"requestId"`
-	FunctionARN            string `json:"functionArn"`
-	Condition              string `json:"condition"` // "RetriesExhausted"
-	ApproximateInvokeCount int    `json:"approximateInvokeCount"`
-}
-
-// InvocationResponseContext describes the last attempt's outcome.
-type InvocationResponseContext struct {
-	StatusCode      int    `json:"statusCode"`
-	ExecutedVersion string `json:"executedVersion"`
-	FunctionError   string `json:"functionError"` // "Handled" or "Unhandled"
 }
 
 // New returns an empty bus.
@@ -219,6 +185,7 @@ func (b *Bus) Publish(ctx context.Context, topicARN string, message []byte) erro
 	b.mu.Unlock()
 
 	messageID := lambdaemu.NewUUID()
+	message = slices.Clone(message) // kept for dead-letter summaries
 	sid := messageSid(message)
 	if sid == "" {
 		sid = trace.MessageSid(ctx)
@@ -250,7 +217,7 @@ func (b *Bus) Publish(ctx context.Context, topicARN string, message []byte) erro
 			panic(fmt.Sprintf("sns publish: encoding event: %v", err))
 		}
 		for range copies {
-			go b.deliver(delivery{sub: sub, topicARN: topicARN, messageID: messageID, messageSid: sid, payload: payload})
+			go b.deliver(delivery{sub: sub, topicARN: topicARN, messageID: messageID, messageSid: sid, message: message, payload: payload})
 		}
 	}
 	return nil
@@ -261,7 +228,11 @@ type delivery struct {
 	topicARN   string
 	messageID  string
 	messageSid string
-	payload    []byte
+	message    []byte // what was published
+	payload    []byte // the SNS event carrying it
+	// what, if not empty, names the event in a dead letter's summary (for
+	// events that are not SNS messages).
+	what string
 	// done, if not nil, gets nil after a success, or the last error once
 	// the event is dead-lettered.
 	done func(error)
@@ -272,9 +243,10 @@ type delivery struct {
 func (b *Bus) deliver(d delivery) {
 	defer b.finished()
 	fn := d.sub.fn
-	log := b.logger.With("function", fn.Name(), "message_id", d.messageID, "sid", d.messageSid)
-	ctx := trace.WithMessageSid(b.ctx, d.messageSid)
 	requestID := lambdaemu.NewUUID() // retries of an async invocation keep its request id
+	log := b.logger.With("function", fn.Name(), "message_id", d.messageID, "sid", d.messageSid, "request_id", requestID)
+	ctx := trace.WithMessageSid(b.ctx, d.messageSid)
+	total := len(b.cfg.RetryDelays) + 1
 
 	var lastErr error
 	attempts := 0
@@ -293,7 +265,8 @@ func (b *Bus) deliver(d delivery) {
 		start := b.cfg.Now()
 		_, err := fn.Invoke(ctx, requestID, d.payload, lambdaemu.MaxAsyncPayload)
 		if err == nil {
-			log.Info("lambda: invoked", "attempt", attempt+1, "duration_ms", b.cfg.Now().Sub(start).Milliseconds())
+			// The end of the function's hop (see package devlog).
+			log.Info("lambda: invoked", devlog.Hop(), "attempt", attempt+1, "of", total, "duration_ms", b.cfg.Now().Sub(start).Milliseconds())
 			if d.done != nil {
 				d.done(nil)
 			}
@@ -306,7 +279,12 @@ func (b *Bus) deliver(d delivery) {
 			// Lambda would not retry either.
 			break
 		}
-		log.Warn("lambda: invocation failed", "attempt", attempt+1, "error_type", fnErr.Type, "err", fnErr.Message)
+		attrs := []any{devlog.Hop(), "attempt", attempt + 1, "of", total, "duration_ms", b.cfg.Now().Sub(start).Milliseconds(),
+			"error_type", fnErr.Type, "err", fnErr.Message}
+		if attempt < len(b.cfg.RetryDelays) {
+			attrs = append(attrs, "retry_in", b.cfg.RetryDelays[attempt].String())
+		}
+		log.Warn("lambda: invocation failed", attrs...)
 	}
 	if b.ctx.Err() != nil {
 		log.Warn("lambda: shutting down; invocation abandoned", "err", lastErr)
@@ -316,73 +294,6 @@ func (b *Bus) deliver(d delivery) {
 	if d.done != nil {
 		d.done(lastErr)
 	}
-}
-
-func (b *Bus) deadLetter(d delivery, requestID string, attempts int, lastErr error, log *slog.Logger) {
-	errType, functionError := "", "Unhandled"
-	var fnErr *lambdaemu.Error
-	if errors.As(lastErr, &fnErr) {
-		errType = fnErr.Type
-		if !fnErr.Unhandled {
-			functionError = "Handled"
-		}
-	}
-	b.mu.Lock()
-	b.dead = append(b.dead, DeadLetter{
-		Function:   d.sub.fn.Name(),
-		TopicARN:   d.topicARN,
-		MessageID:  d.messageID,
-		MessageSid: d.messageSid,
-		Attempts:   attempts,
-		ErrorType:  errType,
-		Error:      errMessage(lastErr),
-		Time:       b.cfg.Now().UTC(),
-		Payload:    json.RawMessage(d.payload),
-	})
-	b.mu.Unlock()
-	log.Error("lambda: retries exhausted; event dead-lettered", "attempts", attempts, "err", lastErr)
-
-	if d.sub.onFailure == "" {
-		return
-	}
-	response, _ := json.Marshal(map[string]string{"errorMessage": errMessage(lastErr), "errorType": errType})
-	record, err := json.Marshal(InvocationRecord{
-		Version:   "1.0",
-		Timestamp: b.cfg.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
-		RequestContext: InvocationRequestContext{
-			RequestID:              requestID,
-			FunctionARN:            d.sub.fn.ARN() + ":$LATEST",
-			Condition:              "RetriesExhausted",
-			ApproximateInvokeCount: attempts,
-		},
-		RequestPayload:  json.RawMessage(d.payload),
-		ResponseContext: InvocationResponseContext{StatusCode: 200, ExecutedVersion: "$LATEST", FunctionError: functionError},
-		ResponsePayload: response,
-	})
-	if err != nil { // cannot happen: the payload is valid JSON
-		log.Error("lambda: encoding invocation record", "err", err)
-		return
-	}
-	log.Info("lambda: sending the invocation record to the on-failure destination", "destination", topicName(d.sub.onFailure))
-	if err := b.Publish(trace.WithMessageSid(b.ctx, d.messageSid), d.sub.onFailure, record); err != nil {
-		log.Error("lambda: on-failure destination refused the record", "err", err)
-	}
-}
-
-func errMessage(err error) string {
-	var fnErr *lambdaemu.Error
-	if errors.As(err, &fnErr) {
-		return fnErr.Message
-	}
-	return err.Error()
-}
-
-// DeadLetters returns the dead-lettered events, oldest first; never nil, so
-// that it encodes as a JSON list even when empty.
-func (b *Bus) DeadLetters() []DeadLetter {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]DeadLetter{}, b.dead...)
 }
 
 // Close waits for the deliveries in flight, retries and the messages they

@@ -159,6 +159,9 @@ func TestRetries(t *testing.T) {
 			if d.Function != "worker" || d.Attempts != 3 || d.MessageSid != "SM9" || !strings.Contains(d.Error, "transient failure") {
 				t.Errorf("dead letter = %+v", d)
 			}
+			if want := "worker gave up on message SM9 after 3 attempts: transient failure. Its on-failure destination, failures, was told."; d.Summary != want {
+				t.Errorf("dead letter summary = %q, want %q", d.Summary, want)
+			}
 			r := records[0]
 			if r.RequestContext.Condition != "RetriesExhausted" || r.RequestContext.ApproximateInvokeCount != 3 ||
 				r.RequestContext.FunctionARN != lambdaemu.FunctionARN("worker")+":$LATEST" || r.ResponseContext.FunctionError != "Handled" {
@@ -173,6 +176,36 @@ func TestRetries(t *testing.T) {
 				t.Errorf("responsePayload = %s, want the error", r.ResponsePayload)
 			}
 		})
+	}
+}
+
+// TestDeadLetterSummary: a dead letter reads as a sentence: what the
+// message asked for (as Config.Describe says), the errors of a joined
+// error on one line, and no Go type name.
+func TestDeadLetterSummary(t *testing.T) {
+	b := New(Config{RetryDelays: []time.Duration{}, Describe: func(m []byte) string { return `"` + string(m) + `"` }}, discard())
+	topic := b.CreateTopic("t")
+	fail := lambdaemu.NewFunction("worker", func(events.SNSEvent) error {
+		return errors.Join(errors.New("fetch the photo: status 500"), errors.New("claim not released"))
+	}, time.Second)
+	if err := b.Subscribe(topic, fail, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish(context.Background(), topic, []byte("face match celebs")); err != nil {
+		t.Fatal(err)
+	}
+	closeBus(t, b)
+	dead := b.DeadLetters()
+	if len(dead) != 1 {
+		t.Fatalf("DeadLetters = %+v, want one", dead)
+	}
+	want := `worker gave up on "face match celebs" after 1 attempt: fetch the photo: status 500; claim not released.`
+	if dead[0].Summary != want {
+		t.Errorf("summary = %q, want %q", dead[0].Summary, want)
+	}
+	raw, _ := json.Marshal(dead[0])
+	if strings.Contains(string(raw), "joinError") || strings.Contains(string(raw), "errorType") {
+		t.Errorf("dead letter %s names a Go type", raw)
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/crossfaas/crossfaas/internal/dev/devlog"
 	"github.com/crossfaas/crossfaas/internal/dev/lambdaemu"
 )
 
@@ -37,6 +38,13 @@ const DefaultIntegrationTimeout = 30 * time.Second
 
 // Config configures a Gateway. The zero value is usable.
 type Config struct {
+	// Hosts are the names the API answers for, as the Host header carries
+	// them ("127.0.0.1:8787", "localhost:8787"); case does not matter. A
+	// request for any other host gets 403 {"message":"Forbidden"} and
+	// reaches no function, as API Gateway answers a request for a domain it
+	// does not serve; the event's requestContext.domainName is always one
+	// of them. Empty means every host.
+	Hosts []string
 	// IntegrationTimeout is how long the gateway waits for a function
 	// before answering 503; zero means DefaultIntegrationTimeout.
 	IntegrationTimeout time.Duration
@@ -51,6 +59,8 @@ type Gateway struct {
 	logger *slog.Logger
 	apiID  string
 
+	hosts map[string]bool // lower case; nil: every host
+
 	mu     sync.RWMutex
 	routes map[string]*lambdaemu.Function // by route key, "POST /sms"
 }
@@ -64,12 +74,19 @@ func New(cfg Config, logger *slog.Logger) *Gateway {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Gateway{
+	g := &Gateway{
 		cfg:    cfg,
 		logger: logger,
 		apiID:  randomAPIID(),
 		routes: make(map[string]*lambdaemu.Function),
 	}
+	if len(cfg.Hosts) > 0 {
+		g.hosts = make(map[string]bool, len(cfg.Hosts))
+		for _, h := range cfg.Hosts {
+			g.hosts[strings.ToLower(h)] = true
+		}
+	}
+	return g
 }
 
 // Route sends requests matching routeKey ("METHOD /path", e.g. "GET
@@ -108,6 +125,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Apigw-Requestid", requestID)
 	log := g.logger.With("request_id", requestID, "method", r.Method, "path", r.URL.EscapedPath())
 
+	if g.hosts != nil && !g.hosts[strings.ToLower(r.Host)] {
+		log.Warn("gateway: request for a host this API does not serve", "host", r.Host, "status", http.StatusForbidden)
+		writeMessage(w, http.StatusForbidden, "Forbidden")
+		return
+	}
 	routeKey, fn := g.match(r.Method, r.URL.EscapedPath())
 	if fn == nil {
 		log.Info("gateway: no route", "status", http.StatusNotFound)
@@ -143,7 +165,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	out, err := fn.Invoke(ctx, requestID, payload, lambdaemu.MaxSyncPayload)
 	status := g.respond(ctx, w, out, err, log)
-	log.Info("gateway: request", "status", status, "duration_ms", g.cfg.Now().Sub(start).Milliseconds())
+	// The end of the function's hop (see package devlog).
+	log.Info("gateway: request", devlog.Hop(), "status", status, "duration_ms", g.cfg.Now().Sub(start).Milliseconds())
 }
 
 // respond writes the function's outcome and returns the status sent.

@@ -312,3 +312,52 @@ func TestRouting(t *testing.T) {
 		}
 	}
 }
+
+// TestHosts: with Hosts set, the gateway serves only requests for those
+// host names (in any case), and the event's domain name is the one the
+// client used; any other host gets API Gateway's 403 and no function runs.
+func TestHosts(t *testing.T) {
+	var got events.APIGatewayV2HTTPRequest
+	var lc lambdacontext.LambdaContext
+	g := New(Config{Hosts: []string{"127.0.0.1:8787", "localhost:8787"}}, discard())
+	if err := g.Route("POST /sms", capture(&got, &lc)); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(g)
+	defer srv.Close()
+	tests := []struct {
+		host       string
+		wantStatus int
+	}{
+		{"127.0.0.1:8787", 200},
+		{"localhost:8787", 200},
+		{"LocalHost:8787", 200},
+		{"localhost:8788", 403},
+		{"localhost", 403},
+		{"evil.example:8787", 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.host, func(t *testing.T) {
+			got = events.APIGatewayV2HTTPRequest{}
+			req, _ := http.NewRequest("POST", srv.URL+"/sms", strings.NewReader("a=b"))
+			req.Host = tt.host
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("POST /sms with Host %q = %d %s, want %d", tt.host, resp.StatusCode, body, tt.wantStatus)
+			}
+			switch {
+			case tt.wantStatus == 403 && strings.TrimSpace(string(body)) != `{"message":"Forbidden"}`:
+				t.Errorf("body = %s, want API Gateway's Forbidden", body)
+			case tt.wantStatus == 403 && got.RequestContext.RequestID != "":
+				t.Errorf("the function ran for host %q", tt.host)
+			case tt.wantStatus == 200 && got.RequestContext.DomainName != tt.host:
+				t.Errorf("domainName = %q, want the host used, %q", got.RequestContext.DomainName, tt.host)
+			}
+		})
+	}
+}

@@ -6,44 +6,33 @@
 //     the form webhook Twilio posts, signed with X-Twilio-Signature under
 //     the local auth token, so the real signature check runs; the photo is
 //     served at a Twilio-shaped media URL behind basic auth, like
-//     api.twilio.com; the TwiML answer appears as the ack SMS;
+//     api.twilio.com; the TwiML answer appears as the instant reply
+//     (webhook.go);
 //   - outbound: Send (a sleuth.SMSSender) and the Messages API endpoint
 //     (POST /2010-04-01/Accounts/{AccountSid}/Messages.json, for the real
-//     twilio-go client) deliver replies to the page's thread.
+//     twilio-go client) deliver replies to the page's thread (twilio.go).
 //
-// The page follows the thread over server-sent events and shows the
-// dead-letter list the dev bus keeps.
+// The page follows the thread over server-sent events (page.go). Each
+// reply names the message it answers; replies that explain why a command
+// could not be done are marked; messages that reached the webhook from
+// outside the page (a developer's script) are shown as such; the thread
+// can be cleared. This file holds the simulator and its thread.
 package phone
 
 import (
-	"bytes"
-	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha1"
-	"crypto/subtle"
 	"embed"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
-	"mime"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/crossfaas/crossfaas/internal/dev/trace"
 )
 
 //go:embed web
@@ -68,7 +57,8 @@ const webhookTimeout = 15 * time.Second
 type Config struct {
 	// AccountSID and AuthToken are the simulated Twilio account's
 	// credentials: webhooks are signed with AuthToken; media and the
-	// Messages API want them as basic auth. Required.
+	// Messages API want them as basic auth. Both are shown on the page.
+	// Required.
 	AccountSID string
 	AuthToken  string
 	// BaseURL is where the simulator is served, e.g.
@@ -99,16 +89,18 @@ type Config struct {
 type Entry struct {
 	Seq  int       `json:"seq"`
 	Time time.Time `json:"time"`
-	// Kind is "sent" (the phone texted the bot), "ack" (the TwiML answer to
-	// a sent message), "received" (an SMS the bot sent the phone) or
-	// "error" (Twilio could not reach the webhook).
+	// Kind is "sent" (a message to the bot: from the page, or from
+	// outside it when External), "ack" (the instant reply: the TwiML
+	// answer to a sent message), "received" (an SMS the bot sent the
+	// phone) or "error" (Twilio could not reach the webhook, or it
+	// refused the message).
 	Kind       string `json:"kind"`
 	From       string `json:"from"`
 	To         string `json:"to"`
 	Body       string `json:"body"`
 	MessageSid string `json:"messageSid,omitempty"`
-	// InReplyTo is the MessageSid of the sent message an ack or a reply
-	// answers, when known.
+	// InReplyTo is the MessageSid of the sent message an ack, a reply or
+	// an error answers, when known.
 	InReplyTo string `json:"inReplyTo,omitempty"`
 	// MediaURL is the Twilio media URL of a sent photo; MediaType its type.
 	MediaURL  string `json:"mediaUrl,omitempty"`
@@ -118,6 +110,15 @@ type Entry struct {
 	PreviewURL string `json:"previewUrl,omitempty"`
 	// Status is the webhook's HTTP status, for acks and errors.
 	Status int `json:"status,omitempty"`
+	// Problem marks an ack or a reply that explains why the command could
+	// not be done (a usage mistake, no face in the photo, a failure).
+	Problem bool `json:"problem,omitempty"`
+	// AwaitingReply marks an ack after which a reply will come: the
+	// command was accepted and published.
+	AwaitingReply bool `json:"awaitingReply,omitempty"`
+	// External marks a sent message that reached the webhook from outside
+	// the page, e.g. posted with curl.
+	External bool `json:"external,omitempty"`
 }
 
 // Simulator is the phone simulator. It is an http.Handler; its methods are
@@ -129,16 +130,24 @@ type Simulator struct {
 	done   chan struct{}
 	once   sync.Once
 
-	mu      sync.Mutex
-	entries []Entry
-	media   map[string]media // by MediaSid
-	notify  chan struct{}    // closed and replaced on every new entry
+	mu        sync.Mutex
+	entries   []Entry
+	seq       int               // the last sequence number given
+	clearedAt int               // entries up to this sequence number were cleared
+	sent      map[string]bool   // MessageSids of the messages sent, cleared or not
+	external  map[string]string // sender of each external message, by MessageSid
+	expect    map[string]bool   // MessageSids whose command was published
+	media     map[string]media
+	notify    chan struct{} // closed and replaced on every change
 }
 
+// media is a photo the page sent.
 type media struct {
 	messageSid  string
+	body        string // the text it came with
 	contentType string
 	data        []byte
+	time        time.Time
 }
 
 var (
@@ -183,11 +192,14 @@ func New(cfg Config, logger *slog.Logger) (*Simulator, error) {
 		cfg.Now = time.Now
 	}
 	s := &Simulator{
-		cfg:    cfg,
-		logger: logger,
-		done:   make(chan struct{}),
-		media:  make(map[string]media),
-		notify: make(chan struct{}),
+		cfg:      cfg,
+		logger:   logger,
+		done:     make(chan struct{}),
+		sent:     make(map[string]bool),
+		external: make(map[string]string),
+		expect:   make(map[string]bool),
+		media:    make(map[string]media),
+		notify:   make(chan struct{}),
 	}
 	static, err := fs.Sub(webFS, "web")
 	if err != nil {
@@ -198,12 +210,14 @@ func New(cfg Config, logger *slog.Logger) (*Simulator, error) {
 	mux.HandleFunc("GET /api/info", s.handleInfo)
 	// Any web page the developer visits could post to the simulator, and
 	// so text the bot (with --cloud: Rekognition calls and real SMS on
-	// the developer's accounts); only the simulator's own page may.
+	// the developer's accounts) or clear the thread; only the simulator's
+	// own page may.
 	sameOrigin := http.NewCrossOriginProtection()
 	sameOrigin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "cross-origin request refused: only the phone simulator's page may send messages")
 	}))
 	mux.Handle("POST /api/messages", sameOrigin.Handler(http.HandlerFunc(s.handleSend)))
+	mux.Handle("DELETE /api/thread", sameOrigin.Handler(http.HandlerFunc(s.handleClear)))
 	mux.HandleFunc("GET /api/thread", s.handleThread)
 	mux.HandleFunc("GET /api/events", s.handleEvents)
 	mux.HandleFunc("GET /api/preview/{media}", s.handlePreview)
@@ -240,499 +254,106 @@ func (s *Simulator) Thread(after int) []Entry {
 	return slices.Clone(s.entries[i:])
 }
 
-// Changed returns a channel closed at the next new entry.
+// Changed returns a channel closed at the next change of the thread (an
+// entry added, the thread cleared).
 func (s *Simulator) Changed() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.notify
 }
 
+// changed wakes the event streams; s.mu must be held.
+func (s *Simulator) changed() {
+	close(s.notify)
+	s.notify = make(chan struct{})
+}
+
 func (s *Simulator) add(e Entry) Entry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e.Seq = len(s.entries) + 1
+	s.seq++
+	e.Seq = s.seq
 	e.Time = s.cfg.Now().UTC()
+	if e.Kind == "sent" && e.MessageSid != "" {
+		s.sent[e.MessageSid] = true
+		if e.External {
+			s.external[e.MessageSid] = e.From
+		}
+	}
 	s.entries = append(s.entries, e)
-	close(s.notify)
-	s.notify = make(chan struct{})
+	s.changed()
 	return e
 }
 
-// Photo is an image attached to a message.
-type Photo struct {
-	ContentType string // as the phone reports it; sniffed when empty
-	Data        []byte
-}
-
-// Result is the outcome of a sent message.
-type Result struct {
-	MessageSid string `json:"messageSid"`
-	// Status is the webhook's HTTP status (0 when it could not be reached).
-	Status int `json:"status"`
-	// Ack is the text of the TwiML <Message> answered, if any.
-	Ack string `json:"ack"`
-	// Error explains a failed webhook (Twilio's error 11200).
-	Error string `json:"error,omitempty"`
-}
-
-// SendMessage texts body, with photo if not nil, from the simulated phone
-// to the Twilio number: it posts the signed webhook Twilio would and
-// records the message and its TwiML answer in the thread.
-func (s *Simulator) SendMessage(ctx context.Context, body string, photo *Photo) (Result, error) {
-	// Twilio's ids of messages with media start with MM, of plain SMS
-	// with SM.
-	messageSid := newSid("SM")
-	if photo != nil {
-		messageSid = newSid("MM")
-	}
-	log := s.logger.With("sid", messageSid)
-	params := s.webhookParams(messageSid, body)
-	sent := Entry{Kind: "sent", From: s.cfg.UserNumber, To: s.cfg.TwilioNumber, Body: body, MessageSid: messageSid}
-	if photo != nil {
-		contentType := photo.ContentType
-		if mt, _, err := mime.ParseMediaType(contentType); err != nil || mt == "application/octet-stream" {
-			contentType = http.DetectContentType(photo.Data)
-		}
-		contentType, _, _ = strings.Cut(contentType, ";")
-		mediaSid := newSid("ME")
-		s.mu.Lock()
-		s.media[mediaSid] = media{messageSid: messageSid, contentType: contentType, data: photo.Data}
-		s.mu.Unlock()
-		mediaURL := fmt.Sprintf("%s/2010-04-01/Accounts/%s/Messages/%s/Media/%s", s.cfg.BaseURL, s.cfg.AccountSID, messageSid, mediaSid)
-		params.Set("NumMedia", "1")
-		params.Set("MediaContentType0", contentType)
-		params.Set("MediaUrl0", mediaURL)
-		sent.MediaURL, sent.MediaType, sent.PreviewURL = mediaURL, contentType, "/api/preview/"+mediaSid
-		log = log.With("media_type", contentType, "media_bytes", len(photo.Data))
-	}
-	s.add(sent)
-	log.Info("phone: texting the bot", "body", body)
-
-	res := Result{MessageSid: messageSid}
-	status, answer, err := s.postWebhook(ctx, params)
-	res.Status = status
-	switch {
-	case err != nil:
-		res.Error = fmt.Sprintf("Twilio error 11200: the webhook %s could not be reached: %v", s.cfg.WebhookURL, err)
-	case status < 200 || status > 299:
-		res.Error = fmt.Sprintf("Twilio error 11200: the webhook %s answered HTTP %d", s.cfg.WebhookURL, status)
-		if len(answer) > 0 {
-			res.Error += ": " + clip(string(answer), 200)
-		}
-	default:
-		ack, err := twimlMessages(answer)
-		if err != nil {
-			res.Error = "Twilio error 12100: the webhook's answer is not valid TwiML: " + err.Error()
-			break
-		}
-		res.Ack = strings.Join(ack, "\n")
-	}
-	if res.Error != "" {
-		log.Warn("phone: webhook failed", "status", status, "err", res.Error)
-		s.add(Entry{Kind: "error", Body: res.Error, InReplyTo: messageSid, Status: status})
-		return res, nil
-	}
-	log.Info("phone: webhook answered", "status", status, "ack", res.Ack)
-	if res.Ack != "" {
-		// Twilio sends the TwiML <Message> back as an SMS.
-		s.add(Entry{Kind: "ack", From: s.cfg.TwilioNumber, To: s.cfg.UserNumber, Body: res.Ack, InReplyTo: messageSid, Status: status})
-	}
-	return res, nil
-}
-
-// webhookParams returns the form Twilio posts for an inbound SMS.
-func (s *Simulator) webhookParams(messageSid, body string) url.Values {
-	return url.Values{
-		"AccountSid":    {s.cfg.AccountSID},
-		"ApiVersion":    {"2010-04-01"},
-		"Body":          {body},
-		"From":          {s.cfg.UserNumber},
-		"FromCity":      {"SAN FRANCISCO"},
-		"FromCountry":   {"US"},
-		"FromState":     {"CA"},
-		"FromZip":       {"94105"},
-		"MessageSid":    {messageSid},
-		"NumMedia":      {"0"},
-		"NumSegments":   {strconv.Itoa(max(1, (len(body)+152)/153))},
-		"SmsMessageSid": {messageSid},
-		"SmsSid":        {messageSid},
-		"SmsStatus":     {"received"},
-		"To":            {s.cfg.TwilioNumber},
-		"ToCity":        {""},
-		"ToCountry":     {"US"},
-		"ToState":       {""},
-		"ToZip":         {""},
-	}
-}
-
-// postWebhook posts the signed form to the webhook and returns the status
-// and body of the answer.
-func (s *Simulator) postWebhook(ctx context.Context, params url.Values) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.WebhookURL, strings.NewReader(params.Encode()))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("User-Agent", "TwilioProxy/1.1")
-	req.Header.Set("Accept", "*/*")
-	req.Header.Set("X-Twilio-Signature", Signature(s.cfg.AuthToken, s.cfg.WebhookURL, params))
-	req.Header.Set("I-Twilio-Idempotency-Token", newUUID())
-	resp, err := s.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return resp.StatusCode, nil, fmt.Errorf("reading the answer: %w", err)
-	}
-	return resp.StatusCode, answer, nil
-}
-
-// Signature returns the X-Twilio-Signature Twilio sends with a form
-// webhook: base64(HMAC-SHA1(authToken, url + every parameter's name and
-// value, sorted by name)). Only each name's first value counts, as in
-// Twilio's own validators.
-func Signature(authToken, webhookURL string, params url.Values) string {
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString(webhookURL)
-	for _, k := range keys {
-		b.WriteString(k)
-		if len(params[k]) > 0 {
-			b.WriteString(params[k][0])
-		}
-	}
-	mac := hmac.New(sha1.New, []byte(authToken))
-	mac.Write([]byte(b.String()))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
-}
-
-// twimlMessages returns the text of every <Message> in a TwiML document;
-// an empty answer (or an empty <Response/>) has none.
-func twimlMessages(doc []byte) ([]string, error) {
-	if len(bytes.TrimSpace(doc)) == 0 {
-		return nil, nil
-	}
-	var resp struct {
-		XMLName  xml.Name `xml:"Response"`
-		Messages []struct {
-			Text string `xml:",chardata"`
-			Body string `xml:"Body"`
-		} `xml:"Message"`
-	}
-	if err := xml.Unmarshal(doc, &resp); err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, m := range resp.Messages {
-		text := strings.TrimSpace(m.Text)
-		if text == "" {
-			text = strings.TrimSpace(m.Body)
-		}
-		if text != "" {
-			out = append(out, text)
-		}
-	}
-	return out, nil
-}
-
-// Send delivers an SMS from the bot to the simulated phone's thread. It
-// implements sleuth.SMSSender; the MessageSid the context carries (see
-// package trace) links the reply to the message it answers.
-func (s *Simulator) Send(ctx context.Context, from, to, body string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("phone send: %w", err)
-	}
-	if to == "" || body == "" {
-		return fmt.Errorf("phone send: to %q and body %q must not be empty", to, body)
-	}
-	s.receive(trace.MessageSid(ctx), from, to, body)
-	return nil
-}
-
-func (s *Simulator) receive(inReplyTo, from, to, body string) Entry {
-	e := s.add(Entry{Kind: "received", From: from, To: to, Body: body, MessageSid: newSid("SM"), InReplyTo: inReplyTo})
-	log := s.logger.With("sid", inReplyTo, "sms_sid", e.MessageSid, "from", from, "to", to)
-	if to != s.cfg.UserNumber {
-		log.Warn("phone: SMS to a number that is not the simulated phone", "body", body)
-	} else {
-		log.Info("phone: SMS received", "body", body)
-	}
-	return e
-}
-
-func (s *Simulator) handleInfo(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{
-		"userNumber":   s.cfg.UserNumber,
-		"twilioNumber": s.cfg.TwilioNumber,
-		"webhookUrl":   s.cfg.WebhookURL,
-		"accountSid":   s.cfg.AccountSID,
-		"mode":         s.cfg.Mode,
-		"maxUpload":    s.cfg.MaxUpload,
-	})
-}
-
-// handleSend is the page's "send" button: a multipart form with "body" and
-// an optional "media" file.
-func (s *Simulator) handleSend(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload+64<<10)
-	if err := r.ParseMultipartForm(1 << 20); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the photo is larger than the simulator's %d MiB limit", s.cfg.MaxUpload>>20))
-			return
-		}
-		writeError(w, http.StatusBadRequest, "send a multipart form with a body field and an optional media file: "+err.Error())
-		return
-	}
-	defer r.MultipartForm.RemoveAll()
-	body := r.FormValue("body")
-	var photo *Photo
-	if file, header, err := r.FormFile("media"); err == nil {
-		defer file.Close()
-		data, err := io.ReadAll(file)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "reading the photo: "+err.Error())
-			return
-		}
-		if len(data) > 0 {
-			photo = &Photo{ContentType: header.Header.Get("Content-Type"), Data: data}
-		}
-	} else if !errors.Is(err, http.ErrMissingFile) {
-		writeError(w, http.StatusBadRequest, "reading the photo: "+err.Error())
-		return
-	}
-	if strings.TrimSpace(body) == "" && photo == nil {
-		writeError(w, http.StatusBadRequest, "type a message or attach a photo")
-		return
-	}
-	res, err := s.SendMessage(r.Context(), body, photo)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
-}
-
-func (s *Simulator) handleThread(w http.ResponseWriter, r *http.Request) {
-	after, _ := strconv.Atoi(r.URL.Query().Get("after"))
-	writeJSON(w, http.StatusOK, s.Thread(after))
-}
-
-// handleEvents streams the thread as server-sent events, one "entry"
-// event per entry, resuming after Last-Event-ID.
-func (s *Simulator) handleEvents(w http.ResponseWriter, r *http.Request) {
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		writeError(w, http.StatusInternalServerError, "streaming unsupported")
-		return
-	}
-	after, _ := strconv.Atoi(r.Header.Get("Last-Event-ID"))
-	if q := r.URL.Query().Get("after"); q != "" {
-		after, _ = strconv.Atoi(q)
-	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, "retry: 1000\n\n")
-	flusher.Flush()
-
-	heartbeat := time.NewTicker(15 * time.Second)
-	defer heartbeat.Stop()
-	for {
-		changed := s.Changed()
-		for _, e := range s.Thread(after) {
-			data, _ := json.Marshal(e)
-			fmt.Fprintf(w, "id: %d\nevent: entry\ndata: %s\n\n", e.Seq, data)
-			after = e.Seq
-		}
-		flusher.Flush()
-		select {
-		case <-changed:
-		case <-heartbeat.C:
-			fmt.Fprint(w, ": keep-alive\n\n")
-		case <-r.Context().Done():
-			return
-		case <-s.done:
-			return
-		}
-	}
-}
-
-func (s *Simulator) handleDeadLetters(w http.ResponseWriter, r *http.Request) {
-	var letters any = []any{}
-	if s.cfg.DeadLetters != nil {
-		letters = s.cfg.DeadLetters()
-	}
-	writeJSON(w, http.StatusOK, letters)
-}
-
-// authorized checks basic auth against the account's credentials, and
-// answers 401 like Twilio when they do not match.
-func (s *Simulator) authorized(w http.ResponseWriter, r *http.Request) bool {
-	user, pass, ok := r.BasicAuth()
-	if ok && subtle.ConstantTimeCompare([]byte(user), []byte(s.cfg.AccountSID)) == 1 &&
-		subtle.ConstantTimeCompare([]byte(pass), []byte(s.cfg.AuthToken)) == 1 &&
-		r.PathValue("account") == s.cfg.AccountSID {
-		return true
-	}
-	w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
-	writeJSON(w, http.StatusUnauthorized, map[string]any{
-		"code": 20003, "message": "Authenticate", "more_info": "https://www.twilio.com/docs/errors/20003", "status": 401,
-	})
-	return false
-}
-
-// handleMedia serves an attached photo like api.twilio.com serves media
-// with HTTP basic authentication enabled.
-func (s *Simulator) handleMedia(w http.ResponseWriter, r *http.Request) {
-	if !s.authorized(w, r) {
-		return
-	}
+// Clear empties the thread. Sequence numbers go on from where they were,
+// and the photos stay available to the collections panel.
+func (s *Simulator) Clear() {
 	s.mu.Lock()
-	m, ok := s.media[r.PathValue("media")]
-	s.mu.Unlock()
-	if !ok || m.messageSid != r.PathValue("message") {
-		writeJSON(w, http.StatusNotFound, map[string]any{
-			"code": 20404, "message": "The requested resource " + r.URL.Path + " was not found",
-			"more_info": "https://www.twilio.com/docs/errors/20404", "status": 404,
-		})
-		return
-	}
-	w.Header().Set("Content-Type", m.contentType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(m.data)))
-	w.Header().Set("Cache-Control", "private, max-age=600")
-	_, _ = w.Write(m.data)
+	defer s.mu.Unlock()
+	s.entries = nil
+	s.clearedAt = s.seq
+	s.changed()
 }
 
-// handlePreview serves a sent photo to the page, if it is an image the
-// browser can show safely.
-func (s *Simulator) handlePreview(w http.ResponseWriter, r *http.Request) {
+// cleared returns the sequence number up to which the thread was cleared.
+func (s *Simulator) cleared() int {
 	s.mu.Lock()
-	m, ok := s.media[r.PathValue("media")]
-	s.mu.Unlock()
-	if !ok || !strings.HasPrefix(m.contentType, "image/") || m.contentType == "image/svg+xml" {
-		http.NotFound(w, r)
-		return
+	defer s.mu.Unlock()
+	return s.clearedAt
+}
+
+// ExpectReply records that the command of the message sid was published:
+// a reply will come. `crossfaas dev` calls it from the request function's
+// publisher, so the page can show the message as waiting.
+func (s *Simulator) ExpectReply(sid string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expect[sid] = true
+}
+
+func (s *Simulator) expecting(sid string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.expect[sid]
+}
+
+// externalSender reports whether number sent the external message sid: a
+// reply to it goes to that number, not to the simulated phone's.
+func (s *Simulator) externalSender(sid, number string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	from, ok := s.external[sid]
+	return ok && from == number
+}
+
+// Sent reports whether the simulator knows the message sid: the page sent
+// it, or it was recorded as external.
+func (s *Simulator) Sent(sid string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sent[sid]
+}
+
+// SentPhoto is a photo texted from the page.
+type SentPhoto struct {
+	MessageSid  string
+	Body        string // the text sent with it
+	ContentType string
+	PreviewURL  string // where the page loads it
+	Time        time.Time
+}
+
+// Photos returns the photos texted from the page, oldest first, the
+// cleared ones included.
+func (s *Simulator) Photos() []SentPhoto {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []SentPhoto
+	for id, m := range s.media {
+		out = append(out, SentPhoto{MessageSid: m.messageSid, Body: m.body, ContentType: m.contentType, PreviewURL: previewPath(id), Time: m.time})
 	}
-	w.Header().Set("Content-Type", m.contentType)
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	_, _ = w.Write(m.data)
+	slices.SortFunc(out, func(a, b SentPhoto) int { return a.Time.Compare(b.Time) })
+	return out
 }
 
-// MessageSidHeader is the request header through which a dev client of
-// the Messages API may say which inbound message it answers (see
-// Transport); Twilio has no such thing and ignores it.
-const MessageSidHeader = "X-Crossfaas-Message-Sid"
-
-// Transport wraps next (http.DefaultTransport when nil) to send the
-// MessageSid a request's context carries (see package trace) in
-// MessageSidHeader, so replies sent through the Messages API are linked to
-// the message they answer.
-func Transport(next http.RoundTripper) http.RoundTripper {
-	if next == nil {
-		next = http.DefaultTransport
-	}
-	return roundTripper(func(req *http.Request) (*http.Response, error) {
-		if sid := trace.MessageSid(req.Context()); sid != "" {
-			req = req.Clone(req.Context())
-			req.Header.Set(MessageSidHeader, sid)
-		}
-		return next.RoundTrip(req)
-	})
-}
-
-type roundTripper func(*http.Request) (*http.Response, error)
-
-func (f roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
-
-// handleCreateMessage is Twilio's Messages API, for twilio-go clients
-// pointed at the simulator: the message lands in the thread.
-func (s *Simulator) handleCreateMessage(w http.ResponseWriter, r *http.Request) {
-	if !s.authorized(w, r) {
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		writeTwilioError(w, 21602, "The request body is not a form: "+err.Error())
-		return
-	}
-	to, from, body := r.PostForm.Get("To"), r.PostForm.Get("From"), r.PostForm.Get("Body")
-	switch {
-	case to == "":
-		writeTwilioError(w, 21604, "A 'To' phone number is required.")
-		return
-	case from == "" && r.PostForm.Get("MessagingServiceSid") == "":
-		writeTwilioError(w, 21603, "A 'From' phone number is required.")
-		return
-	case from != "" && from != s.cfg.TwilioNumber:
-		// The account's only number is the one the phone texts.
-		writeTwilioError(w, 21606, fmt.Sprintf("The From phone number %s is not a valid, SMS-capable inbound phone number or short code for your account.", from))
-		return
-	case body == "" && r.PostForm.Get("MediaUrl") == "":
-		writeTwilioError(w, 21602, "Message body is required.")
-		return
-	case len([]rune(body)) > 1600:
-		writeTwilioError(w, 21617, "The concatenated message body exceeds the 1600 character limit.")
-		return
-	}
-	e := s.receive(r.Header.Get(MessageSidHeader), from, to, body)
-	now := e.Time.Format(time.RFC1123Z)
-	uri := fmt.Sprintf("/2010-04-01/Accounts/%s/Messages/%s.json", s.cfg.AccountSID, e.MessageSid)
-	writeJSON(w, http.StatusCreated, map[string]any{
-		"account_sid": s.cfg.AccountSID, "api_version": "2010-04-01", "body": body,
-		"date_created": now, "date_sent": nil, "date_updated": now, "direction": "outbound-api",
-		"error_code": nil, "error_message": nil, "from": from, "messaging_service_sid": nil,
-		"num_media": "0", "num_segments": "1", "price": nil, "price_unit": "USD",
-		"sid": e.MessageSid, "status": "queued", "to": to, "uri": uri,
-		"subresource_uris": map[string]string{"media": strings.TrimSuffix(uri, ".json") + "/Media.json"},
-	})
-}
-
-func writeTwilioError(w http.ResponseWriter, code int, message string) {
-	writeJSON(w, http.StatusBadRequest, map[string]any{
-		"code": code, "message": message, "more_info": fmt.Sprintf("https://www.twilio.com/docs/errors/%d", code), "status": 400,
-	})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, message string) {
-	writeJSON(w, status, map[string]string{"error": message})
-}
-
-// newSid returns a Twilio-shaped id: prefix and 32 hex digits.
-func newSid(prefix string) string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return prefix + hex.EncodeToString(b[:])
-}
-
-// NewAccountSID returns a random account SID for a local account.
-func NewAccountSID() string { return newSid("AC") }
-
-// NewAuthToken returns a random 32-hex-digit auth token.
-func NewAuthToken() string { return newSid("")[:32] }
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}
+func previewPath(mediaSid string) string { return "/api/preview/" + mediaSid }

@@ -21,3 +21,18 @@ func MessageSid(ctx context.Context) string {
 	sid, _ := ctx.Value(messageSidKey{}).(string)
 	return sid
 }
+
+type problemKey struct{}
+
+// WithProblem returns a copy of ctx saying that the SMS sent under it
+// explains why a command could not be done (sleuth.Reply.Error, or the
+// failure function's apology), so the phone simulator shows it apart.
+func WithProblem(ctx context.Context) context.Context {
+	return context.WithValue(ctx, problemKey{}, true)
+}
+
+// Problem reports whether ctx was made by WithProblem.
+func Problem(ctx context.Context) bool {
+	p, _ := ctx.Value(problemKey{}).(bool)
+	return p
+}

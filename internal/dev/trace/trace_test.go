@@ -24,3 +24,12 @@ func TestMessageSid(t *testing.T) {
 		})
 	}
 }
+
+func TestProblem(t *testing.T) {
+	if Problem(context.Background()) {
+		t.Errorf("Problem(background) = true, want false")
+	}
+	if !Problem(WithMessageSid(WithProblem(context.Background()), "SM1")) {
+		t.Errorf("Problem(WithProblem(...)) = false, want true")
+	}
+}

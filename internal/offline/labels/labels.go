@@ -20,6 +20,7 @@ package labels
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	_ "image/gif" // the formats Cloud Vision also takes, minus the exotic ones
@@ -34,6 +35,7 @@ import (
 
 	"github.com/crossfaas/crossfaas/functions/labeler"
 	"github.com/crossfaas/crossfaas/functions/labeler/imageuri"
+	"github.com/crossfaas/crossfaas/internal/egress"
 	"github.com/crossfaas/crossfaas/internal/offline/faces"
 	_ "golang.org/x/image/bmp"
 	_ "golang.org/x/image/webp"
@@ -62,7 +64,10 @@ var _ labeler.Annotator = (*Engine)(nil)
 
 // New returns an Engine that fetches images with client; nil means
 // http.DefaultClient. Give it a client with a timeout, or give Annotate
-// contexts with deadlines (the labeler's handler does).
+// contexts with deadlines (the labeler's handler does), and, when others
+// may ask for fetches, an egress policy (egress.Policy.Client): a
+// connection it refuses is reported as such, an ErrUnusableImage saying
+// "refused to fetch it".
 func New(client *http.Client) *Engine {
 	if client == nil {
 		client = http.DefaultClient
@@ -134,7 +139,13 @@ func (e *Engine) fetch(ctx context.Context, imageURI string) ([]byte, string, er
 	req.Header.Set("Accept", "image/jpeg, image/png, image/gif;q=0.9, */*;q=0.1")
 	resp, err := e.client.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
+		var refused *egress.RefusedError
+		switch {
+		case errors.As(err, &refused):
+			// The client's egress policy (see New), for this URL or a
+			// redirect.
+			return nil, "", fmt.Errorf("%w: refused to fetch it: %w", labeler.ErrUnusableImage, refused)
+		case ctx.Err() != nil:
 			return nil, "", fmt.Errorf("fetch %s: %w", imageURI, ctx.Err())
 		}
 		return nil, "", fmt.Errorf("%w: cannot fetch it: %w", labeler.ErrUnusableImage, err)

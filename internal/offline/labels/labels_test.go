@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/crossfaas/crossfaas/functions/labeler"
+	"github.com/crossfaas/crossfaas/internal/egress"
 	"github.com/crossfaas/crossfaas/internal/offline/faces/facetest"
 )
 
@@ -277,6 +278,35 @@ func TestAnnotateUnusableImages(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.wantMsg) {
 				t.Errorf("Annotate(%q) error = %q, want it to contain %q", tt.uri, err, tt.wantMsg)
+			}
+		})
+	}
+}
+
+// TestAnnotateRefused: with an egress policy, a refused address is
+// reported as a refusal, for the URL itself (after name resolution) and for
+// a redirect.
+func TestAnnotateRefused(t *testing.T) {
+	srv := newServer(t, nil)
+	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
+	redirecting := httptest.NewServer(http.RedirectHandler("http://0.0.0.0:"+port+"/a.png", http.StatusFound))
+	t.Cleanup(redirecting.Close)
+	tests := []struct {
+		name   string
+		policy egress.Policy
+		uri    string
+		want   string
+	}{
+		{"loopback beyond loopback", egress.Policy{}, srv.URL + "/a.png", "refused to fetch it: refused to connect to 127.0.0.1"},
+		{"a name resolving to loopback", egress.Policy{}, "http://localhost:" + port + "/a.png", "refused to fetch it: refused to connect to"},
+		{"unspecified address", egress.Policy{AllowPrivate: true}, "http://0.0.0.0:" + port + "/a.png", "refused to fetch it: refused to connect to 0.0.0.0"},
+		{"redirect to a refused address", egress.Policy{AllowPrivate: true}, redirecting.URL + "/x", "refused to fetch it: refused to connect to 0.0.0.0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(tt.policy.Client(5*time.Second)).Annotate(context.Background(), tt.uri)
+			if !errors.Is(err, labeler.ErrUnusableImage) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Annotate(%q) = %v, want an ErrUnusableImage containing %q", tt.uri, err, tt.want)
 			}
 		})
 	}
