@@ -274,6 +274,25 @@ func TestSameEventThreeTimes(t *testing.T) {
 	if r := w.result(t, "fight.jpg"); r.State != StateDone || r.Verdict != VerdictUnsafe {
 		t.Errorf("sidecar = %+v", r)
 	}
+
+	// A safe image stays where it is: only the sidecar tells the later
+	// deliveries it is done.
+	w.vision.SetSafeSearch(labelertest.Likelihoods(visionpb.Likelihood_VERY_UNLIKELY))
+	ev = w.upload(t, "calm.jpg", testJPEG(t, 64, 64))
+	for i := range 3 {
+		if err := h.Handle(context.Background(), ev); err != nil {
+			t.Fatalf("delivery %d: %v", i+1, err)
+		}
+	}
+	if n := w.labelerCalls.Load(); n != 2 {
+		t.Errorf("the labeler was called %d times in all, want 2 (once per image)", n)
+	}
+	if n := w.s3.Count("PutObject", "results/calm.jpg.json"); n != 1 {
+		t.Errorf("the safe image's sidecar was written %d times, want 1", n)
+	}
+	if n := w.s3.Count("PutObjectTagging", "incoming/calm.jpg"); n != 1 {
+		t.Errorf("the safe image was tagged %d times, want 1", n)
+	}
 }
 
 // TestCrashBetweenCopyAndDelete: the delete fails (every attempt of the
