@@ -135,11 +135,12 @@ func TestPrivateLinkByDefault(t *testing.T) {
 			t.Fatalf("%d workload identity user bindings, want 2 (proxy, inspector)", len(bindings))
 		}
 		// The proxy's keeps its name from before the inspector existed.
-		if bindings[0].Name != "private-link-workload-identity-user" {
-			t.Errorf("first binding is %s, want private-link-workload-identity-user", bindings[0].Name)
+		names := map[string]string{
+			proxyRole:     "private-link-workload-identity-user",
+			inspectorRole: "private-link-workload-identity-user-" + inspectorRole,
 		}
-		for i, role := range []string{proxyRole, inspectorRole} {
-			binding := bindings[i]
+		for _, role := range []string{proxyRole, inspectorRole} {
+			binding := m.named(t, typeAccountIAMMember, names[role])
 			want := "principalSet://iam.googleapis.com/projects/" + mockProjectNumber + "/locations/global/workloadIdentityPools/" +
 				pool.Inputs["workloadIdentityPoolId"].(string) + "/attribute.aws_role/arn:aws:sts::" + mockAccount + ":assumed-role/" + role
 			for _, c := range []struct {
