@@ -47,6 +47,8 @@ func TestRealBuild(t *testing.T) {
 	sleuthHash := base64.StdEncoding.EncodeToString(fileSHA256(t, sleuthZip))
 	requestZip := filepath.Join(out, "sleuth-request.zip")
 	requestHash := base64.StdEncoding.EncodeToString(fileSHA256(t, requestZip))
+	inspectorZip := filepath.Join(out, "inspector.zip")
+	inspectorHash := base64.StdEncoding.EncodeToString(fileSHA256(t, inspectorZip))
 	for _, fn := range run.mocks.all(typeLambda) {
 		zip, hash := sleuthZip, sleuthHash
 		switch fn.Name {
@@ -54,6 +56,8 @@ func TestRealBuild(t *testing.T) {
 			continue
 		case "sleuth-request-function":
 			zip, hash = requestZip, requestHash
+		case "uploads-inspector-function":
+			zip, hash = inspectorZip, inspectorHash
 		}
 		if code, ok := fn.Inputs["code"].(*archive.Archive); !ok || code.Path != zip || fn.Inputs["sourceCodeHash"] != hash {
 			t.Errorf("%s code = %#v (hash %v), want the archive %s (hash %s)", fn.Name, fn.Inputs["code"], fn.Inputs["sourceCodeHash"], zip, hash)
@@ -80,6 +84,7 @@ func TestRealBuild(t *testing.T) {
 		{proxyZip, 3 * 1024 * 1024},
 		{sleuthZip, 8 * 1024 * 1024},
 		{requestZip, 8 * 1024 * 1024},
+		{inspectorZip, 8 * 1024 * 1024},
 	} {
 		info, err := os.Stat(limit.zip)
 		if err != nil {
@@ -90,8 +95,7 @@ func TestRealBuild(t *testing.T) {
 			t.Errorf("%s is %d bytes, want at most %d (%.0f MiB)", filepath.Base(limit.zip), info.Size(), limit.max, float64(limit.max)/(1<<20))
 		}
 	}
-
-	want := map[string]string{"proxy": hex.EncodeToString(proxySum), "labeler": labelerSum, "sleuth": hex.EncodeToString(fileSHA256(t, sleuthZip)), "sleuth-request": hex.EncodeToString(fileSHA256(t, requestZip))}
+	want := map[string]string{"proxy": hex.EncodeToString(proxySum), "labeler": labelerSum, "sleuth": hex.EncodeToString(fileSHA256(t, sleuthZip)), "sleuth-request": hex.EncodeToString(fileSHA256(t, requestZip)), "inspector": hex.EncodeToString(fileSHA256(t, inspectorZip))}
 	got, _ := run.outputs["artifacts"].(map[string]string)
 	for name, sum := range want {
 		if got[name] != sum {

@@ -37,7 +37,7 @@ func TestComponentsRefuseNilArgs(t *testing.T) {
 		{"NewPrivateLink", func(ctx *pulumi.Context) error { _, err := NewPrivateLink(ctx, "x", nil); return err }},
 		{"NewPrivateLink without labeler", func(ctx *pulumi.Context) error {
 			_, err := NewPrivateLink(ctx, "x", &PrivateLinkArgs{Project: "p", Prefix: "crossfaas-dev", CallerAccountID: "caller",
-				AWSAccountID: mockAccount, ProxyRoleName: "crossfaas-dev-proxy"})
+				AWSAccountID: mockAccount, CallerRoleNames: []string{"crossfaas-dev-proxy"}})
 			return err
 		}},
 		{"NewLabeler without build account", func(ctx *pulumi.Context) error {

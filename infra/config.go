@@ -47,6 +47,14 @@ const (
 	// defaultMatchThreshold is worker.DefaultThreshold, the similarity
 	// Rekognition must report for a face to match.
 	defaultMatchThreshold = 85
+
+	// defaultUploadMaxMiB is the largest upload inspected; maxUploadMaxMiB
+	// is Cloud Vision's limit on one image (20 MB).
+	defaultUploadMaxMiB = 10
+	maxUploadMaxMiB     = 19
+	// maxLabelLanguages is the labeler's limit of languages per request.
+	maxLabelLanguages       = 10
+	defaultSafeSearchAction = "quarantine"
 )
 
 // Limits of the sleuth Lambdas' timeouts.
@@ -103,6 +111,9 @@ var (
 	// twilioAccountSIDPattern is the shape of a Twilio account SID; it
 	// catches the SID and the auth token set the wrong way round.
 	twilioAccountSIDPattern = regexp.MustCompile(`^AC[0-9a-fA-F]{32}$`)
+	// languagePattern is a language code as the labeler takes it (see
+	// labeler.ParseLanguages): "es", "zh-CN", "sr-Latn".
+	languagePattern = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$`)
 )
 
 // Config is the stack's configuration, read once from Pulumi config with
@@ -166,6 +177,17 @@ type Config struct {
 	// They reach the functions only through SSM SecureString parameters.
 	TwilioAccountSID pulumi.StringOutput
 	TwilioAuthToken  pulumi.StringOutput
+
+	// UploadMaxMiB is the largest upload the inspector labels (and the
+	// labeler accepts), in MiB.
+	UploadMaxMiB int
+	// LabelLanguages are the languages the uploads' labels are translated
+	// into; empty turns translation off (and grants the labeler no
+	// Translation role).
+	LabelLanguages []string
+	// SafeSearchAction is what happens to an unsafe upload: quarantine,
+	// blur or tag.
+	SafeSearchAction string
 }
 
 // LoadConfig reads the stack's configuration from ctx. It reports every
@@ -215,6 +237,10 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 		SleuthWorkerTimeoutSeconds:  r.intIn(configNamespace+":sleuthWorkerTimeoutSeconds", defaultSleuthWorkerTimeoutSeconds, 1, maxSleuthWorkerTimeoutSeconds),
 		AllowedSenders:              r.list(configNamespace + ":allowedSenders"),
 		MatchThreshold:              r.floatIn(configNamespace+":matchThreshold", defaultMatchThreshold, 0, 100),
+
+		UploadMaxMiB:     r.intIn(configNamespace+":uploadMaxMiB", defaultUploadMaxMiB, 1, maxUploadMaxMiB),
+		LabelLanguages:   r.list(configNamespace + ":labelLanguages"),
+		SafeSearchAction: r.oneOf(configNamespace+":safeSearchAction", defaultSafeSearchAction, "quarantine", "blur", "tag"),
 	}
 	accountSID := r.secret(configTwilioAccountSID)
 	authToken := r.secret(configTwilioAuthToken)
@@ -254,6 +280,14 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 			r.fail("%s:allowedSenders: item %d is not an E.164 phone number such as +15551234567", configNamespace, i+1)
 		}
 	}
+	for _, lang := range cfg.LabelLanguages {
+		if !languagePattern.MatchString(lang) {
+			r.fail("%s:labelLanguages: %q is not a language code such as es, fr or zh-CN", configNamespace, lang)
+		}
+	}
+	if len(cfg.LabelLanguages) > maxLabelLanguages {
+		r.fail("%s:labelLanguages lists %d languages, at most %d", configNamespace, len(cfg.LabelLanguages), maxLabelLanguages)
+	}
 	// The value stays out of the message: it is a secret.
 	if accountSID != "" && !twilioAccountSIDPattern.MatchString(accountSID) {
 		r.fail("%s is not a Twilio account SID (AC and 32 hex digits): is it the auth token?", configTwilioAccountSID)
@@ -285,6 +319,14 @@ func (c Config) Labels() pulumi.StringMap {
 		"project": pulumi.String(c.Project),
 		"stack":   pulumi.String(c.Stack),
 	}
+}
+
+// UploadsBucketName returns the uploads bucket's name,
+// "<project>-<stack>-uploads-<account id>". S3 bucket names are global
+// across all AWS accounts: without the account a second user of the same
+// project and stack names could never create theirs.
+func (c Config) UploadsBucketName(accountID string) string {
+	return boundedName(c.Prefix+"-uploads-"+accountID, 63)
 }
 
 // SourceBucketName returns the name of the bucket holding the labeler's

@@ -41,6 +41,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		APIAccessLogs: false, APIThrottlingBurst: 20, APIThrottlingRate: 10,
 		SleuthRequestMemoryMB: 128, SleuthRequestTimeoutSeconds: 8, SleuthWorkerMemoryMB: 256, SleuthWorkerTimeoutSeconds: 60,
 		MatchThreshold: 85,
+		UploadMaxMiB:   10, SafeSearchAction: "quarantine",
 	}
 	// The Twilio credentials are secret outputs: TestLoadConfigTwilioSecrets
 	// checks them.

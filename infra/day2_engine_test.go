@@ -148,9 +148,10 @@ func TestEngineDay2(t *testing.T) {
 				t.Errorf("crossfaas status does not show %q:\n%s", want, stdout)
 			}
 		}
-		// The labeler, the proxy, the six sleuth functions and its cleanup.
-		if n := strings.Count(stdout, deployed.UpToDate); n != 9 {
-			t.Errorf("crossfaas status shows %d functions up to date, want all 9:\n%s", n, stdout)
+		// The labeler, the proxy, the six sleuth functions, its cleanup and the
+		// upload inspector.
+		if n := strings.Count(stdout, deployed.UpToDate); n != 10 {
+			t.Errorf("crossfaas status shows %d functions up to date, want all 10:\n%s", n, stdout)
 		}
 		stdout, _, err = crossfaas(t, c.engine, c.root, nil, "status", "--stack", "prod", "--json")
 		if err != nil {
@@ -160,8 +161,8 @@ func TestEngineDay2(t *testing.T) {
 		if err := json.Unmarshal([]byte(stdout), &s); err != nil {
 			t.Fatalf("status --json: %v\n%s", err, stdout)
 		}
-		if len(s.Functions) != 4 || s.UpToDate() || s.Functions[0].State != deployed.NotDeployed {
-			t.Errorf("status of the empty prod = %+v, want the 4 artifacts not deployed", s.Functions)
+		if len(s.Functions) != 5 || s.UpToDate() || s.Functions[0].State != deployed.NotDeployed {
+			t.Errorf("status of the empty prod = %+v, want the 5 artifacts not deployed", s.Functions)
 		}
 	})
 
@@ -354,8 +355,8 @@ func testPromote(t *testing.T, c *engineCheckout) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(prod.Functions()) != 9 {
-		t.Fatalf("prod runs %d functions, want 9", len(prod.Functions()))
+	if len(prod.Functions()) != 10 {
+		t.Fatalf("prod runs %d functions, want 10", len(prod.Functions()))
 	}
 	for i, f := range prod.Functions() {
 		if d := dev.Functions()[i]; f.Name != d.Name || f.Digest != d.Digest || f.Digest == "" {

@@ -55,16 +55,17 @@ func withConfig(cfg map[string]string) pulumi.RunOption {
 const (
 	fixtureSleuthZip        = "sleuth zip"
 	fixtureSleuthRequestZip = "sleuth-request zip"
+	fixtureInspectorZip     = "inspector zip"
 )
 
 // fixtureArtifacts writes a stand-in labeler source zip and proxy zip
-// with the given contents, and the sleuth zips, and returns them as the build
-// would, in that order.
+// with the given contents, and the sleuth and inspector zips, and returns
+// them as the build would, in that order.
 func fixtureArtifacts(t *testing.T, labelerZip, proxyZip string) []build.Artifact {
 	t.Helper()
 	dir := t.TempDir()
 	var arts []build.Artifact
-	for _, f := range []struct{ name, content string }{{"labeler", labelerZip}, {"proxy", proxyZip}, {"sleuth", fixtureSleuthZip}, {"sleuth-request", fixtureSleuthRequestZip}} {
+	for _, f := range []struct{ name, content string }{{"labeler", labelerZip}, {"proxy", proxyZip}, {"sleuth", fixtureSleuthZip}, {"sleuth-request", fixtureSleuthRequestZip}, {"inspector", fixtureInspectorZip}} {
 		path := filepath.Join(dir, f.name+".zip")
 		if err := os.WriteFile(path, []byte(f.content), 0o644); err != nil {
 			t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/crossfaas/crossfaas/internal/build"
@@ -34,8 +35,15 @@ var labelerAPIs = []string{
 	"iam.googleapis.com",
 	"run.googleapis.com",
 	"storage.googleapis.com",
+	// Translating the uploads' labels (crossfaas:labelLanguages).
+	"translate.googleapis.com",
 	"vision.googleapis.com",
 }
+
+// translationRole lets the labeler's runtime account call Cloud
+// Translation (cloudtranslate.generalModels.predict). Cloud Vision needs no
+// role: a project's own service account may call it once the API is on.
+const translationRole = "roles/cloudtranslate.user"
 
 // LabelerArgs are the inputs of a Labeler.
 type LabelerArgs struct {
@@ -68,6 +76,13 @@ type LabelerArgs struct {
 	// APIWaiter, if not nil, holds back everything that needs the APIs
 	// until they answer (see apiready.go).
 	APIWaiter *apiWaiter
+	// MaxImageBytes is the largest image a POST may carry
+	// (LABELER_MAX_IMAGE_BYTES); 0 leaves the labeler's default.
+	MaxImageBytes int
+	// Languages are the languages the labeler may translate labels into
+	// (LABELER_LANGUAGES); when not empty its runtime account gets
+	// roles/cloudtranslate.user on the project, and nothing else.
+	Languages []string
 	Labels    pulumi.StringMap
 }
 
@@ -205,6 +220,24 @@ func NewLabeler(ctx *pulumi.Context, name string, args *LabelerArgs, opts ...pul
 		grants = append(grants, grant)
 	}
 
+	environment := pulumi.StringMap{"GOOGLE_CLOUD_PROJECT": pulumi.String(args.Project)}
+	if args.MaxImageBytes > 0 {
+		environment["LABELER_MAX_IMAGE_BYTES"] = pulumi.String(strconv.Itoa(args.MaxImageBytes))
+	}
+	runtimeGrants := []pulumi.Resource{}
+	if len(args.Languages) > 0 {
+		environment["LABELER_LANGUAGES"] = pulumi.String(strings.Join(args.Languages, ","))
+		grant, err := projects.NewIAMMember(ctx, name+"-runtime-cloudtranslate-user", &projects.IAMMemberArgs{
+			Project: pulumi.String(args.Project),
+			Role:    pulumi.String(translationRole),
+			Member:  account.Member,
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("new labeler %s: translation role: %w", name, err)
+		}
+		runtimeGrants = append(runtimeGrants, grant)
+	}
+
 	fn, err := cloudfunctionsv2.NewFunction(ctx, name, &cloudfunctionsv2.FunctionArgs{
 		Name:        pulumi.String(args.FunctionName),
 		Project:     pulumi.String(args.Project),
@@ -233,9 +266,10 @@ func NewLabeler(ctx *pulumi.Context, name string, args *LabelerArgs, opts ...pul
 			IngressSettings:            pulumi.String("ALLOW_ALL"),
 			AllTrafficOnLatestRevision: pulumi.Bool(true),
 			ServiceAccountEmail:        account.Email,
+			EnvironmentVariables:       environment,
 		},
 		Labels: args.Labels,
-	}, parent, afterAPIs, pulumi.DependsOn(grants))
+	}, parent, afterAPIs, pulumi.DependsOn(append(grants, runtimeGrants...)))
 	if err != nil {
 		return nil, fmt.Errorf("new labeler %s: function: %w", name, err)
 	}

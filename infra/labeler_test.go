@@ -42,7 +42,10 @@ func TestLabelerFunction(t *testing.T) {
 		{"timeout", get(fn.Inputs, "serviceConfig.timeoutSeconds"), float64(defaultLabelerTimeoutSeconds)},
 		{"max instances", get(fn.Inputs, "serviceConfig.maxInstanceCount"), float64(defaultLabelerMaxInstances)},
 		{"service account", get(fn.Inputs, "serviceConfig.serviceAccountEmail"), account.Outputs["email"]},
-		{"environment", get(fn.Inputs, "serviceConfig.environmentVariables"), nil},
+		// No LABELER_LANGUAGES without crossfaas:labelLanguages: translation off.
+		{"environment", get(fn.Inputs, "serviceConfig.environmentVariables"), map[string]any{
+			"GOOGLE_CLOUD_PROJECT": "test-project-123", "LABELER_MAX_IMAGE_BYTES": "10485760",
+		}},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {

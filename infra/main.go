@@ -19,8 +19,10 @@
 //
 // Stack outputs: endpoint (the public GET /detect URL), labelerUrl,
 // smsWebhookUrl (the URL to set as the Twilio number's "A message comes
-// in" webhook, HTTP POST), and artifacts (function name to the SHA-256 of
-// what was deployed).
+// in" webhook, HTTP POST), uploadsBucket (put images under incoming/ to
+// have them inspected), uploadsAdminRoleArn (the role that alone reads
+// quarantine/), uploadsFailedQueueUrl (inspections that failed for good)
+// and artifacts (function name to the SHA-256 of what was deployed).
 // Pulumi.dev.yaml and Pulumi.prod.yaml list the settings.
 package main
 
@@ -41,7 +43,7 @@ func main() {
 }
 
 // Builder produces the deployable artifacts; the program needs "labeler",
-// "proxy", "sleuth" and "sleuth-request". Tests substitute fixtures for the real build.
+// "proxy", "sleuth", "sleuth-request" and "inspector". Tests substitute fixtures for the real build.
 type Builder func(ctx *pulumi.Context) ([]build.Artifact, error)
 
 // buildArtifacts returns the Builder the program uses: it builds every
@@ -112,6 +114,7 @@ type deployment struct {
 	API        *HTTPAPI
 	Proxy      *Proxy
 	Sleuth     *Sleuth
+	Uploads    *Uploads
 	Artifacts  []build.Artifact
 }
 
@@ -134,6 +137,10 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []build.Artifact) (*deployment
 	if err != nil {
 		return nil, err
 	}
+	inspectorZip, err := findArtifact(arts, "inspector")
+	if err != nil {
+		return nil, err
+	}
 
 	private := cfg.LabelerAccess == LabelerPrivate
 	var extraAPIs []string
@@ -152,6 +159,8 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []build.Artifact) (*deployment
 		Memory:                cfg.LabelerMemory,
 		TimeoutSeconds:        cfg.LabelerTimeoutSeconds,
 		MaxInstances:          cfg.LabelerMaxInstances,
+		MaxImageBytes:         cfg.UploadMaxMiB << 20,
+		Languages:             cfg.LabelLanguages,
 		Public:                !private,
 		ExtraAPIs:             extraAPIs,
 		APIWaiter:             newAPIWaiter(ctx, cfg),
@@ -161,20 +170,21 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []build.Artifact) (*deployment
 		return nil, err
 	}
 
-	// The proxy's role is named like its function (NewLambdaFunction).
+	// The proxy's and the inspector's roles are named like their
+	// functions (NewLambdaFunction).
+	caller, err := aws.GetCallerIdentity(ctx, nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("find the AWS account: %w", err)
+	}
 	labelerURL, credentialConfig := labeler.URL, pulumi.StringInput(nil)
 	var link *PrivateLink
 	if private {
-		caller, err := aws.GetCallerIdentity(ctx, nil, nil)
-		if err != nil {
-			return nil, fmt.Errorf("find the AWS account: %w", err)
-		}
 		link, err = NewPrivateLink(ctx, "private-link", &PrivateLinkArgs{
 			Project:         cfg.GCPProject,
 			Prefix:          cfg.Prefix,
 			CallerAccountID: boundedName(cfg.Name("caller"), 30),
 			AWSAccountID:    caller.AccountId,
-			ProxyRoleName:   cfg.Name("proxy"),
+			CallerRoleNames: []string{cfg.Name("proxy"), inspectorName(cfg.Prefix)},
 			LabelerService:  labeler.ServiceName,
 			LabelerLocation: cfg.GCPRegion,
 			LabelerURL:      labeler.URL,
@@ -235,21 +245,40 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []build.Artifact) (*deployment
 	if err != nil {
 		return nil, err
 	}
-	return &deployment{Labeler: labeler, PrivateLink: link, LabelerURL: labelerURL, API: api, Proxy: proxy, Sleuth: bot, Artifacts: arts}, nil
+	uploads, err := NewUploads(ctx, "uploads", &UploadsArgs{
+		Prefix:           cfg.Prefix,
+		BucketName:       cfg.UploadsBucketName(caller.AccountId),
+		AccountID:        caller.AccountId,
+		Artifact:         inspectorZip,
+		LabelerURL:       labelerURL,
+		CredentialConfig: credentialConfig,
+		MaxMiB:           cfg.UploadMaxMiB,
+		Languages:        cfg.LabelLanguages,
+		Action:           cfg.SafeSearchAction,
+		LogRetentionDays: cfg.LogRetentionDays,
+		Tags:             cfg.Tags(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &deployment{Labeler: labeler, PrivateLink: link, LabelerURL: labelerURL, API: api, Proxy: proxy, Sleuth: bot, Uploads: uploads, Artifacts: arts}, nil
 }
 
-// Outputs returns the stack outputs: endpoint, labelerUrl, smsWebhookUrl
-// and artifacts.
+// Outputs returns the stack outputs: endpoint, labelerUrl, smsWebhookUrl,
+// uploadsBucket, uploadsAdminRoleArn, uploadsFailedQueueUrl and artifacts.
 func (d *deployment) Outputs() pulumi.Map {
 	digests := pulumi.StringMap{}
 	for _, a := range d.Artifacts {
 		digests[a.Name] = pulumi.String(a.SHA256)
 	}
 	return pulumi.Map{
-		"endpoint":      d.Proxy.URL,
-		"labelerUrl":    d.LabelerURL,
-		"smsWebhookUrl": d.Sleuth.WebhookURL,
-		"artifacts":     digests,
+		"endpoint":              d.Proxy.URL,
+		"labelerUrl":            d.LabelerURL,
+		"smsWebhookUrl":         d.Sleuth.WebhookURL,
+		"uploadsBucket":         d.Uploads.BucketName,
+		"uploadsAdminRoleArn":   d.Uploads.AdminRoleArn,
+		"uploadsFailedQueueUrl": d.Uploads.FailedQueueURL,
+		"artifacts":             digests,
 	}
 }
 

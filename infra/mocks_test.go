@@ -64,8 +64,20 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	set := func(key string, v any) { outs[resource.PropertyKey(key)] = resource.NewPropertyValue(v) }
 	var id string
 	switch args.TypeToken {
-	case "crossfaas:gcp:Labeler", "crossfaas:gcp:PrivateLink", "crossfaas:aws:HTTPAPI", "crossfaas:aws:Proxy", "crossfaas:aws:Sleuth":
+	case "crossfaas:gcp:Labeler", "crossfaas:gcp:PrivateLink", "crossfaas:aws:HTTPAPI", "crossfaas:aws:Proxy", "crossfaas:aws:Sleuth", "crossfaas:aws:Uploads":
 		id = ""
+	case "aws:s3/bucketV2:BucketV2":
+		id = str("bucket")
+		set("arn", "arn:aws:s3:::"+id)
+		set("bucketDomainName", id+".s3.amazonaws.com")
+		set("bucketRegionalDomainName", id+".s3."+m.awsRegion+".amazonaws.com")
+		set("region", m.awsRegion)
+		set("hostedZoneId", "Z3AQBSTGFYJSTF")
+	case "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+		"aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+		"aws:s3/bucketVersioningV2:BucketVersioningV2", "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
+		"aws:s3/bucketPolicy:BucketPolicy", "aws:s3/bucketNotification:BucketNotification":
+		id = str("bucket")
 	case "aws:cloudwatch/logGroup:LogGroup":
 		id = str("name")
 		set("arn", fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s", m.awsRegion, mockAccount, id))

@@ -39,11 +39,13 @@ type PrivateLinkArgs struct {
 	// CallerAccountID is the caller service account's id, 6 to 30
 	// characters.
 	CallerAccountID string
-	// AWSAccountID is the account of the proxy's role (from
-	// aws.GetCallerIdentity) and ProxyRoleName the role's name: the pool
-	// provider admits only sessions of that role.
-	AWSAccountID  string
-	ProxyRoleName string
+	// AWSAccountID is the account of the callers' roles (from
+	// aws.GetCallerIdentity) and CallerRoleNames the roles' names (the
+	// proxy's first, then the upload inspector's): the pool provider admits
+	// only sessions of these roles, and only their principal sets may
+	// impersonate the caller account.
+	AWSAccountID    string
+	CallerRoleNames []string
 	// LabelerService is the full name of the labeler's Cloud Run service
 	// ("projects/<p>/locations/<r>/services/<name>"), LabelerLocation its
 	// region and LabelerURL its URL.
@@ -56,8 +58,9 @@ type PrivateLinkArgs struct {
 
 // PrivateLink lets the proxy Lambda, and nothing else, invoke the labeler,
 // with no key anywhere: a workload identity pool whose AWS provider admits
-// only the proxy role's sessions, a caller service account that this
-// role's principal set may impersonate (roles/iam.workloadIdentityUser),
+// only the sessions of the callers' roles (the proxy's and the upload
+// inspector's), a caller service account that these roles' principal sets
+// may impersonate (roles/iam.workloadIdentityUser),
 // and roles/run.invoker on the labeler's Cloud Run service for that account
 // alone.
 type PrivateLink struct {
@@ -81,9 +84,9 @@ func NewPrivateLink(ctx *pulumi.Context, name string, args *PrivateLinkArgs, opt
 	if args == nil {
 		return nil, errors.New("new private link: args are nil")
 	}
-	if args.Project == "" || args.Prefix == "" || args.CallerAccountID == "" || args.AWSAccountID == "" || args.ProxyRoleName == "" ||
+	if args.Project == "" || args.Prefix == "" || args.CallerAccountID == "" || args.AWSAccountID == "" || len(args.CallerRoleNames) == 0 ||
 		args.LabelerService == nil || args.LabelerLocation == "" || args.LabelerURL == nil || args.APIs == nil {
-		return nil, fmt.Errorf("new private link %s: project, prefix, caller account, AWS account, proxy role and labeler are required", name)
+		return nil, fmt.Errorf("new private link %s: project, prefix, caller account, AWS account, caller roles and labeler are required", name)
 	}
 	comp := &PrivateLink{}
 	if err := ctx.RegisterComponentResource("crossfaas:gcp:PrivateLink", name, comp, opts...); err != nil {
@@ -91,13 +94,16 @@ func NewPrivateLink(ctx *pulumi.Context, name string, args *PrivateLinkArgs, opt
 	}
 	parent := pulumi.Parent(comp)
 	afterAPIs := pulumi.DependsOnInputs(args.APIs)
-	role := assumedRoleARN(args.AWSAccountID, args.ProxyRoleName)
+	roles := make([]string, len(args.CallerRoleNames))
+	for i, name := range args.CallerRoleNames {
+		roles[i] = assumedRoleARN(args.AWSAccountID, name)
+	}
 
 	caller, err := serviceaccount.NewAccount(ctx, name+"-caller", &serviceaccount.AccountArgs{
 		Project:     pulumi.String(args.Project),
 		AccountId:   pulumi.String(args.CallerAccountID),
-		DisplayName: pulumi.String("Invokes the labeler for " + args.ProxyRoleName),
-		Description: pulumi.String("Impersonated by the AWS role " + role + " through workload identity federation"),
+		DisplayName: pulumi.String(boundedName("Invokes the labeler for "+args.Prefix, 100)),
+		Description: pulumi.String("Impersonated by the AWS roles " + strings.Join(roles, ", ") + " through workload identity federation"),
 	}, parent, afterAPIs)
 	if err != nil {
 		return nil, fmt.Errorf("new private link %s: caller service account: %w", name, err)
@@ -109,7 +115,7 @@ func NewPrivateLink(ctx *pulumi.Context, name string, args *PrivateLinkArgs, opt
 			return workloadPoolID(args.Prefix, id)
 		}).(pulumi.StringOutput),
 		DisplayName: pulumi.String(boundedName(args.Prefix+" proxy", 32)),
-		Description: pulumi.String("The proxy Lambda's AWS role, federated to call the labeler"),
+		Description: pulumi.String("The proxy's and the upload inspector's AWS roles, federated to call the labeler"),
 	}, parent, afterAPIs)
 	if err != nil {
 		return nil, fmt.Errorf("new private link %s: pool: %w", name, err)
@@ -120,27 +126,37 @@ func NewPrivateLink(ctx *pulumi.Context, name string, args *PrivateLinkArgs, opt
 		WorkloadIdentityPoolId:         pool.WorkloadIdentityPoolId,
 		WorkloadIdentityPoolProviderId: pulumi.String(awsProviderID),
 		DisplayName:                    pulumi.String("AWS " + args.AWSAccountID),
-		Description:                    pulumi.String("Admits only sessions of " + role),
+		Description:                    pulumi.String(boundedName("Admits only sessions of "+strings.Join(args.CallerRoleNames, ", "), 256)),
 		Aws:                            &iam.WorkloadIdentityPoolProviderAwsArgs{AccountId: pulumi.String(args.AWSAccountID)},
 		AttributeMapping: pulumi.StringMap{
 			"google.subject":     pulumi.String("assertion.arn"),
 			"attribute.aws_role": pulumi.String(awsRoleMapping),
 		},
-		AttributeCondition: pulumi.String(roleCondition(role)),
+		AttributeCondition: pulumi.String(rolesCondition(roles)),
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("new private link %s: provider: %w", name, err)
 	}
 
-	impersonate, err := serviceaccount.NewIAMMember(ctx, name+"-workload-identity-user", &serviceaccount.IAMMemberArgs{
-		ServiceAccountId: caller.Name,
-		Role:             pulumi.String("roles/iam.workloadIdentityUser"),
-		Member: pool.Name.ApplyT(func(pool string) string {
-			return rolePrincipalSet(pool, role)
-		}).(pulumi.StringOutput),
-	}, parent)
-	if err != nil {
-		return nil, fmt.Errorf("new private link %s: workload identity user: %w", name, err)
+	// One binding per role; the first (the proxy's) keeps the name it had
+	// before there were more.
+	var bindings []pulumi.Resource
+	for i, r := range roles {
+		bindingName := name + "-workload-identity-user"
+		if i > 0 {
+			bindingName += "-" + args.CallerRoleNames[i]
+		}
+		impersonate, err := serviceaccount.NewIAMMember(ctx, bindingName, &serviceaccount.IAMMemberArgs{
+			ServiceAccountId: caller.Name,
+			Role:             pulumi.String("roles/iam.workloadIdentityUser"),
+			Member: pool.Name.ApplyT(func(pool string) string {
+				return rolePrincipalSet(pool, r)
+			}).(pulumi.StringOutput),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("new private link %s: workload identity user of %s: %w", name, args.CallerRoleNames[i], err)
+		}
+		bindings = append(bindings, impersonate)
 	}
 
 	invoker, err := cloudrunv2.NewServiceIamMember(ctx, name+"-invoker", &cloudrunv2.ServiceIamMemberArgs{
@@ -162,7 +178,11 @@ func NewPrivateLink(ctx *pulumi.Context, name string, args *PrivateLinkArgs, opt
 	}).(pulumi.StringOutput)
 	// Until both bindings exist the proxy's calls are refused: publish the
 	// URL after them.
-	comp.LabelerURL = pulumi.All(args.LabelerURL, invoker.ID(), impersonate.ID()).ApplyT(func(v []any) string {
+	waits := []any{args.LabelerURL, invoker.ID()}
+	for _, b := range bindings {
+		waits = append(waits, b.(*serviceaccount.IAMMember).ID())
+	}
+	comp.LabelerURL = pulumi.All(waits...).ApplyT(func(v []any) string {
 		return v[0].(string)
 	}).(pulumi.StringOutput)
 	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
@@ -182,11 +202,15 @@ func assumedRoleARN(account, role string) string {
 	return "arn:aws:sts::" + account + ":assumed-role/" + role
 }
 
-// roleCondition is the provider's attribute condition: only sessions of
-// role ("<assumed-role ARN>/<session>"). The slash keeps a role whose name
-// merely starts with the same letters out.
-func roleCondition(role string) string {
-	return "assertion.arn.startsWith('" + role + "/')"
+// rolesCondition is the provider's attribute condition: only sessions of
+// the roles ("<assumed-role ARN>/<session>"). The slash keeps a role whose
+// name merely starts with the same letters out.
+func rolesCondition(roles []string) string {
+	parts := make([]string, len(roles))
+	for i, role := range roles {
+		parts[i] = "assertion.arn.startsWith('" + role + "/')"
+	}
+	return strings.Join(parts, " || ")
 }
 
 // rolePrincipalSet is the principal set of the sessions of role in pool

@@ -35,21 +35,26 @@ func allStrings(v any) []string {
 }
 
 // evalCondition evaluates an attribute condition of the one form the stack
-// writes, assertion.arn.startsWith('<prefix>'), for a caller's ARN; any
-// other form fails the test.
+// writes, assertion.arn.startsWith('<prefix>') joined by " || ", for a
+// caller's ARN; any other form fails the test.
 func evalCondition(t *testing.T, condition, arn string) bool {
 	t.Helper()
-	m := regexp.MustCompile(`^assertion\.arn\.startsWith\('([^'\\]+)'\)$`).FindStringSubmatch(condition)
-	if m == nil {
-		t.Fatalf("attribute condition %q is not of the form assertion.arn.startsWith('<prefix>')", condition)
+	admitted := false
+	for _, part := range strings.Split(condition, " || ") {
+		m := regexp.MustCompile(`^assertion\.arn\.startsWith\('([^'\\]+)'\)$`).FindStringSubmatch(part)
+		if m == nil {
+			t.Fatalf("attribute condition %q is not of the form assertion.arn.startsWith('<prefix>') [|| ...]", condition)
+		}
+		admitted = admitted || strings.HasPrefix(arn, m[1])
 	}
-	return strings.HasPrefix(arn, m[1])
+	return admitted
 }
 
 func TestPrivateLinkByDefault(t *testing.T) {
 	run := mustRunStack(t, "dev", testConfig(), fixtures(fixtureArtifacts(t, "l", "p")))
 	m := run.mocks
 	proxyRole := m.named(t, typeRole, "proxy-role").Inputs["name"].(string)
+	inspectorRole := "crossfaas-dev-uploads-inspector"
 	caller := m.named(t, typeAccount, "private-link-caller")
 	callerEmail := caller.Outputs["email"].(string)
 	pool := m.one(t, typePool)
@@ -88,7 +93,7 @@ func TestPrivateLinkByDefault(t *testing.T) {
 		}
 	})
 
-	t.Run("the provider admits only the proxy role", func(t *testing.T) {
+	t.Run("the provider admits only the proxy and inspector roles", func(t *testing.T) {
 		if got := get(provider.Inputs, "aws.accountId"); got != mockAccount {
 			t.Errorf("provider AWS account = %v, want %s (aws.GetCallerIdentity)", got, mockAccount)
 		}
@@ -97,12 +102,17 @@ func TestPrivateLinkByDefault(t *testing.T) {
 		}
 		condition, _ := provider.Inputs["attributeCondition"].(string)
 		roleARN := "arn:aws:sts::" + mockAccount + ":assumed-role/" + proxyRole
+		inspectorARN := "arn:aws:sts::" + mockAccount + ":assumed-role/" + inspectorRole
 		for _, c := range []struct {
 			arn  string
 			want bool
 		}{
 			{roleARN + "/" + proxyRole, true},
 			{roleARN + "/another-session", true},
+			{inspectorARN + "/" + inspectorRole, true},
+			{inspectorARN + "x/" + inspectorRole, false},
+			{"arn:aws:sts::" + mockAccount + ":assumed-role/crossfaas-dev-uploads-admin/s", false},
+			{"arn:aws:sts::210987654321:assumed-role/" + inspectorRole + "/s", false},
 			{roleARN + "2/" + proxyRole + "2", false},
 			{"arn:aws:sts::" + mockAccount + ":assumed-role/crossfaas-dev-sleuth-match/s", false},
 			{"arn:aws:sts::210987654321:assumed-role/" + proxyRole + "/" + proxyRole, false},
@@ -119,21 +129,35 @@ func TestPrivateLinkByDefault(t *testing.T) {
 		}
 	})
 
-	t.Run("only the proxy role's principal set may impersonate the caller", func(t *testing.T) {
-		binding := m.one(t, typeAccountIAMMember)
-		want := "principalSet://iam.googleapis.com/projects/" + mockProjectNumber + "/locations/global/workloadIdentityPools/" +
-			pool.Inputs["workloadIdentityPoolId"].(string) + "/attribute.aws_role/arn:aws:sts::" + mockAccount + ":assumed-role/" + proxyRole
-		for _, c := range []struct {
-			what      string
-			got, want any
-		}{
-			{"service account", binding.Inputs["serviceAccountId"], caller.Outputs["name"]},
-			{"role", binding.Inputs["role"], "roles/iam.workloadIdentityUser"},
-			{"member", binding.Inputs["member"], want},
-		} {
-			if c.got != c.want {
-				t.Errorf("workload identity user %s = %v, want %v", c.what, c.got, c.want)
+	t.Run("only the proxy's and the inspector's principal sets may impersonate the caller", func(t *testing.T) {
+		bindings := m.all(typeAccountIAMMember)
+		if len(bindings) != 2 {
+			t.Fatalf("%d workload identity user bindings, want 2 (proxy, inspector)", len(bindings))
+		}
+		// The proxy's keeps its name from before the inspector existed.
+		names := map[string]string{
+			proxyRole:     "private-link-workload-identity-user",
+			inspectorRole: "private-link-workload-identity-user-" + inspectorRole,
+		}
+		for _, role := range []string{proxyRole, inspectorRole} {
+			binding := m.named(t, typeAccountIAMMember, names[role])
+			want := "principalSet://iam.googleapis.com/projects/" + mockProjectNumber + "/locations/global/workloadIdentityPools/" +
+				pool.Inputs["workloadIdentityPoolId"].(string) + "/attribute.aws_role/arn:aws:sts::" + mockAccount + ":assumed-role/" + role
+			for _, c := range []struct {
+				what      string
+				got, want any
+			}{
+				{"service account", binding.Inputs["serviceAccountId"], caller.Outputs["name"]},
+				{"role", binding.Inputs["role"], "roles/iam.workloadIdentityUser"},
+				{"member", binding.Inputs["member"], want},
+			} {
+				if c.got != c.want {
+					t.Errorf("workload identity user of %s: %s = %v, want %v", role, c.what, c.got, c.want)
+				}
 			}
+		}
+		if inspector := m.named(t, typeRole, "uploads-inspector-role").Inputs["name"]; inspector != inspectorRole {
+			t.Errorf("the inspector's role is %v, want the admitted %s", inspector, inspectorRole)
 		}
 	})
 

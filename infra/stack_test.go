@@ -23,6 +23,7 @@ import (
 const (
 	typeLambda      = "aws:lambda/function:Function"
 	typeRole        = "aws:iam/role:Role"
+	typeBucketV2    = "aws:s3/bucketV2:BucketV2"
 	typeRolePolicy  = "aws:iam/rolePolicy:RolePolicy"
 	typeLogGroup    = "aws:cloudwatch/logGroup:LogGroup"
 	typeAPI         = "aws:apigatewayv2/api:Api"
@@ -268,12 +269,21 @@ func TestStackOutputs(t *testing.T) {
 	if got, want := run.outputs["labelerUrl"], fn.Outputs["url"]; got != want {
 		t.Errorf("output labelerUrl = %v, want %v", got, want)
 	}
-	want := map[string]string{"labeler": arts[0].SHA256, "proxy": arts[1].SHA256, "sleuth": arts[2].SHA256, "sleuth-request": arts[3].SHA256}
+	want := map[string]string{"labeler": arts[0].SHA256, "proxy": arts[1].SHA256, "sleuth": arts[2].SHA256, "sleuth-request": arts[3].SHA256, "inspector": arts[4].SHA256}
 	if got := run.outputs["artifacts"]; !reflect.DeepEqual(got, want) {
 		t.Errorf("output artifacts = %v, want %v", got, want)
 	}
-	if len(run.outputs) != 4 {
-		t.Errorf("outputs = %v, want exactly endpoint, labelerUrl, smsWebhookUrl and artifacts", run.outputs)
+	if got, want := run.outputs["uploadsBucket"], run.mocks.one(t, typeBucketV2).Inputs["bucket"]; got != want || want == nil {
+		t.Errorf("output uploadsBucket = %v, want the bucket's name %v", got, want)
+	}
+	if got, want := run.outputs["uploadsAdminRoleArn"], run.mocks.named(t, typeRole, "uploads-admin").Outputs["arn"]; got != want {
+		t.Errorf("output uploadsAdminRoleArn = %v, want %v", got, want)
+	}
+	if got, want := run.outputs["uploadsFailedQueueUrl"], run.mocks.named(t, "aws:sqs/queue:Queue", "uploads-failed").Outputs["url"]; got != want {
+		t.Errorf("output uploadsFailedQueueUrl = %v, want %v", got, want)
+	}
+	if len(run.outputs) != 7 {
+		t.Errorf("outputs = %v, want exactly endpoint, labelerUrl, smsWebhookUrl, the three uploads outputs and artifacts", run.outputs)
 	}
 }
 
@@ -441,6 +451,7 @@ func TestProgramFailures(t *testing.T) {
 					{Name: "proxy", Path: "/x/proxy.zip", SHA256: "not-hex"},
 					{Name: "sleuth", Path: "/x/sleuth.zip", SHA256: strings.Repeat("b", 64)},
 					{Name: "sleuth-request", Path: "/x/sleuth-request.zip", SHA256: strings.Repeat("c", 64)},
+					{Name: "inspector", Path: "/x/inspector.zip", SHA256: strings.Repeat("d", 64)},
 				}, nil
 			},
 			want: "not 64 hex digits",
@@ -466,8 +477,8 @@ func TestPreview(t *testing.T) {
 	if err != nil {
 		t.Fatalf("preview: %v", err)
 	}
-	if n := len(run.mocks.all(typeLambda)); n != 8 {
-		t.Errorf("preview registered %d Lambda functions, want 8: the proxy, the six of the SMS bot and its cleanup", n)
+	if n := len(run.mocks.all(typeLambda)); n != 9 {
+		t.Errorf("preview registered %d Lambda functions, want 9: the proxy, the six of the SMS bot, its cleanup and the upload inspector", n)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/crossfaas/crossfaas/functions/labeler"
 	"github.com/crossfaas/crossfaas/internal/dev"
 	"github.com/crossfaas/crossfaas/internal/dev/devlog"
 )
@@ -28,7 +29,7 @@ func init() {
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("dev", stdout)
 	host := fs.String("host", "127.0.0.1", "listen on `interface` (the default keeps everything on this machine)")
-	port := fs.Int("port", dev.DefaultPort, "base `port`: the gateway listens on it, the phone simulator on port+1, the labeler on port+2; 0 picks free ports")
+	port := fs.Int("port", dev.DefaultPort, "base `port`: the gateway listens on it, the phone simulator on port+1, the labeler on port+2, the local S3 on port+3; 0 picks free ports")
 	data := fs.String("data", "", "keep the offline face database in `dir` (default <repo>/.crossfaas/dev, or $XDG_DATA_HOME/crossfaas outside a checkout)")
 	cloud := fs.Bool("cloud", false, "use Rekognition, Cloud Vision, Wikipedia and Twilio with your own credentials (AWS default chain, GCP ADC, TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN)")
 	wiki := fs.Bool("wikipedia", false, "offline, look biographies up on Wikipedia too (its only network call); without it an offline run makes none, and biographies come from biographies.json in the data directory")
@@ -40,6 +41,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	prefix := fs.String("prefix", dev.DefaultPrefix, "namespace `prefix` of function, topic and (with --cloud) Rekognition collection names, like a stack's <project>-<stack>")
 	threshold := fs.Float64("threshold", 0, "minimum similarity of a face match, 0-100 (default the handlers' 85)")
 	labelerAccess := fs.String("labeler-access", dev.LabelerPrivate, "`private`: the labeler admits only the proxy's ID tokens, as deployed; public: anyone may call it")
+	action := fs.String("safe-search-action", "quarantine", "what the upload inspector does with an unsafe image, as crossfaas:safeSearchAction: `quarantine`, blur or tag")
+	languages := fs.String("label-languages", "", "translate the uploads' labels into these `languages` (comma-separated, e.g. es,fr; offline there is no translation, and results say so)")
+	uploadMax := fs.Int("upload-max-mib", dev.DefaultUploadMaxMiB, "the largest upload inspected, in `MiB` (crossfaas:uploadMaxMiB)")
 	verbose := fs.Bool("v", false, "log every record, debug ones included, with all their attributes")
 	logFormat := fs.String("log-format", "human", "`format` of the logs on stderr: human (one line per hop: time, function, MessageSid, what happened) or json (every record, as the clouds' log services keep them)")
 	if err := fs.Parse(args); err != nil {
@@ -48,8 +52,20 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if fs.NArg() > 0 {
 		return usageErrorf("unexpected argument %q", fs.Arg(0))
 	}
-	if *port < 0 || *port > 65535-2 {
-		return usageErrorf("--port %d is not a port number from 1 to 65533 (or 0 for free ports)", *port)
+	if *port < 0 || *port > 65535-3 {
+		return usageErrorf("--port %d is not a port number from 1 to 65532 (or 0 for free ports)", *port)
+	}
+	switch *action {
+	case "quarantine", "blur", "tag":
+	default:
+		return usageErrorf("--safe-search-action %q: use quarantine, blur or tag", *action)
+	}
+	langs, err := labeler.ParseLanguages(*languages)
+	if err != nil {
+		return usageErrorf("--label-languages: %v", err)
+	}
+	if *uploadMax < 1 || *uploadMax > 19 {
+		return usageErrorf("--upload-max-mib %d is not from 1 to 19", *uploadMax)
 	}
 	if *retryDelay < 0 {
 		return usageErrorf("--retry-delay %v is negative", *retryDelay)
@@ -92,6 +108,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		MatchThreshold:      *threshold,
 		Prefix:              *prefix,
 		LabelerAccess:       *labelerAccess,
+		UploadAction:        *action,
+		LabelLanguages:      langs,
+		UploadMaxMiB:        *uploadMax,
 		FunctionsFramework:  true,
 		Logger:              slog.New(handler),
 	}

@@ -44,6 +44,7 @@ func TestMain(m *testing.M) {
 // function's build-once handler honest under -count.
 func TestDetectServedByFunctionsFramework(t *testing.T) {
 	fake := startFakeVision(t)
+	tr := startFakeTranslation(t)
 	port := freePort(t)
 	stdout := &lockedBuffer{}
 	child := exec.Command(os.Args[0], "-test.run=^$")
@@ -51,6 +52,10 @@ func TestDetectServedByFunctionsFramework(t *testing.T) {
 		envServe+"="+port,
 		"FUNCTION_TARGET=Detect",
 		EnvVisionEndpoint+"="+fake.addr,
+		EnvTranslationEndpoint+"="+tr.addr,
+		EnvLanguages+"=es,fr",
+		EnvProject+"=test-project",
+		EnvMaxImageBytes+"=65536",
 	)
 	child.Stdout = stdout
 	child.Stderr = stdout
@@ -89,9 +94,29 @@ func TestDetectServedByFunctionsFramework(t *testing.T) {
 		t.Errorf("Vision was asked about %q, want %q", uris, []string{imageuri.Default, uri})
 	}
 
+	// Image bytes, translated into the enabled languages, within the limit.
+	got = send(t, newRequest(t, http.MethodPost, base+"/?languages=es", "image/jpeg", string(testImages(t)[FormatJPEG])))
+	if got.status != http.StatusOK || get(got.json, "image.format") != FormatJPEG {
+		t.Errorf("POST image status = %d, body %s; want 200", got.status, got.raw)
+	}
+	if l, _ := got.json["labels"].([]any); len(l) == 0 || get(l[0], "translations.es") != "Gato" {
+		t.Errorf("POST image labels = %v, want them in Spanish", got.json["labels"])
+	}
+	if n := len(tr.received()); n != 1 {
+		t.Errorf("Translation got %d calls, want 1", n)
+	}
+	got = send(t, newRequest(t, http.MethodPost, base+"/?languages=de", "image/jpeg", string(testImages(t)[FormatJPEG])))
+	if got.status != http.StatusBadRequest {
+		t.Errorf("POST with a language not enabled: status %d, want 400", got.status)
+	}
+	got = send(t, newRequest(t, http.MethodPost, base+"/", "image/jpeg", string(append(testImages(t)[FormatJPEG], make([]byte, 65536)...))))
+	if got.status != http.StatusRequestEntityTooLarge {
+		t.Errorf("POST over LABELER_MAX_IMAGE_BYTES: status %d, want 413", got.status)
+	}
+
 	// One JSON line per request on stdout, as Cloud Logging reads it. The
 	// line is written just after the reply, so give it a moment.
-	want := []any{200.0, 200.0, 400.0}
+	want := []any{200.0, 200.0, 400.0, 200.0, 400.0, 413.0}
 	var statuses []any
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		statuses = nil

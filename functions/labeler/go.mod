@@ -3,6 +3,7 @@ module github.com/crossfaas/crossfaas/functions/labeler
 go 1.26.0
 
 require (
+	cloud.google.com/go/translate v1.20.1
 	cloud.google.com/go/vision/v2 v2.17.1
 	github.com/GoogleCloudPlatform/functions-framework-go v1.9.2
 	github.com/googleapis/gax-go/v2 v2.27.0

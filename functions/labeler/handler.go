@@ -6,14 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"time"
-	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -27,7 +26,8 @@ import (
 // answering 504 well before that keeps the error ours and explained.
 const DefaultTimeout = 25 * time.Second
 
-// MaxBodyBytes is the largest POST body the handler reads.
+// MaxBodyBytes is the largest JSON or form POST body the handler reads; an
+// image body may be up to Config.MaxImageBytes.
 const MaxBodyBytes = 64 << 10
 
 // statusClientClosedRequest is logged when the caller went away before the
@@ -39,9 +39,31 @@ type Config struct {
 	// DefaultImageURI is labeled when a request carries no imageUri;
 	// "" means imageuri.Default. It must pass imageuri.Validate.
 	DefaultImageURI string
-	// Timeout bounds one annotation; 0 means DefaultTimeout.
+	// Timeout bounds one annotation and its translations; 0 means
+	// DefaultTimeout.
 	Timeout time.Duration
+	// MaxImageBytes is the largest image a POST may carry as its body; 0
+	// means DefaultMaxImageBytes.
+	MaxImageBytes int64
+	// Translator translates the labels into the languages a request asks
+	// for (see LanguagesParam); wrap it in a TranslationCache. Nil means
+	// translation is not available here: labels come untranslated, with
+	// TranslationNote saying why.
+	Translator Translator
+	// TranslationNote explains, in replies that asked for languages, why
+	// Translator is nil; "" means a generic note.
+	TranslationNote string
+	// Languages, when not empty, are the only languages requests may ask
+	// for (others get 400): what the stack enabled, so that nobody runs up
+	// the Translation bill in other languages.
+	Languages []string
+	// TranslationEngine names the Translator in replies; "" means
+	// EngineCloudTranslation.
+	TranslationEngine string
 }
+
+// EngineCloudTranslation is the default Response.TranslationEngine.
+const EngineCloudTranslation = "cloud-translation"
 
 // Validate reports whether c is usable by NewHandler.
 func (c Config) Validate() error {
@@ -53,16 +75,31 @@ func (c Config) Validate() error {
 	if c.Timeout < 0 {
 		return fmt.Errorf("labeler config: timeout %v is negative", c.Timeout)
 	}
+	if c.MaxImageBytes < 0 {
+		return fmt.Errorf("labeler config: image limit %d is negative", c.MaxImageBytes)
+	}
+	for _, l := range c.Languages {
+		if _, err := ParseLanguages(l); err != nil || strings.Contains(l, ",") {
+			return fmt.Errorf("labeler config: language %q is not a language code", l)
+		}
+	}
 	return nil
 }
 
 // Response is the JSON body of a successful reply: the Annotation's fields
-// merged with the image that was labeled.
+// merged with the image that was labeled (ImageURI, or Image for one sent
+// as bytes) and, when languages were asked for, the translation's.
 type Response struct {
-	ImageURI     string `json:"imageUri"`
-	DefaultImage bool   `json:"defaultImage"`
-	Note         string `json:"note,omitempty"` // set only when DefaultImage
+	ImageURI     string     `json:"imageUri,omitempty"`
+	Image        *ImageInfo `json:"image,omitempty"`
+	DefaultImage bool       `json:"defaultImage"`
+	Note         string     `json:"note,omitempty"` // set only when DefaultImage
 	*Annotation
+	// Languages are the languages asked for; each label's Translations has
+	// them all, unless TranslationNote says why not.
+	Languages         []string `json:"languages,omitempty"`
+	TranslationEngine string   `json:"translationEngine,omitempty"`
+	TranslationNote   string   `json:"translationNote,omitempty"`
 }
 
 // ErrorResponse is the JSON body of every error reply. ImageURI is set when
@@ -90,17 +127,25 @@ func NewHandler(a Annotator, cfg Config, logger *slog.Logger) http.Handler {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultTimeout
 	}
+	if cfg.MaxImageBytes == 0 {
+		cfg.MaxImageBytes = DefaultMaxImageBytes
+	}
+	if cfg.TranslationEngine == "" {
+		cfg.TranslationEngine = EngineCloudTranslation
+	}
+	if cfg.TranslationNote == "" {
+		cfg.TranslationNote = "translation is not available here: the labels are not translated"
+	}
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &handler{annotator: a, defaultURI: cfg.DefaultImageURI, timeout: cfg.Timeout, logger: logger}
+	return &handler{annotator: a, cfg: cfg, logger: logger}
 }
 
 type handler struct {
-	annotator  Annotator
-	defaultURI string
-	timeout    time.Duration
-	logger     *slog.Logger
+	annotator Annotator
+	cfg       Config
+	logger    *slog.Logger
 }
 
 // outcome is everything one request produced: the reply and what to log.
@@ -108,6 +153,7 @@ type outcome struct {
 	status    int
 	body      any
 	imageURI  string
+	image     *ImageInfo // an image sent as bytes
 	isDefault bool
 	labels    int
 	err       error // logged, never sent as is
@@ -130,7 +176,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.log(r, out, time.Since(start))
 	}()
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	limit := int64(MaxBodyBytes)
+	if isImageBody(r) {
+		limit = h.cfg.MaxImageBytes
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	out = h.detect(r)
 	if out.status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", "GET, POST")
@@ -144,163 +194,113 @@ func (h *handler) detect(r *http.Request) outcome {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return failure(http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed: use GET or POST", r.Method))
 	}
-	uri, given, bad := requestedImage(r)
+	langs, bad := requestedLanguages(r, h.cfg.Languages)
 	if bad != nil {
 		return *bad
 	}
-	out := outcome{imageURI: uri}
-	if !given {
-		out.imageURI, out.isDefault = h.defaultURI, true
+	var (
+		out     outcome
+		content []byte
+	)
+	if isImageBody(r) {
+		if query, _ := url.ParseQuery(r.URL.RawQuery); query.Has("imageUri") {
+			return failure(http.StatusBadRequest, "imageUri is given with an image body: send one or the other")
+		}
+		data, info, bad := readImage(r, h.cfg.MaxImageBytes)
+		if bad != nil {
+			return *bad
+		}
+		content, out.image = data, info
+	} else {
+		uri, given, bad := requestedImage(r)
+		if bad != nil {
+			return *bad
+		}
+		out.imageURI = uri
+		if !given {
+			out.imageURI, out.isDefault = h.cfg.DefaultImageURI, true
+		}
 	}
 
-	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
 	defer cancel()
-	ann, err := h.annotator.Annotate(ctx, out.imageURI)
+	var (
+		ann *Annotation
+		err error
+	)
+	if content != nil {
+		ann, err = h.annotator.AnnotateContent(ctx, content)
+	} else {
+		ann, err = h.annotator.Annotate(ctx, out.imageURI)
+	}
+	translation := ""
+	if err == nil && ann != nil {
+		ann, translation, err = h.translate(ctx, ann, langs)
+	}
+	errBody := ErrorResponse{ImageURI: out.imageURI}
 	switch {
 	case err == nil && ann == nil:
 		err = errors.New("annotator returned no annotation and no error")
-		out.status, out.body = http.StatusBadGateway, ErrorResponse{Error: "image analysis failed upstream", ImageURI: out.imageURI}
+		errBody.Error = "image analysis failed upstream"
+		out.status, out.body = http.StatusBadGateway, errBody
 	case err == nil:
-		reply := *ann
-		if reply.Labels == nil {
-			reply.Labels = []Label{}
-		}
-		resp := Response{ImageURI: out.imageURI, DefaultImage: out.isDefault, Annotation: &reply}
+		resp := Response{ImageURI: out.imageURI, Image: out.image, DefaultImage: out.isDefault, Annotation: ann, Languages: langs}
 		if out.isDefault {
 			resp.Note = "no imageUri given; labeled the default image " + out.imageURI
 		}
-		out.status, out.body, out.labels = http.StatusOK, resp, len(reply.Labels)
+		if len(langs) > 0 && translation == "" {
+			resp.TranslationEngine = h.cfg.TranslationEngine
+		}
+		resp.TranslationNote = translation
+		out.status, out.body, out.labels = http.StatusOK, resp, len(ann.Labels)
 	case errors.Is(err, ErrUnusableImage) && out.isDefault:
 		// The caller asked for nothing; a default nobody can analyse is ours to fix.
-		out.status, out.body = http.StatusInternalServerError, ErrorResponse{Error: "the default image cannot be analysed", ImageURI: out.imageURI}
+		errBody.Error = "the default image cannot be analysed"
+		out.status, out.body = http.StatusInternalServerError, errBody
 	case errors.Is(err, ErrUnusableImage):
-		out.status, out.body = http.StatusUnprocessableEntity, ErrorResponse{Error: err.Error(), ImageURI: out.imageURI}
+		errBody.Error = err.Error()
+		out.status, out.body = http.StatusUnprocessableEntity, errBody
 	case errors.Is(r.Context().Err(), context.Canceled):
-		out.status, out.body = statusClientClosedRequest, ErrorResponse{Error: "request cancelled", ImageURI: out.imageURI}
+		errBody.Error = "request cancelled"
+		out.status, out.body = statusClientClosedRequest, errBody
 	case errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded:
-		out.status, out.body = http.StatusGatewayTimeout, ErrorResponse{
-			Error:    fmt.Sprintf("image analysis did not finish within %v", h.timeout),
-			ImageURI: out.imageURI,
-		}
+		errBody.Error = fmt.Sprintf("image analysis did not finish within %v", h.cfg.Timeout)
+		out.status, out.body = http.StatusGatewayTimeout, errBody
 	default:
-		msg := "image analysis failed upstream"
-		if s, ok := status.FromError(err); ok {
-			msg += " (" + s.Code().String() + ")"
+		errBody.Error = "image analysis failed upstream"
+		if errors.Is(err, errTranslation) {
+			errBody.Error = "translating the labels failed upstream"
 		}
-		out.status, out.body = http.StatusBadGateway, ErrorResponse{Error: msg, ImageURI: out.imageURI}
+		if s, ok := status.FromError(err); ok {
+			errBody.Error += " (" + s.Code().String() + ")"
+		}
+		out.status, out.body = http.StatusBadGateway, errBody
 	}
 	out.err = err
 	return out
 }
 
-// requestedImage returns the imageUri of r and whether one was given at
-// all, or the failure to answer when the request is malformed.
-func requestedImage(r *http.Request) (uri string, given bool, bad *outcome) {
-	query, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return fail(http.StatusBadRequest, "query string is malformed: "+err.Error())
-	}
-	uri, given, bad = single(query, "query string")
-	if bad != nil {
-		return "", false, bad
-	}
-	if r.Method == http.MethodPost {
-		bodyURI, bodyGiven, bad := imageFromBody(r)
-		if bad != nil {
-			return "", false, bad
-		}
-		if bodyGiven && given {
-			return fail(http.StatusBadRequest, "imageUri is given in both the query string and the body: give it once")
-		}
-		if bodyGiven {
-			uri, given = bodyURI, true
-		}
-	}
-	if !given {
-		return "", false, nil
-	}
-	msg := ""
-	if err := imageuri.Validate(uri); err != nil {
-		msg = err.Error()
-	} else if !utf8.ValidString(uri) {
-		// Vision's request is a protobuf string, which must be UTF-8.
-		msg = "imageUri is not valid UTF-8"
-	}
-	if msg != "" {
-		out := failure(http.StatusBadRequest, msg)
-		out.imageURI = uri // for the log line only: logged through imageuri.ForLog
-		return "", false, &out
-	}
-	return uri, true, nil
-}
+// errTranslation marks a failed translation in detect's error.
+var errTranslation = errors.New("translation")
 
-// imageFromBody reads the imageUri of a POST body: JSON {"imageUri": "..."}
-// or a form. An empty body carries none. r.Body is limited to MaxBodyBytes
-// by ServeHTTP.
-func imageFromBody(r *http.Request) (uri string, given bool, bad *outcome) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", MaxBodyBytes))
-		}
-		return fail(http.StatusBadRequest, "cannot read the body: "+err.Error())
+// translate returns a copy of ann whose labels are translated into langs,
+// or, without a Translator, ann itself and the note saying why not.
+func (h *handler) translate(ctx context.Context, ann *Annotation, langs []string) (*Annotation, string, error) {
+	reply := *ann
+	if reply.Labels == nil {
+		reply.Labels = []Label{}
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return "", false, nil
+	if len(langs) == 0 {
+		return &reply, "", nil
 	}
-	contentType := r.Header.Get("Content-Type")
-	mediaType, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return fail(http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not supported: send application/json or application/x-www-form-urlencoded", contentType))
+	if h.cfg.Translator == nil {
+		return &reply, h.cfg.TranslationNote, nil
 	}
-	switch mediaType {
-	case "application/json":
-		var req struct {
-			ImageURI *string `json:"imageUri"`
-		}
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			return fail(http.StatusBadRequest, "body is not the expected JSON {\"imageUri\": \"...\"}: "+err.Error())
-		}
-		if _, err := dec.Token(); err != io.EOF {
-			return fail(http.StatusBadRequest, "body has data after its JSON object")
-		}
-		if req.ImageURI == nil {
-			return "", false, nil
-		}
-		return *req.ImageURI, true, nil
-	case "application/x-www-form-urlencoded":
-		form, err := url.ParseQuery(string(body))
-		if err != nil {
-			return fail(http.StatusBadRequest, "form body is malformed: "+err.Error())
-		}
-		return single(form, "form body")
-	default:
-		return fail(http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not supported: send application/json or application/x-www-form-urlencoded", mediaType))
+	reply.Labels = slices.Clone(reply.Labels)
+	if err := translateLabels(ctx, h.cfg.Translator, reply.Labels, langs); err != nil {
+		return nil, "", fmt.Errorf("%w: %w", errTranslation, err)
 	}
-}
-
-// single returns the one imageUri of values; where names the source in the
-// error when it is given more than once.
-func single(values url.Values, where string) (uri string, given bool, bad *outcome) {
-	switch v := values["imageUri"]; len(v) {
-	case 0:
-		return "", false, nil
-	case 1:
-		return v[0], true, nil
-	default:
-		return fail(http.StatusBadRequest, fmt.Sprintf("imageUri is given %d times in the %s: give it once", len(v), where))
-	}
-}
-
-func failure(status int, msg string) outcome {
-	return outcome{status: status, body: ErrorResponse{Error: msg}, err: errors.New(msg)}
-}
-
-func fail(status int, msg string) (string, bool, *outcome) {
-	out := failure(status, msg)
-	return "", false, &out
+	return &reply, "", nil
 }
 
 func (h *handler) log(r *http.Request, out outcome, latency time.Duration) {
@@ -315,6 +315,9 @@ func (h *handler) log(r *http.Request, out outcome, latency time.Duration) {
 		slog.Int("status", out.status),
 		slog.Float64("latencyMs", float64(latency.Microseconds())/1000),
 		slog.Int("labels", out.labels),
+	}
+	if out.image != nil {
+		attrs = append(attrs, slog.String("imageFormat", out.image.Format), slog.Int("imageBytes", out.image.Bytes))
 	}
 	if out.err != nil {
 		attrs = append(attrs, slog.String("error", out.err.Error()))

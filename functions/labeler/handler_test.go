@@ -395,6 +395,11 @@ func (f annotatorFunc) Annotate(ctx context.Context, imageURI string) (*Annotati
 	return f(ctx, imageURI)
 }
 
+// AnnotateContent calls f with the image's size for a URI.
+func (f annotatorFunc) AnnotateContent(ctx context.Context, content []byte) (*Annotation, error) {
+	return f(ctx, fmt.Sprintf("%d bytes", len(content)))
+}
+
 func TestHandlerOtherAnnotators(t *testing.T) {
 	offline := &Annotation{
 		Engine: EngineOffline,

@@ -40,9 +40,13 @@ const (
 )
 
 // Label is one thing seen in an image, with Vision's confidence in [0, 1].
+// Translations maps a requested language (BCP-47, e.g. "es") to the
+// description in that language; it is absent when none was asked for or
+// translation is not available.
 type Label struct {
-	Description string  `json:"description"`
-	Score       float32 `json:"score"`
+	Description  string            `json:"description"`
+	Score        float32           `json:"score"`
+	Translations map[string]string `json:"translations,omitempty"`
 }
 
 // SafeSearch is Vision's estimate of how likely an image is to contain each
@@ -76,11 +80,23 @@ type Annotation struct {
 	Note       string      `json:"engineNote,omitempty"` // e.g. "offline: facts computed from the image, not Cloud Vision labels"
 }
 
-// Annotator labels one image. Errors wrapping ErrUnusableImage are the
-// caller's image problem (the handler answers 422); others are upstream
-// failures (502, or 504 when the context's deadline passed).
+// Annotator labels one image: Annotate one the engine fetches from a URI,
+// AnnotateContent one whose bytes the caller sent (a JPEG, PNG, GIF, WebP
+// or BMP image, already checked by the handler). Errors wrapping
+// ErrUnusableImage are the caller's image problem (the handler answers
+// 422); others are upstream failures (502, or 504 when the context's
+// deadline passed).
 type Annotator interface {
 	Annotate(ctx context.Context, imageURI string) (*Annotation, error)
+	AnnotateContent(ctx context.Context, content []byte) (*Annotation, error)
+}
+
+// Translator translates texts from English (Cloud Vision's label language)
+// into one target language (BCP-47), answering in the order of texts.
+// Errors are upstream failures (502, or 504 when the context's deadline
+// passed).
+type Translator interface {
+	Translate(ctx context.Context, texts []string, target string) ([]string, error)
 }
 
 // ErrUnusableImage is wrapped by Annotator errors caused by the image itself:

@@ -38,9 +38,7 @@ func credentialConfigFromEnv() (*federation.CredentialConfig, error) {
 // at u: its URL without query or fragment, which is what Cloud Run (and the
 // cloudfunctions.net URL of a 2nd gen function) accepts as aud.
 func Audience(u *url.URL) string {
-	a := *u
-	a.RawQuery, a.ForceQuery, a.Fragment, a.RawFragment = "", false, "", ""
-	return a.String()
+	return federation.AudienceOf(u)
 }
 
 // ClientFor returns the HTTP client for cfg's labeler: NewClient() for a
@@ -73,9 +71,7 @@ func ClientFor(cfg Config) (*http.Client, error) {
 // carry an ID token from tokens ("Authorization: Bearer ..."), as a caller of
 // a private Cloud Run service must; see federation.Transport.
 func NewAuthenticatedClient(tokens *federation.Source) *http.Client {
-	c := NewClient()
-	c.Transport = &federation.Transport{Source: tokens, Base: c.Transport}
-	return c
+	return federation.AuthenticatedClient(NewClient(), tokens)
 }
 
 // identityFailure words a failed token fetch: 504 when it ran out of the

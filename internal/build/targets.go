@@ -13,6 +13,9 @@ var Targets = []Target{
 	// clock and the user's wait.
 	{Name: "sleuth-request", Kind: Lambda, Package: "./functions/sleuth/request/bootstrap",
 		Summary: "the SMS bot's webhook Lambda (POST /sms)"},
+	// A binary of its own, without the proxy's or the bot's code.
+	{Name: "inspector", Kind: Lambda, Package: "./functions/inspector/bootstrap",
+		Summary: "the upload inspector, invoked by S3 for objects created under incoming/"},
 	// Google Cloud builds it from this source.
 	{Name: "labeler", Kind: Source, Dir: "functions/labeler",
 		Summary: "the Cloud Function's source, which Google Cloud builds"},

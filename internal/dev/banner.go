@@ -16,11 +16,12 @@ crossfaas dev: the whole system on this machine (%s)
   API (gateway)     GET  %s/detect?imageUri=<url>   (proxy -> labeler)
                     POST %s/sms                     (Twilio webhook -> sleuth)
   Labeler           %s/?imageUri=<url>              (the "Cloud Function", served by %s)
+  Uploads (S3)      %s  bucket %s: put images under incoming/
   Dead letters      %s/_dev/dlq
   Data directory    %s
   Twilio account    %s, auth token %s
                     (webhooks are signed with it: X-Twilio-Signature)
-`, s.Mode, s.PhoneURL, s.GatewayURL, s.GatewayURL, s.LabelerURL, s.LabelerServer, s.PhoneURL, s.DataDir, s.AccountSID, s.AuthToken)
+`, s.Mode, s.PhoneURL, s.GatewayURL, s.GatewayURL, s.LabelerURL, s.LabelerServer, s.UploadsURL, s.UploadsBucket, s.PhoneURL, s.DataDir, s.AccountSID, s.AuthToken)
 	if s.Exposed {
 		fmt.Fprint(w, `
   WARNING: listening on all interfaces. Anyone who can reach this machine can text the

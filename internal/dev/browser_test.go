@@ -254,3 +254,93 @@ func (g gatedFaces) SearchFace(ctx context.Context, id string, image []byte, thr
 	}
 	return g.Faces.SearchFace(ctx, id, image, threshold)
 }
+
+// TestUploadPanel drives the simulator page's upload panel in headless
+// Chromium: an image chosen in the panel goes to the local S3, the
+// inspector's verdict comes back with the labels, and, for an unsafe image
+// under the blur action, the blurred copy's thumbnail loads. The labeler
+// answers through a test annotator with SafeSearch (offline has none).
+func TestUploadPanel(t *testing.T) {
+	sys := start(t, func(o *Options) {
+		withUnsafeLabeler(o)
+		o.UploadAction = "blur"
+	})
+	ctx := browser(t)
+	file := filepath.Join(t.TempDir(), "party.jpg")
+	if err := os.WriteFile(file, photoJPEG(t, 320, 240), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stepCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err := chromedp.Do(stepCtx,
+		chromedp.Navigate(sys.PhoneURL),
+		chromedp.WaitVisible(chromedp.CSS("#dropzone")),
+		chromedp.SetUploadFiles(chromedp.CSS("#upload-input"), []string{file}),
+		func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			_, err := chromedp.Poll[bool](`(() => { const i = document.querySelector('#uploads li.upload img.blurred'); return !!i && i.complete && i.naturalWidth > 0; })()`)(ctx, tg)
+			return chromedp.Void{}, err
+		},
+	)
+	if err != nil {
+		t.Fatalf("uploading through the panel: %v", err)
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string](`(() => {
+		const li = document.querySelector('#uploads li.upload');
+		return {
+			verdict: li.dataset.verdict,
+			badge: li.querySelector('.verdict').textContent,
+			action: li.querySelector('.action').textContent,
+			label: li.querySelector('.label .description').textContent,
+			notes: li.querySelector('.notes').textContent,
+		};
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["verdict"] != "unsafe" || got["badge"] != "unsafe" || got["action"] != "blur" || got["label"] != "Party" || !strings.Contains(got["notes"], "engine: test") {
+		t.Errorf("the panel shows %v, want the unsafe verdict, the blur, the label and the engine", got)
+	}
+}
+
+// TestUploadPanelOffline: offline, the panel says there is no SafeSearch
+// and no translation instead of showing a verdict it cannot have.
+func TestUploadPanelOffline(t *testing.T) {
+	sys := start(t, func(o *Options) { o.LabelLanguages = []string{"es", "fr"} })
+	ctx := browser(t)
+	file := filepath.Join(t.TempDir(), "cat.jpg")
+	if err := os.WriteFile(file, photoJPEG(t, 160, 120), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stepCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err := chromedp.Do(stepCtx,
+		chromedp.Navigate(sys.PhoneURL),
+		chromedp.WaitVisible(chromedp.CSS("#dropzone")),
+		chromedp.SetUploadFiles(chromedp.CSS("#upload-input"), []string{file}),
+		func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			_, err := chromedp.Poll[bool](`!!document.querySelector('#uploads li.upload .verdict')`)(ctx, tg)
+			return chromedp.Void{}, err
+		},
+	)
+	if err != nil {
+		t.Fatalf("uploading through the panel: %v", err)
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string](`(() => {
+		const li = document.querySelector('#uploads li.upload');
+		return {verdict: li.dataset.verdict, reason: li.querySelector('.reason').textContent, notes: li.querySelector('.notes').textContent,
+			blurred: String(!!li.querySelector('img.blurred')), translations: String(li.querySelectorAll('.translation').length)};
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["verdict"] != "unknown" || !strings.Contains(got["reason"], "no SafeSearch") || !strings.Contains(got["notes"], "engine: offline") ||
+		!strings.Contains(got["notes"], "Cloud Translation does not exist offline") || got["blurred"] != "false" || got["translations"] != "0" {
+		t.Errorf("the offline panel shows %v", got)
+	}
+	if out := os.Getenv("CROSSFAAS_UPLOAD_SCREENSHOT"); out != "" {
+		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		if err == nil {
+			os.WriteFile(out, png, 0o644)
+		}
+	}
+}

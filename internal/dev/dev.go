@@ -48,7 +48,8 @@ import (
 )
 
 // DefaultPort is the base port: the gateway listens on it, the phone
-// simulator on the next port and the labeler on the one after.
+// simulator on the next port, the labeler on the one after and the local
+// S3 of the uploads on the fourth.
 const DefaultPort = 8787
 
 // DefaultPrefix is the "<project>-<stack>" namespace of the local stack. It
@@ -117,8 +118,19 @@ type Options struct {
 	// DefaultPrefix.
 	Prefix string
 	// LabelerAccess is LabelerPrivate (or empty: the labeler admits only
-	// the proxy, through the local private link) or LabelerPublic.
+	// the proxy and the upload inspector, through the local private link)
+	// or LabelerPublic.
 	LabelerAccess string
+	// UploadAction is what the inspector does with an unsafe upload
+	// (crossfaas:safeSearchAction): quarantine (or empty), blur or tag.
+	UploadAction string
+	// LabelLanguages are the languages the uploads' labels are translated
+	// into (crossfaas:labelLanguages); offline there is no translation,
+	// and the results say so.
+	LabelLanguages []string
+	// UploadMaxMiB is the largest upload inspected; 0 means
+	// DefaultUploadMaxMiB.
+	UploadMaxMiB int
 	// Logger receives every hop's logs; nil means JSON on stderr.
 	Logger *slog.Logger
 	// FunctionsFramework serves the labeler through functions-framework-go
@@ -149,6 +161,10 @@ type System struct {
 	PhoneURL string
 	// LabelerURL is the labeler, the proxy's LABELER_URL.
 	LabelerURL string
+	// UploadsURL is the local S3 endpoint (path-style) and UploadsBucket
+	// its bucket, whose incoming/ the inspector watches.
+	UploadsURL    string
+	UploadsBucket string
 	// DataDir holds the offline face database.
 	DataDir string
 	// Mode is "offline" or "cloud".
@@ -169,12 +185,13 @@ type System struct {
 	Phone *phone.Simulator
 	Bus   *bus.Bus
 
-	link                             *privatelink.Link // nil for a public labeler
-	logger                           *slog.Logger
-	drainTimeout                     time.Duration
-	gatewaySrv, labelerSrv, phoneSrv *http.Server
-	closers                          []func() error
-	notes                            []string // shown in the banner
+	link                                         *privatelink.Link // nil for a public labeler
+	uploads                                      *uploads
+	logger                                       *slog.Logger
+	drainTimeout                                 time.Duration
+	gatewaySrv, labelerSrv, phoneSrv, uploadsSrv *http.Server
+	closers                                      []func() error
+	notes                                        []string // shown in the banner
 
 	serveErr  chan error
 	closeOnce sync.Once
@@ -261,13 +278,14 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 		}
 	}()
 
-	gatewayLn, phoneLn, labelerLn, err := listenAll(opts.Host, opts.Port)
+	lns, err := listenAll(opts.Host, opts.Port)
 	if err != nil {
 		return nil, err
 	}
+	gatewayLn, phoneLn, labelerLn, uploadsLn := lns[0], lns[1], lns[2], lns[3]
 	s.closers = append(s.closers, func() error {
 		// Listeners not yet handed to a server.
-		for _, ln := range []net.Listener{gatewayLn, phoneLn, labelerLn} {
+		for _, ln := range lns {
 			ln.Close()
 		}
 		return nil
@@ -319,6 +337,9 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 	if err := wire(opts, s, eng, gw); err != nil {
 		return nil, err
 	}
+	if err := s.startUploads(opts, uploadsLn); err != nil {
+		return nil, err
+	}
 
 	if opts.FunctionsFramework {
 		s.LabelerServer = "functions-framework-go"
@@ -331,6 +352,7 @@ func Run(ctx context.Context, opts Options) (*System, error) {
 	s.gatewaySrv = s.serve(gatewayLn, observeWebhooks(gw, sim))
 	console := http.NewServeMux()
 	console.HandleFunc("GET "+samplePath, serveSample)
+	s.uploads.routes(console)
 	console.HandleFunc("GET /api/collections", serveCollections(eng.lister, sim, opts.Prefix))
 	console.Handle("/", sim)
 	s.phoneSrv = s.serve(phoneLn, console)

@@ -93,8 +93,10 @@ func openEngines(ctx context.Context, opts Options, s *System) (*engines, error)
 		client := egress.Policy{AllowPrivate: !beyondLoopback(opts.Host)}.Client(30 * time.Second)
 		client.Transport = sampleTransport{url: s.PhoneURL + samplePath, next: client.Transport}
 		e.annotator = labels.New(client)
-		e.labeler = labeler.NewHandler(e.annotator, labeler.Config{DefaultImageURI: s.PhoneURL + samplePath},
-			labelerLogger(log, opts.Prefix))
+		cfg := labelerConfig(opts)
+		cfg.DefaultImageURI = s.PhoneURL + samplePath
+		cfg.TranslationNote = OfflineTranslationNote
+		e.labeler = labeler.NewHandler(e.annotator, cfg, labelerLogger(log, opts.Prefix))
 		return e, nil
 	}
 
@@ -135,8 +137,34 @@ func openEngines(ctx context.Context, opts Options, s *System) (*engines, error)
 	}
 	s.closers = append(s.closers, vision.Close)
 	e.annotator = vision
-	e.labeler = labeler.NewHandler(vision, labeler.Config{}, labelerLogger(log, opts.Prefix))
+	cfg := labelerConfig(opts)
+	if project := os.Getenv(labeler.EnvProject); len(opts.LabelLanguages) > 0 && project != "" {
+		translator, err := labeler.NewCloudTranslator(ctx, project)
+		if err != nil {
+			return nil, fmt.Errorf("dev --cloud: Cloud Translation client (Application Default Credentials): %w", err)
+		}
+		s.closers = append(s.closers, translator.Close)
+		cfg.Translator = labeler.NewTranslationCache(translator, 0)
+	} else if len(opts.LabelLanguages) > 0 {
+		cfg.TranslationNote = "translation needs " + labeler.EnvProject + " (the project whose Cloud Translation to use): the labels are not translated"
+		s.notes = append(s.notes, "Labels are not translated: set "+labeler.EnvProject+" to use Cloud Translation.")
+	}
+	e.labeler = labeler.NewHandler(vision, cfg, labelerLogger(log, opts.Prefix))
 	return e, nil
+}
+
+// OfflineTranslationNote is what the offline labeler answers a request
+// for translations: there is no offline Cloud Translation.
+const OfflineTranslationNote = "offline: Cloud Translation does not exist offline, so the labels are not translated (crossfaas dev --cloud translates them)"
+
+// labelerConfig is the labeler's configuration the stack would set:
+// the image limit and the enabled languages.
+func labelerConfig(opts Options) labeler.Config {
+	maxMiB := opts.UploadMaxMiB
+	if maxMiB == 0 {
+		maxMiB = DefaultUploadMaxMiB
+	}
+	return labeler.Config{MaxImageBytes: int64(maxMiB) << 20, Languages: opts.LabelLanguages}
 }
 
 // labelerLogger is the labeler's logger: its lines carry the function's

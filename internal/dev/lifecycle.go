@@ -30,14 +30,15 @@ func localURL(host string, ln net.Listener) string {
 	return "http://" + net.JoinHostPort(ip.String(), port)
 }
 
-// listenAll listens on the base port and the next two (or three free
-// ports when port is negative).
-func listenAll(host string, port int) (gw, ph, lb net.Listener, err error) {
+// listenAll listens on the base port and the next three (or four free
+// ports when port is negative): the gateway, the phone simulator, the
+// labeler and the local S3 of the uploads.
+func listenAll(host string, port int) ([]net.Listener, error) {
 	if port == 0 {
 		port = DefaultPort
 	}
 	var lns []net.Listener
-	for i := range 3 {
+	for i := range 4 {
 		p := 0
 		if port > 0 {
 			p = port + i
@@ -48,13 +49,13 @@ func listenAll(host string, port int) (gw, ph, lb net.Listener, err error) {
 				l.Close()
 			}
 			if errors.Is(err, syscall.EADDRINUSE) {
-				return nil, nil, nil, fmt.Errorf("port %d is in use; pass --port to choose another base port (crossfaas dev uses it and the next two)", p)
+				return nil, fmt.Errorf("port %d is in use; pass --port to choose another base port (crossfaas dev uses it and the next three)", p)
 			}
-			return nil, nil, nil, fmt.Errorf("listen on %s: %w", net.JoinHostPort(host, strconv.Itoa(p)), err)
+			return nil, fmt.Errorf("listen on %s: %w", net.JoinHostPort(host, strconv.Itoa(p)), err)
 		}
 		lns = append(lns, ln)
 	}
-	return lns[0], lns[1], lns[2], nil
+	return lns, nil
 }
 
 // serve serves h on ln until shutdown; a server that fails stops the
@@ -110,23 +111,27 @@ func (s *System) shutdown() error {
 	defer cancel()
 	var errs []error
 	// The gateway first: in-flight webhooks finish and publish. Then the
-	// labeler, unless funcframework serves it (the proxy may be waiting on
-	// it). The phone simulator last but one: the bus's replies land in it.
-	for _, srv := range []struct {
-		name string
-		srv  *http.Server
-	}{{"gateway", s.gatewaySrv}, {"labeler", s.labelerSrv}} {
-		if srv.srv != nil {
-			if err := srv.srv.Shutdown(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("shut down the %s: %w", srv.name, err))
+	// bus drains, while the labeler (unless funcframework serves it) and
+	// the local S3 still answer the upload inspector's invocations. The
+	// phone simulator last but one: the bus's replies land in it.
+	stop := func(ctx context.Context, name string, srv *http.Server) {
+		if srv != nil {
+			if err := srv.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("shut down the %s: %w", name, err))
 			}
 		}
 	}
+	stop(ctx, "gateway", s.gatewaySrv)
 	if s.Bus != nil {
 		if err := s.Bus.Close(ctx); err != nil {
 			s.logger.Warn("dev: deliveries abandoned at shutdown", "err", err)
 		}
 	}
+	// The drain may have used up ctx: what is left gets a second.
+	after, cancelAfter := context.WithTimeout(context.Background(), phoneShutdownTimeout)
+	defer cancelAfter()
+	stop(after, "labeler", s.labelerSrv)
+	stop(after, "local S3", s.uploadsSrv)
 	if s.Phone != nil {
 		s.Phone.Close()
 	}

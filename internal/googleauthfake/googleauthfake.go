@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -83,6 +84,10 @@ type Config struct {
 	// provider's attribute condition admits and whose principal set holds
 	// roles/iam.workloadIdentityUser on ServiceAccount.
 	AllowedRole string
+	// AllowedRoles are more roles of the same kind, admitted and bound
+	// like AllowedRole (the stack admits the proxy's and the upload
+	// inspector's).
+	AllowedRoles []string
 	// ServiceAccount is the email of the account whose ID tokens may be
 	// generated.
 	ServiceAccount string
@@ -170,6 +175,13 @@ func Start(cfg Config) (*Google, error) {
 	g.STSURL, g.IAMURL, g.IssuerURL = urls[0], urls[1], urls[2]
 	g.sts = g.servers[0]
 	return g, nil
+}
+
+// allowedRole reports whether role (an assumed-role ARN without session)
+// is one the provider admits and whose principal set may impersonate the
+// service account.
+func (g *Google) allowedRole(role string) bool {
+	return role == g.cfg.AllowedRole || slices.Contains(g.cfg.AllowedRoles, role)
 }
 
 // Close stops the servers.

@@ -41,7 +41,7 @@ func (g *Google) serveGenerateIDToken(w http.ResponseWriter, r *http.Request) {
 	}
 	// roles/iam.workloadIdentityUser on the account, granted to the
 	// principal set of one role.
-	if email != g.cfg.ServiceAccount || tok.role != g.cfg.AllowedRole {
+	if email != g.cfg.ServiceAccount || !g.allowedRole(tok.role) {
 		writeGoogleError(w, http.StatusForbidden, "PERMISSION_DENIED",
 			"Permission 'iam.serviceAccounts.getOpenIdToken' denied on resource (or it may not exist).")
 		return

@@ -72,8 +72,12 @@ func (g *Google) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The provider's attribute condition:
-	// assertion.arn.startsWith('<role ARN>/').
-	if !strings.HasPrefix(arn, g.cfg.AllowedRole+"/") {
+	// assertion.arn.startsWith('<role ARN>/') [|| ...], one per role.
+	admitted := false
+	for _, role := range append([]string{g.cfg.AllowedRole}, g.cfg.AllowedRoles...) {
+		admitted = admitted || strings.HasPrefix(arn, role+"/")
+	}
+	if !admitted {
 		writeSTSError(w, stsError{403, "unauthorized_client", "The given credential is rejected by the attribute condition."})
 		return
 	}

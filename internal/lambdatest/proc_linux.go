@@ -52,3 +52,25 @@ func childPIDs(pid int) []int {
 	}
 	return children
 }
+
+// peakRSS returns the peak resident set size of process pid (VmHWM in
+// /proc/<pid>/status), in bytes.
+func peakRSS(pid int) (int64, error) {
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(status)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				return 0, err
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, os.ErrNotExist
+}
+
+// killPID kills process pid.
+func killPID(pid int) { _ = syscall.Kill(pid, syscall.SIGKILL) }

@@ -17,3 +17,7 @@ func terminate(p *os.Process) { _ = p.Kill() }
 func killGroup(int) {}
 
 func childPIDs(int) []int { return nil }
+
+func peakRSS(int) (int64, error) { return 0, os.ErrNotExist }
+
+func killPID(int) {}

@@ -230,6 +230,12 @@ type delivery struct {
 	messageSid string
 	message    []byte // what was published
 	payload    []byte // the SNS event carrying it
+	// what, if not empty, names the event in a dead letter's summary (for
+	// events that are not SNS messages).
+	what string
+	// done, if not nil, gets nil after a success, or the last error once
+	// the event is dead-lettered.
+	done func(error)
 }
 
 // deliver runs one asynchronous invocation with its retries and, when they
@@ -261,6 +267,9 @@ func (b *Bus) deliver(d delivery) {
 		if err == nil {
 			// The end of the function's hop (see package devlog).
 			log.Info("lambda: invoked", devlog.Hop(), "attempt", attempt+1, "of", total, "duration_ms", b.cfg.Now().Sub(start).Milliseconds())
+			if d.done != nil {
+				d.done(nil)
+			}
 			return
 		}
 		lastErr = err
@@ -282,6 +291,9 @@ func (b *Bus) deliver(d delivery) {
 		return
 	}
 	b.deadLetter(d, requestID, attempts, lastErr, log)
+	if d.done != nil {
+		d.done(lastErr)
+	}
 }
 
 // Close waits for the deliveries in flight, retries and the messages they

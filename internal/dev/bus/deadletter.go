@@ -115,8 +115,8 @@ func (b *Bus) deadLetter(d delivery, requestID string, attempts int, lastErr err
 // attempts: twilio media: get ...: status 500. Its on-failure destination,
 // failures, was told.`
 func (b *Bus) summary(l DeadLetter, d delivery) string {
-	what := ""
-	if b.cfg.Describe != nil {
+	what := d.what
+	if what == "" && b.cfg.Describe != nil {
 		what = b.cfg.Describe(d.message)
 	}
 	switch {

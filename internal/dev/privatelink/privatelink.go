@@ -5,8 +5,9 @@
 // (package googleauthfake).
 //
 // The local proxy signs its subject tokens with credentials of a local AWS
-// role ("<prefix>-proxy" in the placeholder account 000000000000), which
-// only the local STS knows, and gets ID tokens of the local caller account
+// role ("<prefix>-proxy" in the placeholder account 000000000000), and the
+// upload inspector with those of "<prefix>-uploads-inspector", which only
+// the local STS knows, and gets ID tokens of the local caller account
 // "<prefix>-caller@crossfaas-local.iam.gserviceaccount.com" through the
 // real token client (package federation). The labeler sits behind the
 // check Cloud Run makes in front of a private service: a request without
@@ -37,10 +38,11 @@ const localRegion = "us-east-1"
 
 // Link is a running local private link.
 type Link struct {
-	google     *googleauthfake.Google
-	tokens     *federation.Source
-	caller     string
-	labelerURL string
+	google          *googleauthfake.Google
+	tokens          *federation.Source // the proxy's
+	inspectorTokens *federation.Source // the upload inspector's
+	caller          string
+	labelerURL      string
 }
 
 // Start starts the local Google services for the system named prefix whose
@@ -50,38 +52,59 @@ func Start(prefix, labelerURL string) (*Link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("private link: %w", err)
 	}
-	role := "arn:aws:sts::" + localAccount + ":assumed-role/" + prefix + "-proxy"
-	identity := googleauthfake.AWSIdentity{
-		AccessKeyID:     "ASIA" + strings.ToUpper(randomHex(8)),
-		SecretAccessKey: randomHex(20),
-		SessionToken:    randomHex(32),
-		ARN:             role + "/" + prefix + "-proxy",
+	// Two local roles, as deployed: the proxy's and the upload inspector's.
+	roleOf := func(name string) (string, googleauthfake.AWSIdentity) {
+		role := "arn:aws:sts::" + localAccount + ":assumed-role/" + prefix + "-" + name
+		return role, googleauthfake.AWSIdentity{
+			AccessKeyID:     "ASIA" + strings.ToUpper(randomHex(8)),
+			SecretAccessKey: randomHex(20),
+			SessionToken:    randomHex(32),
+			ARN:             role + "/" + prefix + "-" + name,
+		}
 	}
+	proxyRole, proxyIdentity := roleOf("proxy")
+	inspectorRole, inspectorIdentity := roleOf("uploads-inspector")
 	caller := prefix + "-caller@crossfaas-local.iam.gserviceaccount.com"
 	g, err := googleauthfake.Start(googleauthfake.Config{
 		PoolID:         prefix + "-local",
 		AWSRegion:      localRegion,
-		Identities:     []googleauthfake.AWSIdentity{identity},
-		AllowedRole:    role,
+		Identities:     []googleauthfake.AWSIdentity{proxyIdentity, inspectorIdentity},
+		AllowedRole:    proxyRole,
+		AllowedRoles:   []string{inspectorRole},
 		ServiceAccount: caller,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("private link: %w", err)
 	}
-	tokens, err := federation.NewSource(federation.Options{
-		Config:   g.CredentialConfig(),
-		Audience: proxy.Audience(u),
-		Credentials: func(context.Context) (federation.AWSCredentials, error) {
-			return federation.AWSCredentials{AccessKeyID: identity.AccessKeyID, SecretAccessKey: identity.SecretAccessKey, SessionToken: identity.SessionToken}, nil
-		},
-		Region: localRegion,
-		Client: proxy.NewClient(),
-	})
+	source := func(identity googleauthfake.AWSIdentity) (*federation.Source, error) {
+		return federation.NewSource(federation.Options{
+			Config:   g.CredentialConfig(),
+			Audience: proxy.Audience(u),
+			Credentials: func(context.Context) (federation.AWSCredentials, error) {
+				return federation.AWSCredentials{AccessKeyID: identity.AccessKeyID, SecretAccessKey: identity.SecretAccessKey, SessionToken: identity.SessionToken}, nil
+			},
+			Region: localRegion,
+			Client: proxy.NewClient(),
+		})
+	}
+	tokens, err := source(proxyIdentity)
 	if err != nil {
 		g.Close()
 		return nil, fmt.Errorf("private link: %w", err)
 	}
-	return &Link{google: g, tokens: tokens, caller: caller, labelerURL: proxy.Audience(u)}, nil
+	inspectorTokens, err := source(inspectorIdentity)
+	if err != nil {
+		g.Close()
+		return nil, fmt.Errorf("private link: %w", err)
+	}
+	return &Link{google: g, tokens: tokens, inspectorTokens: inspectorTokens, caller: caller, labelerURL: proxy.Audience(u)}, nil
+}
+
+// InspectorClient returns the HTTP client the local upload inspector calls
+// the labeler with: ID tokens of the caller account, got with the
+// inspector's own role, as deployed.
+func (l *Link) InspectorClient() *http.Client {
+	return federation.AuthenticatedClient(proxy.NewClient(), l.inspectorTokens)
 }
 
 // ProxyClient returns the HTTP client the local proxy calls the labeler

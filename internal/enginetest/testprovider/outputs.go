@@ -220,6 +220,24 @@ var outputRules = map[string]outputRule{
 		set("result", str(`{"action":"create","deleted":[]}`))
 		return r.str("functionName") + "_" + r.generated(8), nil
 	},
+	"aws:s3/bucketV2:BucketV2": func(r resourceInfo, set func(string, resource.PropertyValue)) (string, error) {
+		name := r.str("bucket")
+		set("arn", str("arn:aws:s3:::"+name))
+		set("bucketDomainName", str(name+".s3.amazonaws.com"))
+		set("bucketRegionalDomainName", str(name+".s3."+r.region+".amazonaws.com"))
+		set("region", str(r.region))
+		set("hostedZoneId", str("Z3AQBSTGFYJSTF"))
+		return name, nil
+	},
+	// The bucket's settings are resources of their own, each named by its
+	// bucket.
+	"aws:s3/bucketOwnershipControls:BucketOwnershipControls":                                     bucketSetting,
+	"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock":                                     bucketSetting,
+	"aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2": bucketSetting,
+	"aws:s3/bucketVersioningV2:BucketVersioningV2":                                               bucketSetting,
+	"aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2":                       bucketSetting,
+	"aws:s3/bucketPolicy:BucketPolicy":                                                           bucketSetting,
+	"aws:s3/bucketNotification:BucketNotification":                                               bucketSetting,
 	"aws:rekognition/collection:Collection": func(r resourceInfo, set func(string, resource.PropertyValue)) (string, error) {
 		id := r.str("collectionId")
 		set("arn", str(r.arn("rekognition", "collection/"+id)))
@@ -327,37 +345,50 @@ func cloudFunction(r resourceInfo, set func(string, resource.PropertyValue)) (st
 	return fmt.Sprintf("projects/%s/locations/%s/functions/%s", project, region, name), nil
 }
 
+// bucketSetting is the id of one of a bucket's settings: the bucket's name.
+func bucketSetting(r resourceInfo, _ func(string, resource.PropertyValue)) (string, error) {
+	return r.str("bucket"), nil
+}
+
 // forceNew lists, per type, the inputs the real provider cannot change in
 // place: changing one replaces the resource. Only the properties the
 // program sets are listed.
 var forceNew = map[string][]string{
-	"aws:cloudwatch/logGroup:LogGroup":                                  {"name"},
-	"aws:iam/role:Role":                                                 {"name"},
-	"aws:iam/rolePolicy:RolePolicy":                                     {"name", "role"},
-	"aws:lambda/function:Function":                                      {"name"},
-	"aws:lambda/permission:Permission":                                  {"action", "function", "principal", "sourceArn", "statementId"},
-	"aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig":    {"functionName"},
-	"aws:apigatewayv2/stage:Stage":                                      {"apiId", "name"},
-	"aws:apigatewayv2/integration:Integration":                          {"apiId", "integrationType"},
-	"aws:apigatewayv2/route:Route":                                      {"apiId"},
-	"aws:sns/topic:Topic":                                               {"name"},
-	"aws:sns/topicSubscription:TopicSubscription":                       {"topic", "protocol", "endpoint"},
-	"aws:sqs/queue:Queue":                                               {"name"},
-	"aws:sqs/queuePolicy:QueuePolicy":                                   {"queueUrl"},
-	"aws:dynamodb/table:Table":                                          {"name"},
-	"aws:ssm/parameter:Parameter":                                       {"name"},
-	"aws:rekognition/collection:Collection":                             {"collectionId"},
-	"aws:lambda/invocation:Invocation":                                  {"functionName"},
-	"gcp:projects/service:Service":                                      {"project", "service"},
-	"gcp:storage/bucket:Bucket":                                         {"name", "location", "project"},
-	"gcp:storage/bucketObject:BucketObject":                             {"bucket", "name", "source", "contentType"},
-	"gcp:serviceaccount/account:Account":                                {"accountId", "project"},
-	"gcp:cloudfunctionsv2/function:Function":                            {"name", "location", "project"},
-	"gcp:cloudrunv2/serviceIamMember:ServiceIamMember":                  {"project", "location", "name", "role", "member"},
-	"gcp:serviceaccount/iAMMember:IAMMember":                            {"serviceAccountId", "role", "member", "condition"},
-	"gcp:projects/iAMMember:IAMMember":                                  {"project", "role", "member", "condition"},
-	"gcp:iam/workloadIdentityPool:WorkloadIdentityPool":                 {"project", "workloadIdentityPoolId"},
-	"gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider": {"project", "workloadIdentityPoolId", "workloadIdentityPoolProviderId"},
+	"aws:cloudwatch/logGroup:LogGroup":                               {"name"},
+	"aws:iam/role:Role":                                              {"name"},
+	"aws:iam/rolePolicy:RolePolicy":                                  {"name", "role"},
+	"aws:lambda/function:Function":                                   {"name"},
+	"aws:lambda/permission:Permission":                               {"action", "function", "principal", "sourceArn", "statementId"},
+	"aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": {"functionName"},
+	"aws:apigatewayv2/stage:Stage":                                   {"apiId", "name"},
+	"aws:apigatewayv2/integration:Integration":                       {"apiId", "integrationType"},
+	"aws:apigatewayv2/route:Route":                                   {"apiId"},
+	"aws:sns/topic:Topic":                                            {"name"},
+	"aws:sns/topicSubscription:TopicSubscription":                    {"topic", "protocol", "endpoint"},
+	"aws:sqs/queue:Queue":                                            {"name"},
+	"aws:sqs/queuePolicy:QueuePolicy":                                {"queueUrl"},
+	"aws:dynamodb/table:Table":                                       {"name"},
+	"aws:ssm/parameter:Parameter":                                    {"name"},
+	"aws:rekognition/collection:Collection":                          {"collectionId"},
+	"aws:s3/bucketV2:BucketV2":                                       {"bucket"},
+	"aws:s3/bucketOwnershipControls:BucketOwnershipControls":         {"bucket"},
+	"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock":         {"bucket"},
+	"aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2": {"bucket"},
+	"aws:s3/bucketVersioningV2:BucketVersioningV2":                                               {"bucket"},
+	"aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2":                       {"bucket"},
+	"aws:s3/bucketPolicy:BucketPolicy":                                                           {"bucket"},
+	"aws:s3/bucketNotification:BucketNotification":                                               {"bucket"},
+	"aws:lambda/invocation:Invocation":                                                           {"functionName"},
+	"gcp:projects/service:Service":                                                               {"project", "service"},
+	"gcp:storage/bucket:Bucket":                                                                  {"name", "location", "project"},
+	"gcp:storage/bucketObject:BucketObject":                                                      {"bucket", "name", "source", "contentType"},
+	"gcp:serviceaccount/account:Account":                                                         {"accountId", "project"},
+	"gcp:cloudfunctionsv2/function:Function":                                                     {"name", "location", "project"},
+	"gcp:cloudrunv2/serviceIamMember:ServiceIamMember":                                           {"project", "location", "name", "role", "member"},
+	"gcp:serviceaccount/iAMMember:IAMMember":                                                     {"serviceAccountId", "role", "member", "condition"},
+	"gcp:projects/iAMMember:IAMMember":                                                           {"project", "role", "member", "condition"},
+	"gcp:iam/workloadIdentityPool:WorkloadIdentityPool":                                          {"project", "workloadIdentityPoolId"},
+	"gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider":                          {"project", "workloadIdentityPoolId", "workloadIdentityPoolProviderId"},
 }
 
 // stableOutputs lists, per type, the generated outputs an update keeps.

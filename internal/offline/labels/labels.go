@@ -37,6 +37,8 @@ import (
 	"github.com/crossfaas/crossfaas/functions/labeler/imageuri"
 	"github.com/crossfaas/crossfaas/internal/egress"
 	"github.com/crossfaas/crossfaas/internal/offline/faces"
+	_ "golang.org/x/image/bmp"
+	_ "golang.org/x/image/webp"
 )
 
 // MaxImageBytes is the largest image Annotate fetches (10 MiB).
@@ -73,7 +75,7 @@ func New(client *http.Client) *Engine {
 	return &Engine{client: client}
 }
 
-// Annotate fetches the http(s) image at imageURI (JPEG, PNG or GIF, at most
+// Annotate fetches the http(s) image at imageURI (JPEG, PNG, GIF, WebP or BMP, at most
 // MaxImageBytes and MaxImagePixels) and returns its facts and offline
 // labels. Errors caused by the image wrap labeler.ErrUnusableImage with an
 // explanation fit for the caller: an invalid or gs:// URI, a fetch that
@@ -85,6 +87,28 @@ func (e *Engine) Annotate(ctx context.Context, imageURI string) (*labeler.Annota
 		return nil, fmt.Errorf("offline annotate: %w", err)
 	}
 	facts, err := analyse(data, contentType)
+	if err != nil {
+		return nil, fmt.Errorf("offline annotate: %w", err)
+	}
+	return &labeler.Annotation{
+		Engine: labeler.EngineOffline,
+		Labels: factLabels(facts.ImageFacts, facts.shares),
+		Facts:  &facts.ImageFacts,
+		Note:   Note,
+	}, nil
+}
+
+// AnnotateContent returns the facts and offline labels of an image sent as
+// bytes (JPEG, PNG, GIF, WebP or BMP, at most MaxImageBytes and
+// MaxImagePixels), as Annotate does for a fetched one.
+func (e *Engine) AnnotateContent(ctx context.Context, content []byte) (*labeler.Annotation, error) {
+	if len(content) > MaxImageBytes {
+		return nil, fmt.Errorf("offline annotate: %w: it is larger than the limit of %d MiB", labeler.ErrUnusableImage, MaxImageBytes>>20)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("offline annotate: %w", err)
+	}
+	facts, err := analyse(content, "")
 	if err != nil {
 		return nil, fmt.Errorf("offline annotate: %w", err)
 	}
@@ -158,12 +182,15 @@ type facts struct {
 func analyse(data []byte, contentType string) (facts, error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
-		return facts{}, fmt.Errorf("%w: it is not a JPEG, PNG or GIF image (%s, Content-Type %q)", labeler.ErrUnusableImage, err, contentType)
+		if contentType == "" {
+			return facts{}, fmt.Errorf("%w: it is not a JPEG, PNG, GIF, WebP or BMP image (%s)", labeler.ErrUnusableImage, err)
+		}
+		return facts{}, fmt.Errorf("%w: it is not a JPEG, PNG, GIF, WebP or BMP image (%s, Content-Type %q)", labeler.ErrUnusableImage, err, contentType)
 	}
 	switch format {
-	case "jpeg", "png", "gif":
+	case "jpeg", "png", "gif", "webp", "bmp":
 	default: // a decoder registered by another package of the binary
-		return facts{}, fmt.Errorf("%w: %s images are not supported offline, only JPEG, PNG and GIF", labeler.ErrUnusableImage, format)
+		return facts{}, fmt.Errorf("%w: %s images are not supported offline, only JPEG, PNG, GIF, WebP and BMP", labeler.ErrUnusableImage, format)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
 		return facts{}, fmt.Errorf("%w: the image has no pixels", labeler.ErrUnusableImage)

@@ -1,0 +1,277 @@
+package inspector
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"golang.org/x/image/bmp"
+
+	"github.com/crossfaas/crossfaas/functions/labeler"
+	"github.com/crossfaas/crossfaas/functions/labeler/labelertest"
+	"github.com/crossfaas/crossfaas/internal/federation"
+	"github.com/crossfaas/crossfaas/internal/googleauthfake"
+	"github.com/crossfaas/crossfaas/internal/s3fake"
+)
+
+const (
+	testBucket    = "crossfaas-test-uploads"
+	inspectorRole = "arn:aws:sts::123456789012:assumed-role/crossfaas-test-uploads-inspector"
+	proxyRole     = "arn:aws:sts::123456789012:assumed-role/crossfaas-test-proxy"
+	callerAccount = "crossfaas-test-caller@test-project-123.iam.gserviceaccount.com"
+)
+
+// lambdaIdentity holds the sentinel role credentials Lambda would give the
+// inspector.
+var lambdaIdentity = googleauthfake.AWSIdentity{
+	AccessKeyID:     "ASIAINSPECTSENTINEL1",
+	SecretAccessKey: "inspector-sentinel-secret-51c0de",
+	SessionToken:    "inspector-sentinel-session-7a9f12",
+	ARN:             inspectorRole + "/crossfaas-test-uploads-inspector",
+}
+
+//go:embed testdata/small.webp
+var smallWebP []byte
+
+// world is everything around the inspector: the bucket (s3fake), and the
+// real labeler handler with fake Vision and Translation behind the private
+// link's fakes (Google STS, IAM Credentials, Cloud Run's front admitting
+// only the caller account).
+type world struct {
+	s3          *s3fake.Server
+	client      *s3.Client
+	vision      *labelertest.Vision
+	translation *labelertest.Translation
+	google      *googleauthfake.Google
+	labelerURL  string
+	// labelerCalls counts the requests that reached the labeler, past the
+	// front.
+	labelerCalls atomic.Int32
+}
+
+// newWorld starts the world; the labeler translates into languages.
+func newWorld(t testing.TB, languages ...string) *world {
+	t.Helper()
+	w := &world{vision: labelertest.StartVision(t), translation: labelertest.StartTranslation(t)}
+	var err error
+	if w.s3, err = s3fake.Start(testBucket); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.s3.Close)
+	w.client = w.s3.Client()
+	w.google, err = googleauthfake.Start(googleauthfake.Config{
+		Identities:     []googleauthfake.AWSIdentity{lambdaIdentity},
+		AllowedRole:    proxyRole,
+		AllowedRoles:   []string{inspectorRole},
+		ServiceAccount: callerAccount,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.google.Close)
+	h := labelertest.Handler(t, w.vision, w.translation, labeler.Config{}, languages...)
+	counted := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w.labelerCalls.Add(1)
+		h.ServeHTTP(rw, r)
+	})
+	var front http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { front.ServeHTTP(rw, r) }))
+	t.Cleanup(srv.Close)
+	w.labelerURL = srv.URL
+	front = w.google.Front(srv.URL, callerAccount, counted)
+	return w
+}
+
+// credentialEnv is the private link's configuration and the Lambda's role
+// credentials, as the stack and Lambda set them.
+func (w *world) credentialEnv() map[string]string {
+	return map[string]string{
+		EnvLabelerURL:           w.labelerURL,
+		EnvCredentialConfig:     string(w.google.CredentialConfig().JSON()),
+		"AWS_ACCESS_KEY_ID":     lambdaIdentity.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY": lambdaIdentity.SecretAccessKey,
+		"AWS_SESSION_TOKEN":     lambdaIdentity.SessionToken,
+		"AWS_REGION":            "us-east-1",
+		"AWS_ENDPOINT_URL_S3":   w.s3.URL,
+	}
+}
+
+// handler builds the inspector in process, as the bootstrap does, with
+// the private link's token client.
+func (w *world) handler(t testing.TB, cfg Config) *Handler {
+	t.Helper()
+	return w.handlerVia(t, w.google, cfg)
+}
+
+// handlerVia is handler with the private link of g.
+func (w *world) handlerVia(t testing.TB, g *googleauthfake.Google, cfg Config) *Handler {
+	t.Helper()
+	u, err := url.Parse(w.labelerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.LabelerURL = u
+	creds := g.CredentialConfig()
+	cfg.Credentials = &creds
+	src, err := federation.NewSource(federation.Options{
+		Config:   creds,
+		Audience: federation.AudienceOf(u),
+		Credentials: func(context.Context) (federation.AWSCredentials, error) {
+			return federation.AWSCredentials{AccessKeyID: lambdaIdentity.AccessKeyID, SecretAccessKey: lambdaIdentity.SecretAccessKey, SessionToken: lambdaIdentity.SessionToken}, nil
+		},
+		Region: "us-east-1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(cfg, w.client, federation.AuthenticatedClient(nil, src), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// upload puts data at incoming/<name> and returns the S3 event of that
+// version, built from aws-lambda-go's fixture of a real S3 event.
+func (w *world) upload(t testing.TB, name string, data []byte) events.S3Event {
+	t.Helper()
+	out, err := w.client.PutObject(context.Background(), &s3.PutObjectInput{
+		Bucket: aws.String(testBucket), Key: aws.String(IncomingPrefix + name), Body: bytes.NewReader(data),
+	})
+	if err != nil {
+		t.Fatalf("upload %s: %v", name, err)
+	}
+	return fixtureEvent(t, testBucket, IncomingPrefix+name, int64(len(data)), strings.Trim(aws.ToString(out.ETag), `"`), aws.ToString(out.VersionId))
+}
+
+// fixtureEvent is aws-lambda-go's s3-event.json with the object's fields.
+func fixtureEvent(t testing.TB, bucket, key string, size int64, etag, version string) events.S3Event {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(moduleDir(t, "github.com/aws/aws-lambda-go"), "events", "testdata", "s3-event.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.S3Event
+	if err := json.Unmarshal(raw, &ev); err != nil || len(ev.Records) != 1 {
+		t.Fatalf("the fixture s3-event.json: %v", err)
+	}
+	r := &ev.Records[0]
+	r.S3.Bucket.Name, r.S3.Bucket.Arn = bucket, "arn:aws:s3:::"+bucket
+	r.S3.Object.Key = s3fake.EncodeKey(key)
+	r.S3.Object.Size, r.S3.Object.ETag, r.S3.Object.VersionID = size, etag, version
+	r.S3.Object.Sequencer = "0055AED6DCD90281E5"
+	return ev
+}
+
+var moduleDirs = map[string]string{}
+
+// moduleDir is the directory of a module of the build.
+func moduleDir(t testing.TB, module string) string {
+	t.Helper()
+	if d, ok := moduleDirs[module]; ok {
+		return d
+	}
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module).Output()
+	if err != nil {
+		t.Fatalf("go list -m %s: %v", module, err)
+	}
+	moduleDirs[module] = string(bytes.TrimSpace(out))
+	return moduleDirs[module]
+}
+
+// object returns the bytes of a key's current version, or nil.
+func (w *world) object(t testing.TB, key string) []byte {
+	t.Helper()
+	out, err := w.client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(testBucket), Key: aws.String(key)})
+	if err != nil {
+		return nil
+	}
+	defer out.Body.Close()
+	data, _ := io.ReadAll(out.Body)
+	return data
+}
+
+// result returns the sidecar of name, failing when there is none.
+func (w *world) result(t testing.TB, name string) Result {
+	t.Helper()
+	data := w.object(t, ResultsPrefix+name+".json")
+	var r Result
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatalf("sidecar of %s: %v (%q)", name, err, data)
+	}
+	return r
+}
+
+// testJPEG is a w x h JPEG of a colourful pattern.
+func testJPEG(t testing.TB, w, h int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, pattern(w, h), &jpeg.Options{Quality: 85}); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// pattern is a checkerboard over a gradient: sharp edges a blur erases.
+func pattern(w, h int) *image.NRGBA {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			c := color.NRGBA{uint8(x * 255 / max(1, w)), uint8(y * 255 / max(1, h)), 128, 255}
+			if (x/8+y/8)%2 == 0 {
+				c = color.NRGBA{255 - c.R, 255 - c.G, 30, 255}
+			}
+			img.SetNRGBA(x, y, c)
+		}
+	}
+	return img
+}
+
+// encoded returns pattern(w, h) in each format the inspector takes.
+func encoded(t testing.TB, w, h int) map[string][]byte {
+	t.Helper()
+	img := pattern(w, h)
+	out := map[string][]byte{"jpeg": testJPEG(t, w, h), "webp": smallWebP}
+	var b bytes.Buffer
+	png.Encode(&b, img)
+	out["png"] = bytes.Clone(b.Bytes())
+	b.Reset()
+	gif.Encode(&b, img, nil)
+	out["gif"] = bytes.Clone(b.Bytes())
+	b.Reset()
+	bmp.Encode(&b, img)
+	out["bmp"] = bytes.Clone(b.Bytes())
+	return out
+}
+
+// hugePNG is a valid PNG header declaring w x h pixels, with no pixels:
+// what a decompression bomb looks like to DecodeConfig.
+func hugePNG(w, h uint32) []byte {
+	ihdr := []byte("IHDR\x00\x00\x00\x00\x00\x00\x00\x00\x08\x02\x00\x00\x00")
+	ihdr[4], ihdr[5], ihdr[6], ihdr[7] = byte(w>>24), byte(w>>16), byte(w>>8), byte(w)
+	ihdr[8], ihdr[9], ihdr[10], ihdr[11] = byte(h>>24), byte(h>>16), byte(h>>8), byte(h)
+	sum := crc32.ChecksumIEEE(ihdr)
+	out := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0d")
+	out = append(out, ihdr...)
+	return append(out, byte(sum>>24), byte(sum>>16), byte(sum>>8), byte(sum))
+}

@@ -1,0 +1,435 @@
+package inspector
+
+import (
+	"bytes"
+	"context"
+	"image"
+	_ "image/jpeg"
+	"maps"
+	"net/http"
+	"strings"
+	"testing"
+
+	"cloud.google.com/go/vision/v2/apiv1/visionpb"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/crossfaas/crossfaas/functions/labeler/labelertest"
+	"github.com/crossfaas/crossfaas/internal/googleauthfake"
+	"github.com/crossfaas/crossfaas/internal/s3fake"
+)
+
+// TestSafeUploadIsLabeledTranslatedAndTagged: the bytes go to the labeler
+// through the private link, the sidecar has labels, translations and
+// SafeSearch, the object is tagged and stays in incoming/.
+func TestSafeUploadIsLabeledTranslatedAndTagged(t *testing.T) {
+	w := newWorld(t, "es", "fr")
+	h := w.handler(t, Config{Languages: []string{"es", "fr"}})
+	img := testJPEG(t, 320, 240)
+	if err := h.Handle(context.Background(), w.upload(t, "cat photo.jpg", img)); err != nil {
+		t.Fatal(err)
+	}
+	reqs := w.vision.Requests()
+	if len(reqs) != 1 || !bytes.Equal(reqs[0].GetImage().GetContent(), img) {
+		t.Fatalf("Vision got %d images, want the upload's bytes once", len(reqs))
+	}
+	r := w.result(t, "cat photo.jpg")
+	if r.State != StateDone || r.Verdict != VerdictSafe || r.Action != "none" || r.Engine != "cloud-vision" || r.Key != "incoming/cat photo.jpg" {
+		t.Errorf("sidecar = %+v", r)
+	}
+	if r.Image == nil || *r.Image != (ImageFacts{Format: "jpeg", Width: 320, Height: 240}) || r.Size != int64(len(img)) {
+		t.Errorf("sidecar image = %+v, size %d", r.Image, r.Size)
+	}
+	if len(r.Labels) != 3 || !maps.Equal(r.Labels[0].Translations, map[string]string{"es": "Gato", "fr": "Chat"}) {
+		t.Errorf("labels = %+v, want Cat in Spanish and French", r.Labels)
+	}
+	if r.SafeSearch == nil || r.SafeSearch.Adult != "VERY_UNLIKELY" || r.TranslationEngine != "cloud-translation" || r.CompletedAt == nil {
+		t.Errorf("sidecar = %+v", r)
+	}
+	tags := w.s3.Tags(testBucket, "incoming/cat photo.jpg", "")
+	if tags[TagVerdict] != "safe" || tags[TagLabels] != "Cat / Whiskers / Felidae" || tags[TagEngine] != "cloud-vision" || tags[TagReason] != "" {
+		t.Errorf("tags = %v", tags)
+	}
+	if !bytes.Equal(w.object(t, "incoming/cat photo.jpg"), img) {
+		t.Error("a safe upload did not stay in incoming/")
+	}
+	if n := w.google.Exchanges(); n != 1 {
+		t.Errorf("token exchanges = %d, want 1", n)
+	}
+}
+
+// TestEveryAction: an unsafe upload under each crossfaas:safeSearchAction.
+func TestEveryAction(t *testing.T) {
+	for _, action := range []string{ActionQuarantine, ActionBlur, ActionTag} {
+		t.Run(action, func(t *testing.T) {
+			w := newWorld(t)
+			w.vision.SetSafeSearch(&visionpb.SafeSearchAnnotation{Adult: visionpb.Likelihood_VERY_LIKELY, Racy: visionpb.Likelihood_LIKELY})
+			h := w.handler(t, Config{Action: action})
+			img := testJPEG(t, 1600, 1200)
+			ev := w.upload(t, "party.png.jpg", img)
+			if err := h.Handle(context.Background(), ev); err != nil {
+				t.Fatal(err)
+			}
+			r := w.result(t, "party.png.jpg")
+			if r.Verdict != VerdictUnsafe || r.Reason != "adult is VERY_LIKELY" || r.Action != action || r.State != StateDone {
+				t.Errorf("sidecar = %+v", r)
+			}
+			original := w.object(t, "incoming/party.png.jpg")
+			quarantined := w.object(t, "quarantine/party.png.jpg")
+			public := w.object(t, "public/party.png.jpg")
+			switch action {
+			case ActionTag:
+				if !bytes.Equal(original, img) || quarantined != nil || public != nil {
+					t.Errorf("tag moved something: incoming %d, quarantine %d, public %d bytes", len(original), len(quarantined), len(public))
+				}
+				if w.s3.Tags(testBucket, "incoming/party.png.jpg", "")[TagVerdict] != "unsafe" {
+					t.Error("the object is not tagged unsafe")
+				}
+			case ActionQuarantine, ActionBlur:
+				if original != nil || !bytes.Equal(quarantined, img) || r.QuarantineKey != "quarantine/party.png.jpg" {
+					t.Errorf("quarantine: incoming %d, quarantine %d bytes, key %q; want the original moved", len(original), len(quarantined), r.QuarantineKey)
+				}
+				if got := w.s3.Tags(testBucket, "quarantine/party.png.jpg", ""); got[TagVerdict] != "unsafe" || got[TagReason] != "adult is VERY_LIKELY" {
+					t.Errorf("quarantined copy's tags = %v", got)
+				}
+			}
+			if action == ActionBlur {
+				checkBlurred(t, public, img)
+				if r.PublicKey != "public/party.png.jpg" || w.s3.Tags(testBucket, "public/party.png.jpg", "")[TagVerdict] != "unsafe" {
+					t.Errorf("public copy %q tags %v", r.PublicKey, w.s3.Tags(testBucket, "public/party.png.jpg", ""))
+				}
+			} else if public != nil {
+				t.Errorf("%s wrote a public copy", action)
+			}
+		})
+	}
+}
+
+// checkBlurred checks that blurred is a JPEG of at most 1024 pixels a side
+// in which the original's sharp checkerboard is gone.
+func checkBlurred(t *testing.T, blurred, original []byte) {
+	t.Helper()
+	img, format, err := image.Decode(bytes.NewReader(blurred))
+	if err != nil || format != "jpeg" {
+		t.Fatalf("the blurred copy is not a JPEG: %v", err)
+	}
+	b := img.Bounds()
+	if max(b.Dx(), b.Dy()) > blurSide || b.Dx()*3 != b.Dy()*4 {
+		t.Errorf("blurred copy is %dx%d, want the original's 4:3 within %d pixels", b.Dx(), b.Dy(), blurSide)
+	}
+	orig, _, _ := image.Decode(bytes.NewReader(original))
+	if e, o := edgeEnergy(img), edgeEnergy(orig); e*20 > o {
+		t.Errorf("edge energy of the blurred copy %.1f, of the original %.1f: want it at least 20 times lower", e, o)
+	}
+}
+
+// edgeEnergy is the mean absolute difference of horizontally neighbouring
+// pixels' green channel.
+func edgeEnergy(img image.Image) float64 {
+	b := img.Bounds()
+	var sum, n float64
+	for y := b.Min.Y; y < b.Max.Y; y += 2 {
+		for x := b.Min.X + 1; x < b.Max.X; x++ {
+			_, g1, _, _ := img.At(x-1, y).RGBA()
+			_, g2, _, _ := img.At(x, y).RGBA()
+			sum += abs(float64(g1>>8) - float64(g2>>8))
+			n++
+		}
+	}
+	return sum / n
+}
+
+func abs(f float64) float64 {
+	if f < 0 {
+		return -f
+	}
+	return f
+}
+
+// TestEachSafeSearchLikelihood: Vision's every likelihood, in each judged
+// category, through the real labeler, gives the verdict of Judge's rule;
+// an unsafe one is quarantined.
+func TestEachSafeSearchLikelihood(t *testing.T) {
+	w := newWorld(t)
+	h := w.handler(t, Config{Action: ActionQuarantine})
+	img := testJPEG(t, 64, 48)
+	for _, category := range []string{"adult", "violence", "racy", "medical", "spoof"} {
+		for value, name := range visionpb.Likelihood_name {
+			l := visionpb.Likelihood(value)
+			ss := labelertest.Likelihoods(visionpb.Likelihood_VERY_UNLIKELY)
+			switch category {
+			case "adult":
+				ss.Adult = l
+			case "violence":
+				ss.Violence = l
+			case "racy":
+				ss.Racy = l
+			case "medical":
+				ss.Medical = l
+			case "spoof":
+				ss.Spoof = l
+			}
+			w.vision.SetSafeSearch(ss)
+			file := category + "-" + name + ".jpg"
+			if err := h.Handle(context.Background(), w.upload(t, file, img)); err != nil {
+				t.Fatal(err)
+			}
+			want := VerdictSafe
+			switch {
+			case (category == "adult" || category == "violence") && (name == "LIKELY" || name == "VERY_LIKELY"),
+				category == "racy" && name == "VERY_LIKELY":
+				want = VerdictUnsafe
+			}
+			r := w.result(t, file)
+			moved := w.object(t, "quarantine/"+file) != nil
+			if r.Verdict != want || moved != (want == VerdictUnsafe) {
+				t.Errorf("%s %s: verdict %s (moved %v), want %s", category, name, r.Verdict, moved, want)
+			}
+			if want == VerdictUnsafe && r.Reason != category+" is "+name {
+				t.Errorf("%s %s: reason %q", category, name, r.Reason)
+			}
+		}
+	}
+}
+
+// TestRejectedUploads: what is not an image the inspector takes is tagged
+// with the reason, recorded, left in place, and never sent to the labeler.
+func TestRejectedUploads(t *testing.T) {
+	w := newWorld(t)
+	h := w.handler(t, Config{MaxBytes: 64 << 10})
+	jpg := testJPEG(t, 400, 300)
+	big := testJPEG(t, 900, 900)
+	if len(big) <= 64<<10 {
+		t.Fatalf("the oversize image is only %d bytes", len(big))
+	}
+	tests := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"empty.jpg", nil, "the object is empty (0 bytes)"},
+		{"big.jpg", big, "over the limit of 64 KiB"},
+		{"notes.txt", []byte("dear diary"), "not a JPEG, PNG, GIF, WebP or BMP image"},
+		{"page.jpg", []byte("<html><body>not really a jpeg</body></html>"), "not a JPEG, PNG, GIF, WebP or BMP image"},
+		{"cut.jpg", jpg[:len(jpg)/2], "the JPEG image is truncated or corrupt"},
+		{"cut.png", encoded(t, 300, 200)["png"][:900], "the PNG image is truncated or corrupt"},
+		{"bomb.png", hugePNG(20000, 20000), "20000x20000 pixels, over the limit of 25 megapixels"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := h.Handle(context.Background(), w.upload(t, tt.name, tt.data)); err != nil {
+				t.Fatal(err)
+			}
+			r := w.result(t, tt.name)
+			if r.Verdict != VerdictRejected || !strings.Contains(r.Reason, tt.want) || r.State != StateDone || r.Action != "none" {
+				t.Errorf("sidecar = %+v, want rejected because %q", r, tt.want)
+			}
+			tags := w.s3.Tags(testBucket, IncomingPrefix+tt.name, "")
+			if tags[TagVerdict] != VerdictRejected || !strings.Contains(tags[TagReason], strings.Fields(tt.want)[0]) {
+				t.Errorf("tags = %v", tags)
+			}
+			if got := w.object(t, IncomingPrefix+tt.name); !bytes.Equal(got, tt.data) {
+				t.Errorf("the upload changed or moved: %d bytes, want %d", len(got), len(tt.data))
+			}
+		})
+	}
+	if n := w.labelerCalls.Load(); n != 0 {
+		t.Errorf("the labeler was called %d times for rejected uploads, want 0", n)
+	}
+	// Every format passes the same checks.
+	for format, data := range encoded(t, 96, 64) {
+		if err := h.Handle(context.Background(), w.upload(t, "ok."+format, data)); err != nil {
+			t.Fatal(err)
+		}
+		if r := w.result(t, "ok."+format); r.Verdict != VerdictSafe || r.Image == nil || r.Image.Format != format {
+			t.Errorf("%s: sidecar %+v, want a safe %s image", format, r, format)
+		}
+	}
+}
+
+// TestSameEventThreeTimes: S3 delivers at least once; three deliveries of
+// one event label once, write one sidecar, move once.
+func TestSameEventThreeTimes(t *testing.T) {
+	w := newWorld(t)
+	w.vision.SetSafeSearch(&visionpb.SafeSearchAnnotation{Violence: visionpb.Likelihood_LIKELY})
+	h := w.handler(t, Config{})
+	ev := w.upload(t, "fight.jpg", testJPEG(t, 64, 64))
+	for i := range 3 {
+		if err := h.Handle(context.Background(), ev); err != nil {
+			t.Fatalf("delivery %d: %v", i+1, err)
+		}
+	}
+	for op, want := range map[string]int{"CopyObject quarantine/fight.jpg": 1, "DeleteObject incoming/fight.jpg": 1, "PutObject results/fight.jpg.json": 2} {
+		opName, key, _ := strings.Cut(op, " ")
+		if got := w.s3.Count(opName, key); got != want {
+			t.Errorf("%s: %d calls, want %d (acting, then done)", op, got, want)
+		}
+	}
+	if n := w.labelerCalls.Load(); n != 1 {
+		t.Errorf("the labeler was called %d times, want 1", n)
+	}
+	if r := w.result(t, "fight.jpg"); r.State != StateDone || r.Verdict != VerdictUnsafe {
+		t.Errorf("sidecar = %+v", r)
+	}
+
+	// A safe image stays where it is: only the sidecar tells the later
+	// deliveries it is done.
+	w.vision.SetSafeSearch(labelertest.Likelihoods(visionpb.Likelihood_VERY_UNLIKELY))
+	ev = w.upload(t, "calm.jpg", testJPEG(t, 64, 64))
+	for i := range 3 {
+		if err := h.Handle(context.Background(), ev); err != nil {
+			t.Fatalf("delivery %d: %v", i+1, err)
+		}
+	}
+	if n := w.labelerCalls.Load(); n != 2 {
+		t.Errorf("the labeler was called %d times in all, want 2 (once per image)", n)
+	}
+	if n := w.s3.Count("PutObject", "results/calm.jpg.json"); n != 1 {
+		t.Errorf("the safe image's sidecar was written %d times, want 1", n)
+	}
+	if n := w.s3.Count("PutObjectTagging", "incoming/calm.jpg"); n != 1 {
+		t.Errorf("the safe image was tagged %d times, want 1", n)
+	}
+}
+
+// TestCrashBetweenCopyAndDelete: the delete fails (every attempt of the
+// SDK); the invocation fails with the original still in incoming/ and its
+// copy in quarantine/; the next delivery deletes it without asking the
+// labeler again.
+func TestCrashBetweenCopyAndDelete(t *testing.T) {
+	w := newWorld(t)
+	w.vision.SetSafeSearch(labelertest.Likelihoods(visionpb.Likelihood_VERY_LIKELY))
+	h := w.handler(t, Config{})
+	img := testJPEG(t, 64, 64)
+	ev := w.upload(t, "x.jpg", img)
+	w.s3.Intercept(func(rw http.ResponseWriter, r *http.Request, c s3fake.Call) bool {
+		if c.Op == "DeleteObject" && c.Key == "incoming/x.jpg" {
+			s3fake.WriteError(rw, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.", c.Key)
+			return true
+		}
+		return false
+	})
+	if err := h.Handle(context.Background(), ev); err == nil {
+		t.Fatal("the delivery whose delete failed succeeded")
+	}
+	if !bytes.Equal(w.object(t, "incoming/x.jpg"), img) || !bytes.Equal(w.object(t, "quarantine/x.jpg"), img) {
+		t.Fatal("after the failed delete, the original must be in incoming/ and its copy in quarantine/")
+	}
+	if r := w.result(t, "x.jpg"); r.State != StateActing || r.QuarantineKey != "quarantine/x.jpg" {
+		t.Errorf("sidecar after the failure = %+v, want acting", r)
+	}
+	w.s3.Intercept(nil)
+	if err := h.Handle(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if w.object(t, "incoming/x.jpg") != nil || !bytes.Equal(w.object(t, "quarantine/x.jpg"), img) {
+		t.Error("the next delivery did not complete the move")
+	}
+	if r := w.result(t, "x.jpg"); r.State != StateDone {
+		t.Errorf("sidecar = %+v, want done", r)
+	}
+	if n := w.labelerCalls.Load(); n != 1 {
+		t.Errorf("the labeler was called %d times, want 1", n)
+	}
+
+	// A crash after the delete, before the sidecar says done: the next
+	// delivery finds the original gone and finishes.
+	ev = w.upload(t, "y.jpg", img)
+	w.s3.Intercept(func(rw http.ResponseWriter, r *http.Request, c s3fake.Call) bool {
+		if c.Op == "PutObject" && c.Key == "results/y.jpg.json" && w.s3.Count("DeleteObject", "incoming/y.jpg") > 0 {
+			s3fake.WriteError(rw, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.", c.Key)
+			return true
+		}
+		return false
+	})
+	if err := h.Handle(context.Background(), ev); err == nil {
+		t.Fatal("the delivery whose last sidecar write failed succeeded")
+	}
+	w.s3.Intercept(nil)
+	if err := h.Handle(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if r := w.result(t, "y.jpg"); r.State != StateDone || !strings.Contains(r.Note, "already gone") || !bytes.Equal(w.object(t, "quarantine/y.jpg"), img) {
+		t.Errorf("sidecar = %+v", r)
+	}
+}
+
+// TestNewerUploadIsNotTouched: the move of one version leaves a newer
+// upload under the same key alone.
+func TestNewerUploadIsNotTouched(t *testing.T) {
+	w := newWorld(t)
+	w.vision.SetSafeSearch(labelertest.Likelihoods(visionpb.Likelihood_VERY_LIKELY))
+	h := w.handler(t, Config{})
+	first, second := testJPEG(t, 64, 64), testJPEG(t, 80, 80)
+	ev := w.upload(t, "same.jpg", first)
+	w.upload(t, "same.jpg", second)
+	if err := h.Handle(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(w.object(t, "quarantine/same.jpg"), first) || !bytes.Equal(w.object(t, "incoming/same.jpg"), second) {
+		t.Error("the first version must be quarantined and the second stay in incoming/")
+	}
+}
+
+// TestUserTagsAreKept: the uploader's tags stay beside the verdict.
+func TestUserTagsAreKept(t *testing.T) {
+	w := newWorld(t)
+	h := w.handler(t, Config{})
+	img := testJPEG(t, 64, 64)
+	out, err := w.client.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(testBucket), Key: aws.String("incoming/t.jpg"), Body: bytes.NewReader(img), Tagging: aws.String("owner=ana&project=x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := fixtureEvent(t, testBucket, "incoming/t.jpg", int64(len(img)), strings.Trim(aws.ToString(out.ETag), `"`), aws.ToString(out.VersionId))
+	if err := h.Handle(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	tags := w.s3.Tags(testBucket, "incoming/t.jpg", "")
+	if tags["owner"] != "ana" || tags["project"] != "x" || tags[TagVerdict] != "safe" {
+		t.Errorf("tags = %v, want the user's and the verdict", tags)
+	}
+}
+
+// TestFailuresAreRetried: when the labeler or the private link fails, the
+// invocation fails (Lambda retries, then dead-letters the event), and
+// nothing is moved or marked done.
+func TestFailuresAreRetried(t *testing.T) {
+	w := newWorld(t)
+	h := w.handler(t, Config{})
+	w.vision.SetRespond(func(*visionpb.AnnotateImageRequest) (*visionpb.AnnotateImageResponse, error) {
+		return nil, errInternal
+	})
+	img := testJPEG(t, 64, 64)
+	err := h.Handle(context.Background(), w.upload(t, "a.jpg", img))
+	if err == nil || !strings.Contains(err.Error(), "incoming/a.jpg") || !strings.Contains(err.Error(), "HTTP 502") {
+		t.Errorf("error = %v, want the key and the labeler's 502", err)
+	}
+	if w.object(t, "results/a.jpg.json") != nil || !bytes.Equal(w.object(t, "incoming/a.jpg"), img) {
+		t.Error("a failed inspection left a sidecar or moved the upload")
+	}
+
+	// An inspector whose role the workload identity provider does not
+	// admit gets no token: an error, not a verdict.
+	w.vision.SetRespond(nil)
+	proxyOnly, err := googleauthfake.Start(googleauthfake.Config{
+		Identities: []googleauthfake.AWSIdentity{lambdaIdentity}, AllowedRole: proxyRole, ServiceAccount: callerAccount,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxyOnly.Close()
+	refused := w.handlerVia(t, proxyOnly, Config{})
+	err = refused.Handle(context.Background(), w.upload(t, "b.jpg", img))
+	if err == nil || !strings.Contains(err.Error(), "no identity token") || !strings.Contains(err.Error(), "HTTP 403") {
+		t.Errorf("error = %v, want the private link's refusal", err)
+	}
+	if n := w.labelerCalls.Load(); n != 1 {
+		t.Errorf("the labeler served %d calls, want only the first one", n)
+	}
+}
+
+// errInternal is Vision failing.
+var errInternal = status.Error(codes.Internal, "backend error")
+
