@@ -432,4 +432,3 @@ func TestFailuresAreRetried(t *testing.T) {
 
 // errInternal is Vision failing.
 var errInternal = status.Error(codes.Internal, "backend error")
-

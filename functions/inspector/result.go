@@ -4,7 +4,6 @@
 package inspector
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -208,9 +207,4 @@ func tagValue(s string) string {
 		clean = string(r[:maxTagValueLen])
 	}
 	return clean
-}
-
-// describe is a one-line summary of a result, for logs.
-func (r *Result) describe() string {
-	return fmt.Sprintf("%s (%s): %s", r.Verdict, r.Action, r.Reason)
 }

@@ -2,6 +2,8 @@
 
 package s3fake
 
+//lint:file-ignore ST1005 checkTags returns S3's own error messages, which go on the wire verbatim
+
 import (
 	"bytes"
 	"crypto/md5"
@@ -103,7 +105,8 @@ func (s *Server) serveTagging(w http.ResponseWriter, r *http.Request, c Call) {
 }
 
 // checkTags applies S3's limits: at most 10 tags, keys of 1 to 128
-// characters and values of at most 256, unique keys, no "aws:" prefix.
+// characters and values of at most 256, unique keys, no "aws:" prefix. Its
+// errors are S3's own messages, which the fake sends verbatim.
 func checkTags(tags []Tag) error {
 	if len(tags) > maxTags {
 		return fmt.Errorf("Object tags cannot be greater than %d", maxTags)
