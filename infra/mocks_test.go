@@ -12,6 +12,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 )
 
 // mockAccount is the AWS account the mocks pretend to deploy into.
@@ -37,6 +38,8 @@ type recorded struct {
 	Dependencies []string
 	// At is when the registration reached the mocks.
 	At time.Time
+	// Aliases are the registration's alias specs.
+	Aliases []*pulumirpc.Alias
 }
 
 // mocks answers resource registrations like the real providers would,
@@ -64,7 +67,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	set := func(key string, v any) { outs[resource.PropertyKey(key)] = resource.NewPropertyValue(v) }
 	var id string
 	switch args.TypeToken {
-	case "crossfaas:gcp:Labeler", "crossfaas:gcp:PrivateLink", "crossfaas:aws:HTTPAPI", "crossfaas:aws:Proxy", "crossfaas:aws:Sleuth", "crossfaas:aws:Uploads":
+	case "crossfaas:gcp:Labeler", "crossfaas:gcp:PrivateLink", "crossfaas:aws:GoLambda", "crossfaas:aws:HTTPAPI", "crossfaas:aws:Proxy", "crossfaas:aws:Sleuth", "crossfaas:aws:Uploads":
 		id = ""
 	case "aws:s3/bucketV2:BucketV2":
 		id = str("bucket")
@@ -211,6 +214,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		SecretInputs: secrets,
 		Dependencies: args.RegisterRPC.GetDependencies(),
 		At:           time.Now(),
+		Aliases:      args.RegisterRPC.GetAliases(),
 	})
 	m.mu.Unlock()
 	return id, outs, nil

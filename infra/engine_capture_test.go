@@ -1,0 +1,153 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/crossfaas/crossfaas/internal/enginetest"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// checkpointFile holds the dev stack as the engine deployed it from the
+// program before the components moved into packages (`pulumi stack
+// export`, secrets encrypted with enginetest.Passphrase).
+const checkpointFile = "testdata/checkpoint-dev.json"
+
+// checkpointProject writes a project directory for the checkpoint stack:
+// the repository's Pulumi.yaml and a Pulumi.dev.yaml of its own with
+// testConfig's settings, so the stack does not change when the committed
+// stage files do.
+func checkpointProject(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	project, err := os.ReadFile("../Pulumi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var settings strings.Builder
+	settings.WriteString("config:\n")
+	keys := []string{}
+	for k := range testConfig() {
+		if _, secret := engineSecrets[k]; !secret {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		settings.WriteString("  " + k + ": " + `"` + testConfig()[k] + `"` + "\n")
+	}
+	for name, data := range map[string][]byte{"Pulumi.yaml": project, "Pulumi.dev.yaml": []byte(settings.String())} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// checkpointProgram is the program with fixed stand-in artifacts, so the
+// checkpoint does not depend on the functions' source or the toolchain.
+func checkpointProgram(t *testing.T) pulumi.RunFunc {
+	arts := fixtureArtifacts(t, "labeler source zip", "proxy zip")
+	return func(ctx *pulumi.Context) error {
+		_, err := program(ctx, fixtures(arts))
+		return err
+	}
+}
+
+// TestEngineUpdatesTheCapturedStackInPlace imports the dev stack deployed
+// by the program before its components moved into packages and runs
+// preview and up of today's program on it: the engine must create, delete
+// and replace nothing (the aliases carry every moved resource over), and
+// the providers must be asked to create or delete nothing.
+//
+// With -capture it instead deploys the current program and rewrites the
+// checkpoint, for an intended change of the stack.
+func TestEngineUpdatesTheCapturedStackInPlace(t *testing.T) {
+	e := enginetest.New(t, nil)
+	dir := checkpointProject(t)
+	ws := e.Workspace(t, dir, checkpointProgram(t))
+	st := e.NewStack(t, ws, "dev", engineSecrets)
+
+	if *capture {
+		if _, err := up(t, &st, "capture up"); err != nil {
+			t.Fatalf("capture up: %v", err)
+		}
+		stdout, _, err := e.Run(engineContext(t), dir, "stack", "export", "--stack", "dev")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(checkpointFile, []byte(stdout), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+
+	data, err := os.ReadFile(checkpointFile)
+	if err != nil {
+		t.Fatalf("read the checkpoint: %v", err)
+	}
+	var dep apitype.UntypedDeployment
+	if err := json.Unmarshal(data, &dep); err != nil {
+		t.Fatalf("read the checkpoint: %v", err)
+	}
+	if err := st.Import(engineContext(t), dep); err != nil {
+		t.Fatalf("import the checkpoint: %v", err)
+	}
+	before := exportState(t, &st)
+
+	pre, err := st.Preview(engineContext(t), optpreview.Diff())
+	if err != nil {
+		t.Fatalf("preview: %v", err)
+	}
+	forbidden := []apitype.OpType{apitype.OpCreate, apitype.OpDelete, apitype.OpReplace, apitype.OpCreateReplacement, apitype.OpDeleteReplaced}
+	for _, op := range forbidden {
+		if n := pre.ChangeSummary[op]; n != 0 {
+			t.Errorf("preview: %d %s, want none\n%s", n, op, pre.StdOut)
+		}
+	}
+	if n := pre.ChangeSummary[apitype.OpUpdate]; n != 0 {
+		t.Errorf("preview: %d updates, want none\n%s", n, pre.StdOut)
+	}
+	t.Logf("preview: %v", pre.ChangeSummary)
+
+	calls := len(e.Calls(t))
+	res, err := up(t, &st, "up over the checkpoint", optup.Diff())
+	if err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	got := changes(res.Summary)
+	t.Logf("up: %v", got)
+	for _, op := range []string{"create", "delete", "replace", "update"} {
+		if got[op] != 0 {
+			t.Errorf("up: %d %s, want none\n%s", got[op], op, res.StdOut)
+		}
+	}
+	for _, m := range []string{"Create", "Update", "Delete"} {
+		if urns := urnsOf(e.Calls(t)[calls:], m); len(urns) > 0 {
+			t.Errorf("up: the providers were asked to %s %v, want nothing", m, urns)
+		}
+	}
+	if got, want := physicalIDs(exportState(t, &st)), physicalIDs(before); !slices.Equal(got, want) {
+		t.Errorf("the custom resources after up differ from the checkpoint's:\n%v\nwant\n%v", got, want)
+	}
+}
+
+// physicalIDs returns "<type> <id>" of every custom resource of s, sorted:
+// what the clouds hold, whatever URNs the state knows them by.
+func physicalIDs(s stackState) []string {
+	var out []string
+	for _, r := range s.managed() {
+		if r.Custom {
+			out = append(out, string(r.Type)+" "+string(r.ID))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
