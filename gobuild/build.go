@@ -1,6 +1,10 @@
-// Package build turns crossfaas's functions into deployable artifacts: for
-// each Lambda a zip holding one linux `bootstrap` executable, for each Cloud
-// Function a zip of its Go module's source, which Google Cloud builds itself.
+// Package gobuild turns Go programs into deployable zips, reproducibly: for
+// an AWS Lambda a zip holding one linux `bootstrap` executable (mode 0755,
+// built with the release flags: -trimpath, no VCS stamp, no build id, the
+// lambda.norpc tag, symbols stripped), for a Google Cloud Function (2nd gen)
+// a zip of its Go module's source, exactly what Cloud Build needs. All
+// builds a list of targets in parallel; Binary, ZipLambda and ZipSource are
+// its steps, for callers who need only one.
 //
 // The same source gives byte-identical zips from any checkout path, so
 // `pulumi up` sees no diff when nothing changed and one digest can be
@@ -8,7 +12,7 @@
 // directory next to its destination and renames it into place only when its
 // bytes differ from what is already there, which keeps modification times
 // stable for tools that watch them.
-package build
+package gobuild
 
 import (
 	"bytes"
@@ -24,12 +28,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-
-	"golang.org/x/mod/modfile"
 )
-
-// rootModule is the module path of the go.mod at the root of crossfaas.
-const rootModule = "github.com/crossfaas/crossfaas"
 
 // Kind says how a Target becomes an artifact.
 type Kind int
@@ -82,15 +81,15 @@ type Artifact struct {
 	SHA256 string
 }
 
-// Options configures All. The zero value builds every target of crossfaas
-// for arm64 into the dist directory of the checkout holding the working
-// directory.
+// Options configures All.
 type Options struct {
-	// Root is the repository root; "" means FindRoot of the working directory.
+	// Root is the directory of the go.mod the builds run in (the one whose
+	// toolchain directive, if any, they use); "" means the working
+	// directory. Target paths are relative to it.
 	Root string
 	// OutDir receives the zips; "" means Root/dist. It is created if missing.
 	OutDir string
-	// Targets are the artifacts to build; nil means the package's Targets.
+	// Targets are the artifacts to build; at least one.
 	Targets []Target
 	// GOARCH is the Lambda architecture, "arm64" or "amd64"; "" means "arm64".
 	GOARCH string
@@ -133,16 +132,7 @@ func All(ctx context.Context, opts Options) ([]Artifact, error) {
 // withDefaults returns opts with its defaults applied and its paths made
 // absolute, or an error naming the first invalid setting.
 func (opts Options) withDefaults() (Options, error) {
-	if opts.Root == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			return opts, fmt.Errorf("build: %w", err)
-		}
-		if opts.Root, err = FindRoot(wd); err != nil {
-			return opts, err
-		}
-	}
-	root, err := filepath.Abs(opts.Root)
+	root, err := filepath.Abs(opts.Root) // "" is the working directory
 	if err != nil {
 		return opts, fmt.Errorf("build: root: %w", err)
 	}
@@ -160,10 +150,10 @@ func (opts Options) withDefaults() (Options, error) {
 	default:
 		return opts, fmt.Errorf("build: GOARCH %q is not a Lambda architecture: use arm64 or amd64", opts.GOARCH)
 	}
-	if opts.Targets == nil {
-		opts.Targets = Targets
+	if len(opts.Targets) == 0 {
+		return opts, errors.New("build: no targets")
 	}
-	if err := validate(opts.Targets); err != nil {
+	if err := Validate(opts.Targets); err != nil {
 		return opts, fmt.Errorf("build: %w", err)
 	}
 	if opts.toolchain, err = Toolchain(opts.Root); err != nil {
@@ -175,8 +165,8 @@ func (opts Options) withDefaults() (Options, error) {
 // validName is what a target's name may look like: it becomes a file name.
 var validName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 
-// validate reports the first target that cannot be built as described.
-func validate(targets []Target) error {
+// Validate reports the first target that cannot be built as described.
+func Validate(targets []Target) error {
 	seen := make(map[string]bool, len(targets))
 	for i, t := range targets {
 		if !validName.MatchString(t.Name) {
@@ -222,7 +212,7 @@ func buildTarget(ctx context.Context, opts Options, t Target) (Artifact, error) 
 			return Artifact{}, err
 		}
 	case Source:
-		if err := zipSource(ctx, filepath.Join(opts.Root, t.Dir), opts.toolchain, zipPath); err != nil {
+		if err := ZipSource(ctx, filepath.Join(opts.Root, t.Dir), opts.toolchain, zipPath); err != nil {
 			return Artifact{}, err
 		}
 	}
@@ -266,31 +256,4 @@ func hashFile(path string) ([]byte, int64, error) {
 		return nil, 0, fmt.Errorf("hash %s: %w", path, err)
 	}
 	return h.Sum(nil), n, nil
-}
-
-// FindRoot walks up from dir to the directory whose go.mod declares module
-// github.com/crossfaas/crossfaas. go.mod files of other modules on the way,
-// such as the labeler's, are passed over. A relative dir is taken from the
-// working directory.
-func FindRoot(dir string) (string, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", fmt.Errorf("find root: %w", err)
-	}
-	for d := abs; ; {
-		data, err := os.ReadFile(filepath.Join(d, "go.mod"))
-		switch {
-		case err == nil:
-			if modfile.ModulePath(data) == rootModule {
-				return d, nil
-			}
-		case !errors.Is(err, fs.ErrNotExist):
-			return "", fmt.Errorf("find root: %w", err)
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return "", fmt.Errorf("find root: no go.mod of module %s in %s or any parent", rootModule, abs)
-		}
-		d = parent
-	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/crossfaas/crossfaas/internal/enginetest"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
@@ -67,9 +68,11 @@ func checkpointProgram(t *testing.T) pulumi.RunFunc {
 
 // TestEngineUpdatesTheCapturedStackInPlace imports the dev stack deployed
 // by the program before its components moved into packages and runs
-// preview and up of today's program on it: the engine must create, delete
-// and replace nothing (the aliases carry every moved resource over), and
-// the providers must be asked to create or delete nothing.
+// preview and up of today's program on it: the engine must delete, replace
+// and update nothing (the aliases carry every moved resource over) and
+// create only the components the move added (GoLambda), which are no cloud
+// resource; the providers must be asked to create, update or delete
+// nothing, and the clouds' ids stay the same.
 //
 // With -capture it instead deploys the current program and rewrites the
 // checkpoint, for an intended change of the stack.
@@ -110,7 +113,13 @@ func TestEngineUpdatesTheCapturedStackInPlace(t *testing.T) {
 	if err != nil {
 		t.Fatalf("preview: %v", err)
 	}
-	forbidden := []apitype.OpType{apitype.OpCreate, apitype.OpDelete, apitype.OpReplace, apitype.OpCreateReplacement, apitype.OpDeleteReplaced}
+	// The components the move added around aliased resources are the only
+	// creates: they hold no cloud resource of their own.
+	added := addedComponents(t, &st)
+	if n := pre.ChangeSummary[apitype.OpCreate]; n != added {
+		t.Errorf("preview: %d creates, want %d (the new %v components)\n%s", n, added, movedInto, pre.StdOut)
+	}
+	forbidden := []apitype.OpType{apitype.OpDelete, apitype.OpReplace, apitype.OpCreateReplacement, apitype.OpDeleteReplaced}
 	for _, op := range forbidden {
 		if n := pre.ChangeSummary[op]; n != 0 {
 			t.Errorf("preview: %d %s, want none\n%s", n, op, pre.StdOut)
@@ -128,7 +137,22 @@ func TestEngineUpdatesTheCapturedStackInPlace(t *testing.T) {
 	}
 	got := changes(res.Summary)
 	t.Logf("up: %v", got)
-	for _, op := range []string{"create", "delete", "replace", "update"} {
+	after := exportState(t, &st)
+	created := 0
+	// Custom resources are matched by their ids below (an aliased one has
+	// a new URN); a component new to the state must be of a movedInto type.
+	for _, r := range after.managed() {
+		if !r.Custom && !slices.ContainsFunc(before.managed(), func(b apitype.ResourceV3) bool { return b.URN == r.URN }) {
+			if !movedInto[string(r.Type)] {
+				t.Errorf("up created the component %s, want only new %v components", r.URN, movedInto)
+			}
+			created++
+		}
+	}
+	if got["create"] != created || created != added {
+		t.Errorf("up: %d creates, %d new resources in the state, want %d (the new components)", got["create"], created, added)
+	}
+	for _, op := range []string{"delete", "replace", "update"} {
 		if got[op] != 0 {
 			t.Errorf("up: %d %s, want none\n%s", got[op], op, res.StdOut)
 		}
@@ -138,9 +162,24 @@ func TestEngineUpdatesTheCapturedStackInPlace(t *testing.T) {
 			t.Errorf("up: the providers were asked to %s %v, want nothing", m, urns)
 		}
 	}
-	if got, want := physicalIDs(exportState(t, &st)), physicalIDs(before); !slices.Equal(got, want) {
+	if got, want := physicalIDs(after), physicalIDs(before); !slices.Equal(got, want) {
 		t.Errorf("the custom resources after up differ from the checkpoint's:\n%v\nwant\n%v", got, want)
 	}
+}
+
+// addedComponents counts the components of movedInto types that the
+// program registers under mocks with the checkpoint's settings.
+func addedComponents(t *testing.T, st *auto.Stack) int {
+	t.Helper()
+	cfg := testConfig()
+	run := mustRunStack(t, st.Name(), cfg, fixtures(fixtureArtifacts(t, "labeler source zip", "proxy zip")))
+	n := 0
+	for _, r := range run.mocks.snapshot() {
+		if !r.Custom && movedInto[r.Type] {
+			n++
+		}
+	}
+	return n
 }
 
 // physicalIDs returns "<type> <id>" of every custom resource of s, sorted:

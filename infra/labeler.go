@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/crossfaas/crossfaas/internal/build"
+	"github.com/crossfaas/crossfaas/gobuild"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudfunctionsv2"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudrunv2"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/projects"
@@ -58,7 +58,7 @@ type LabelerArgs struct {
 	Region  string
 	// Source is the zip of functions/labeler's source (the "labeler" build
 	// artifact); Cloud Build compiles it.
-	Source build.Artifact
+	Source gobuild.Artifact
 	// Runtime is the Cloud Functions runtime id, e.g. "go126".
 	Runtime string
 	// Memory is in Cloud Functions notation, e.g. "256M".

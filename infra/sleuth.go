@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/crossfaas/crossfaas/infra/golambda"
+	"github.com/crossfaas/crossfaas/infra/httpapi"
 	"maps"
 	"strconv"
 	"strings"
 
 	"github.com/crossfaas/crossfaas/functions/sleuth"
-	"github.com/crossfaas/crossfaas/internal/build"
+	"github.com/crossfaas/crossfaas/gobuild"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/dynamodb"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
@@ -67,13 +69,13 @@ type SleuthArgs struct {
 	// Artifact is the zip of the SNS-triggered sleuth Lambdas (the
 	// "sleuth" build artifact); each function picks its handler by the
 	// handler setting.
-	Artifact build.Artifact
+	Artifact gobuild.Artifact
 	// RequestArtifact is the zip of the webhook Lambda (the
 	// "sleuth-request" build artifact): a lean binary of its own, because
 	// its cold start is on Twilio's 15 s clock and the user's wait.
-	RequestArtifact build.Artifact
+	RequestArtifact gobuild.Artifact
 	// API is the HTTP API that gets the POST /sms route.
-	API *HTTPAPI
+	API *httpapi.API
 	// TwilioAccountSID and TwilioAuthToken are the Twilio credentials. They
 	// are stored as SSM SecureString parameters, whose names (never the
 	// values) the functions get; NewSleuth marks them secret whatever they
@@ -141,7 +143,7 @@ type sleuthFunction struct {
 	// trigger is the topic that invokes the function; "" for the webhook.
 	trigger     string
 	environment pulumi.StringMap
-	statements  []PolicyStatement
+	statements  []golambda.PolicyStatement
 	// onFailure is the ARN of the destination of events whose retries are
 	// exhausted; only for SNS-triggered functions.
 	onFailure pulumi.StringOutput
@@ -277,7 +279,7 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 	}, parent, pulumi.DependsOn([]pulumi.Resource{failedPolicy, failedDLQPolicy})); err != nil {
 		return nil, fmt.Errorf("new sleuth %s: failed queue subscription: %w", name, err)
 	}
-	sendFailed := PolicyStatement{Actions: []string{"sqs:SendMessage"}, Resources: pulumi.StringArray{failed.Arn}}
+	sendFailed := golambda.PolicyStatement{Actions: []string{"sqs:SendMessage"}, Resources: pulumi.StringArray{failed.Arn}}
 
 	collections := collectionsArn(ctx, args.Prefix, parent)
 
@@ -305,17 +307,17 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 		sleuth.EnvMatchTopic:          topics[topicMatch].Arn,
 	}
 
-	publish := func(keys ...string) PolicyStatement {
+	publish := func(keys ...string) golambda.PolicyStatement {
 		arns := make(pulumi.StringArray, len(keys))
 		for i, k := range keys {
 			arns[i] = topics[k].Arn
 		}
-		return PolicyStatement{Actions: []string{"sns:Publish"}, Resources: arns}
+		return golambda.PolicyStatement{Actions: []string{"sns:Publish"}, Resources: arns}
 	}
-	readSecrets := PolicyStatement{Actions: []string{"ssm:GetParameter"}, Resources: pulumi.StringArray{accountSID.Arn, authToken.Arn}}
-	useLedger := PolicyStatement{Actions: ledgerActions, Resources: pulumi.StringArray{table.Arn}}
-	faces := func(actions ...string) PolicyStatement {
-		st := PolicyStatement{Resources: pulumi.StringArray{collections}}
+	readSecrets := golambda.PolicyStatement{Actions: []string{"ssm:GetParameter"}, Resources: pulumi.StringArray{accountSID.Arn, authToken.Arn}}
+	useLedger := golambda.PolicyStatement{Actions: ledgerActions, Resources: pulumi.StringArray{table.Arn}}
+	faces := func(actions ...string) golambda.PolicyStatement {
+		st := golambda.PolicyStatement{Resources: pulumi.StringArray{collections}}
 		for _, a := range actions {
 			st.Actions = append(st.Actions, "rekognition:"+a)
 		}
@@ -327,7 +329,7 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 		{
 			handler:     sleuth.HandlerRequest,
 			environment: requestEnv,
-			statements: []PolicyStatement{
+			statements: []golambda.PolicyStatement{
 				publish(topicAddCollection, topicAddImage, topicMatch),
 				// One GetParameters call reads both at cold start.
 				{Actions: []string{"ssm:GetParameters"}, Resources: pulumi.StringArray{authToken.Arn, allowedSenders.Arn}},
@@ -337,7 +339,7 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 			// addcol sends nothing to Twilio: no secrets.
 			handler: sleuth.HandlerAddCollection, trigger: topicAddCollection,
 			environment: commandEnv,
-			statements:  []PolicyStatement{publish(topicResponses, topicFailures), useLedger, faces("CreateCollection")},
+			statements:  []golambda.PolicyStatement{publish(topicResponses, topicFailures), useLedger, faces("CreateCollection")},
 			onFailure:   failures,
 		},
 		{
@@ -346,7 +348,7 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 			// attempt indexed.
 			handler: sleuth.HandlerAddImage, trigger: topicAddImage,
 			environment: merge(commandEnv, secretsEnv),
-			statements:  []PolicyStatement{publish(topicResponses, topicFailures), useLedger, readSecrets, faces("IndexFaces", "ListFaces")},
+			statements:  []golambda.PolicyStatement{publish(topicResponses, topicFailures), useLedger, readSecrets, faces("IndexFaces", "ListFaces")},
 			onFailure:   failures,
 		},
 		{
@@ -354,7 +356,7 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 			environment: merge(commandEnv, secretsEnv, pulumi.StringMap{
 				sleuth.EnvMatchThreshold: pulumi.String(strconv.FormatFloat(args.MatchThreshold, 'f', -1, 64)),
 			}),
-			statements: []PolicyStatement{publish(topicResponses, topicFailures), useLedger, readSecrets, faces("SearchFacesByImage")},
+			statements: []golambda.PolicyStatement{publish(topicResponses, topicFailures), useLedger, readSecrets, faces("SearchFacesByImage")},
 			onFailure:  failures,
 		},
 		{
@@ -362,25 +364,25 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 			environment: merge(ledgerEnv, secretsEnv),
 			// A reply that could not be sent cannot be apologised for by SMS
 			// either: it goes straight to the failed queue.
-			statements: []PolicyStatement{sendFailed, useLedger, readSecrets},
+			statements: []golambda.PolicyStatement{sendFailed, useLedger, readSecrets},
 			onFailure:  failed.Arn,
 		},
 		{
 			handler: sleuth.HandlerFailure, trigger: topicFailures,
 			environment: merge(ledgerEnv, secretsEnv),
-			statements:  []PolicyStatement{sendFailed, useLedger, readSecrets},
+			statements:  []golambda.PolicyStatement{sendFailed, useLedger, readSecrets},
 			onFailure:   failed.Arn,
 		},
 	}
 
-	var request *LambdaFunction
+	var request *golambda.GoLambda
 	functionNames := pulumi.StringMap{}
 	for _, f := range functions {
 		artifact, memoryMB, timeoutSeconds := args.Artifact, args.WorkerMemoryMB, args.WorkerTimeoutSeconds
 		if f.trigger == "" {
 			artifact, memoryMB, timeoutSeconds = args.RequestArtifact, args.RequestMemoryMB, args.RequestTimeoutSeconds
 		}
-		fn, err := NewLambdaFunction(ctx, name+"-"+f.handler, &LambdaFunctionArgs{
+		fn, err := golambda.New(ctx, name+"-"+f.handler, &golambda.Args{
 			Name:             physical("sleuth-" + f.handler),
 			Artifact:         artifact,
 			Handler:          f.handler,
@@ -390,6 +392,7 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 			Environment:      f.environment,
 			Statements:       f.statements,
 			Tags:             args.Tags,
+			FormerParent:     comp,
 		}, parent)
 		if err != nil {
 			return nil, fmt.Errorf("new sleuth %s: %w", name, err)
@@ -408,13 +411,13 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 		Prefix: args.Prefix, Artifact: args.Artifact, Collections: collections,
 		Keep:             []string{sleuth.CollectionID(args.Prefix, sleuthDefaultCollection)},
 		LogRetentionDays: args.LogRetentionDays, Tags: args.Tags,
-	}, parent, []pulumi.Resource{collection})
+	}, comp, []pulumi.Resource{collection})
 	if err != nil {
 		return nil, fmt.Errorf("new sleuth %s: %w", name, err)
 	}
 	functionNames[sleuth.HandlerCleanup] = cleanup.Function.Name
 
-	route, err := args.API.AddLambdaRoute(ctx, name+"-sms", &LambdaRouteArgs{
+	route, err := args.API.AddLambdaRoute(ctx, name+"-sms", &httpapi.LambdaRouteArgs{
 		RouteKey: sleuthRouteKey,
 		Function: request.Function,
 	}, parent)
@@ -456,7 +459,7 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 // event whose retries are exhausted to onFailure. The resources are named
 // name-dlq, name-dlq-policy, name-sns-permission, name-subscription and
 // name-invoke-config.
-func subscribe(ctx *pulumi.Context, name string, topic *sns.Topic, fn *LambdaFunction, onFailure pulumi.StringOutput, queueName string, tags pulumi.StringMap, parent pulumi.ResourceOption) error {
+func subscribe(ctx *pulumi.Context, name string, topic *sns.Topic, fn *golambda.GoLambda, onFailure pulumi.StringOutput, queueName string, tags pulumi.StringMap, parent pulumi.ResourceOption) error {
 	dlq, dlqPolicy, err := newTopicQueue(ctx, name+"-dlq", queueName, topic, tags, parent)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/crossfaas/crossfaas/infra/httpapi"
 	"maps"
 	"os"
 	"reflect"
@@ -712,8 +713,10 @@ func TestSleuthResourcesAreTaggedAndParented(t *testing.T) {
 			continue
 		}
 		n++
-		if !strings.HasSuffix(r.Parent, "::"+typeSleuth+"::"+comp.Name) {
-			t.Errorf("%s %s has parent %q, want the Sleuth component", r.Type, r.Name, r.Parent)
+		// A function's resources belong to its GoLambda, which belongs to
+		// the Sleuth component.
+		if !strings.HasSuffix(r.Parent, "::"+typeSleuth+"::"+comp.Name) && !strings.Contains(r.Parent, "::"+typeSleuth+"$crossfaas:aws:GoLambda::") {
+			t.Errorf("%s %s has parent %q, want the Sleuth component or one of its GoLambdas", r.Type, r.Name, r.Parent)
 		}
 		if tagged[r.Type] && !reflect.DeepEqual(r.Inputs["tags"], wantTags) {
 			t.Errorf("%s %s tags = %v, want %v", r.Type, r.Name, r.Inputs["tags"], wantTags)
@@ -933,20 +936,20 @@ func TestLoadConfigTwilioSecrets(t *testing.T) {
 func TestNewSleuthRefusesIncompleteArgs(t *testing.T) {
 	tests := []struct {
 		name string
-		args func(api *HTTPAPI) *SleuthArgs
+		args func(api *httpapi.API) *SleuthArgs
 	}{
-		{"nil", func(*HTTPAPI) *SleuthArgs { return nil }},
-		{"no API", func(*HTTPAPI) *SleuthArgs {
+		{"nil", func(*httpapi.API) *SleuthArgs { return nil }},
+		{"no API", func(*httpapi.API) *SleuthArgs {
 			return &SleuthArgs{Prefix: "crossfaas-dev", TwilioAccountSID: pulumi.String("a"), TwilioAuthToken: pulumi.String("t")}
 		}},
-		{"no secrets", func(api *HTTPAPI) *SleuthArgs { return &SleuthArgs{Prefix: "crossfaas-dev", API: api} }},
-		{"no prefix", func(api *HTTPAPI) *SleuthArgs {
+		{"no secrets", func(api *httpapi.API) *SleuthArgs { return &SleuthArgs{Prefix: "crossfaas-dev", API: api} }},
+		{"no prefix", func(api *httpapi.API) *SleuthArgs {
 			return &SleuthArgs{API: api, TwilioAccountSID: pulumi.String("a"), TwilioAuthToken: pulumi.String("t")}
 		}},
-		{"threshold", func(api *HTTPAPI) *SleuthArgs {
+		{"threshold", func(api *httpapi.API) *SleuthArgs {
 			return &SleuthArgs{Prefix: "crossfaas-dev", API: api, TwilioAccountSID: pulumi.String("a"), TwilioAuthToken: pulumi.String("t"), MatchThreshold: 150}
 		}},
-		{"sender holding a comma", func(api *HTTPAPI) *SleuthArgs {
+		{"sender holding a comma", func(api *httpapi.API) *SleuthArgs {
 			return &SleuthArgs{Prefix: "crossfaas-dev", API: api, TwilioAccountSID: pulumi.String("a"), TwilioAuthToken: pulumi.String("t"), AllowedSenders: []string{"+1555,+1556"}}
 		}},
 	}
@@ -954,7 +957,7 @@ func TestNewSleuthRefusesIncompleteArgs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var made error
 			m, err := runComponents(t, func(ctx *pulumi.Context) error {
-				api, err := NewHTTPAPI(ctx, "api", &HTTPAPIArgs{Name: "crossfaas-dev-api", ThrottlingBurstLimit: 5, ThrottlingRateLimit: 1})
+				api, err := httpapi.New(ctx, "api", &httpapi.Args{Name: "crossfaas-dev-api", ThrottlingBurstLimit: 5, ThrottlingRateLimit: 1})
 				if err != nil {
 					return err
 				}

@@ -4,11 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/crossfaas/crossfaas/infra/golambda"
 	"strconv"
 	"strings"
 
 	"github.com/crossfaas/crossfaas/functions/inspector"
-	"github.com/crossfaas/crossfaas/internal/build"
+	"github.com/crossfaas/crossfaas/gobuild"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
@@ -41,7 +42,7 @@ type UploadsArgs struct {
 	// trusts it, and S3 may invoke the inspector on its behalf only.
 	AccountID string
 	// Artifact is the inspector's zip (the "inspector" build artifact).
-	Artifact build.Artifact
+	Artifact gobuild.Artifact
 	// LabelerURL is the labeler's URL; CredentialConfig the private link's
 	// credential configuration (nil for a public labeler).
 	LabelerURL       pulumi.StringInput
@@ -180,7 +181,7 @@ func NewUploads(ctx *pulumi.Context, name string, args *UploadsArgs, opts ...pul
 	if err != nil {
 		return fail("failed queue", err)
 	}
-	fn, err := NewLambdaFunction(ctx, name+"-inspector", &LambdaFunctionArgs{
+	fn, err := golambda.New(ctx, name+"-inspector", &golambda.Args{
 		Name:             inspectorName(args.Prefix),
 		Artifact:         args.Artifact,
 		Handler:          "bootstrap",
@@ -188,8 +189,9 @@ func NewUploads(ctx *pulumi.Context, name string, args *UploadsArgs, opts ...pul
 		TimeoutSeconds:   inspectorTimeoutSeconds,
 		LogRetentionDays: args.LogRetentionDays,
 		Environment:      inspectorEnvironment(args),
-		Statements:       append(inspectorStatements(bucket.Arn), PolicyStatement{Actions: []string{"sqs:SendMessage"}, Resources: pulumi.StringArray{failed.Arn}}),
+		Statements:       append(inspectorStatements(bucket.Arn), golambda.PolicyStatement{Actions: []string{"sqs:SendMessage"}, Resources: pulumi.StringArray{failed.Arn}}),
 		Tags:             args.Tags,
+		FormerParent:     comp,
 	}, parent)
 	if err != nil {
 		return fail("inspector", err)
@@ -269,11 +271,11 @@ func inspectorEnvironment(args *UploadsArgs) pulumi.StringMap {
 // s3:ListBucket on the bucket, without which S3 answers a missing object
 // (a sidecar not yet written, a version already moved) with 403 instead of
 // 404: it lists names, never contents.
-func inspectorStatements(bucketArn pulumi.StringOutput) []PolicyStatement {
+func inspectorStatements(bucketArn pulumi.StringOutput) []golambda.PolicyStatement {
 	under := func(prefix string) pulumi.StringArray {
 		return pulumi.StringArray{bucketArn.ApplyT(func(arn string) string { return arn + "/" + prefix + "*" }).(pulumi.StringOutput)}
 	}
-	return []PolicyStatement{
+	return []golambda.PolicyStatement{
 		{Actions: []string{
 			"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging",
 			"s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:DeleteObject", "s3:DeleteObjectVersion",
@@ -310,7 +312,7 @@ func newUploadsAdmin(ctx *pulumi.Context, name string, args *UploadsArgs, bucket
 	if _, err := iam.NewRolePolicy(ctx, name+"-admin-policy", &iam.RolePolicyArgs{
 		Name: pulumi.String(roleName),
 		Role: role.ID(),
-		Policy: policyDocument([]PolicyStatement{
+		Policy: golambda.PolicyDocument([]golambda.PolicyStatement{
 			{Actions: []string{"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging", "s3:DeleteObject", "s3:DeleteObjectVersion"},
 				Resources: pulumi.StringArray{quarantine}},
 			{Actions: []string{"s3:ListBucket", "s3:ListBucketVersions"}, Resources: pulumi.StringArray{bucketArn}},
