@@ -2,13 +2,13 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/crossfaas/crossfaas/infra/golambda"
-	"github.com/crossfaas/crossfaas/infra/httpapi"
-	"github.com/crossfaas/crossfaas/infra/privatelink"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/crossfaas/crossfaas/infra/golambda"
+	"github.com/crossfaas/crossfaas/infra/httpapi"
+	"github.com/crossfaas/crossfaas/infra/privatelink"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 

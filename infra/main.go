@@ -28,11 +28,11 @@ package main
 
 import (
 	"fmt"
-	"github.com/crossfaas/crossfaas/infra/httpapi"
-	"github.com/crossfaas/crossfaas/infra/privatelink"
 	"os"
 
 	"github.com/crossfaas/crossfaas/gobuild"
+	"github.com/crossfaas/crossfaas/infra/httpapi"
+	"github.com/crossfaas/crossfaas/infra/privatelink"
 	"github.com/crossfaas/crossfaas/internal/build"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"

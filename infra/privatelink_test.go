@@ -1,12 +1,12 @@
 package main
 
 import (
-	"github.com/crossfaas/crossfaas/infra/privatelink"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/crossfaas/crossfaas/infra/privatelink"
 	"github.com/crossfaas/crossfaas/internal/federation"
 )
 

@@ -3,10 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/crossfaas/crossfaas/infra/golambda"
-	"github.com/crossfaas/crossfaas/infra/httpapi"
 
 	"github.com/crossfaas/crossfaas/gobuild"
+	"github.com/crossfaas/crossfaas/infra/golambda"
+	"github.com/crossfaas/crossfaas/infra/httpapi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 

@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/crossfaas/crossfaas/infra/golambda"
 	"strconv"
 	"strings"
 
 	"github.com/crossfaas/crossfaas/functions/inspector"
 	"github.com/crossfaas/crossfaas/gobuild"
+	"github.com/crossfaas/crossfaas/infra/golambda"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
