@@ -178,7 +178,7 @@ func TestStackMatchesCapture(t *testing.T) {
 // movedInto are the component types that the move into packages added
 // around resources the stack already had: new components, which hold no
 // cloud resource of their own, are created; their children are aliased.
-var movedInto = map[string]bool{"crossfaas:aws:GoLambda": true}
+var movedInto = map[string]bool{"crossfaas:aws:GoLambda": true, "crossfaas:gcp:GoFunction": true}
 
 // compareCapture reports every captured resource that the run lost,
 // renamed or changed the inputs of, and every resource the run added.

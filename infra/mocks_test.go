@@ -67,7 +67,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	set := func(key string, v any) { outs[resource.PropertyKey(key)] = resource.NewPropertyValue(v) }
 	var id string
 	switch args.TypeToken {
-	case "crossfaas:gcp:Labeler", "crossfaas:gcp:PrivateLink", "crossfaas:aws:GoLambda", "crossfaas:aws:HTTPAPI", "crossfaas:aws:Proxy", "crossfaas:aws:Sleuth", "crossfaas:aws:Uploads":
+	case "crossfaas:gcp:Labeler", "crossfaas:gcp:PrivateLink", "crossfaas:aws:GoLambda", "crossfaas:gcp:GoFunction", "crossfaas:aws:HTTPAPI", "crossfaas:aws:Proxy", "crossfaas:aws:Sleuth", "crossfaas:aws:Uploads":
 		id = ""
 	case "aws:s3/bucketV2:BucketV2":
 		id = str("bucket")

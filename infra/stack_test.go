@@ -361,8 +361,8 @@ func TestEveryResourceIsTaggedAndParented(t *testing.T) {
 	for _, r := range run.mocks.snapshot() {
 		if !r.Custom {
 			// A service's component belongs to the stack; a building block
-			// (GoLambda) to the service's component.
-			wantStack := r.Type != "crossfaas:aws:GoLambda"
+			// (GoLambda, GoFunction) to the service's component.
+			wantStack := r.Type != "crossfaas:aws:GoLambda" && r.Type != "crossfaas:gcp:GoFunction"
 			if wantStack != strings.HasSuffix(r.Parent, "pulumi:pulumi:Stack::crossfaas-dev") {
 				t.Errorf("component %s %s has parent %q, want the stack: %v", r.Type, r.Name, r.Parent, wantStack)
 			}
