@@ -5,6 +5,7 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -179,9 +180,13 @@ func fixtureEvent(t testing.TB, bucket, key string, size int64, etag, version st
 	r.S3.Bucket.Name, r.S3.Bucket.Arn = bucket, "arn:aws:s3:::"+bucket
 	r.S3.Object.Key = s3fake.EncodeKey(key)
 	r.S3.Object.Size, r.S3.Object.ETag, r.S3.Object.VersionID = size, etag, version
-	r.S3.Object.Sequencer = "0055AED6DCD90281E5"
+	r.S3.Object.Sequencer = fmt.Sprintf("0055AED6DC%08X", sequence.Add(1))
 	return ev
 }
+
+// sequence numbers the fixture events as S3's sequencers do: a later
+// upload has a greater one.
+var sequence atomic.Uint32
 
 var moduleDirs = map[string]string{}
 
@@ -274,4 +279,35 @@ func hugePNG(w, h uint32) []byte {
 	out := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0d")
 	out = append(out, ihdr...)
 	return append(out, byte(sum>>24), byte(sum>>16), byte(sum>>8), byte(sum))
+}
+
+// keys lists the keys under prefix that were written (put or copied)
+// and hold an object now. (gofakes3's listing fails on a key whose
+// current version was deleted.)
+func (w *world) keys(t testing.TB, prefix string) []string {
+	t.Helper()
+	var keys []string
+	seen := map[string]bool{}
+	for _, c := range w.s3.Calls() {
+		if (c.Op == "PutObject" || c.Op == "CopyObject") && strings.HasPrefix(c.Key, prefix) && !seen[c.Key] {
+			seen[c.Key] = true
+			if w.object(t, c.Key) != nil {
+				keys = append(keys, c.Key)
+			}
+		}
+	}
+	return keys
+}
+
+// checkPlaced checks that key is prefix, one path segment (the version's
+// id: no "/" or "."), "/" and rest.
+func checkPlaced(t testing.TB, key, prefix, rest string) {
+	t.Helper()
+	id, ok := strings.CutPrefix(key, prefix)
+	if ok {
+		id, ok = strings.CutSuffix(id, "/"+rest)
+	}
+	if !ok || id == "" || strings.ContainsAny(id, "/.") {
+		t.Errorf("key %q, want %s<version id>/%s", key, prefix, rest)
+	}
 }

@@ -107,7 +107,8 @@ func (h *Handler) run(ctx context.Context, o object, log *slog.Logger) (*Result,
 		switch prev.State {
 		case StateDone:
 			log.InfoContext(ctx, "inspect: already done for this version (a repeated delivery); nothing to do")
-			return prev, nil
+			// The delivery that finished may have stopped before the sidecar.
+			return prev, h.publish(ctx, o, prev)
 		case StateActing:
 			log.InfoContext(ctx, "inspect: resuming the action of an interrupted delivery")
 			if !prev.QuarantineCopied {
@@ -277,8 +278,7 @@ func (h *Handler) act(ctx context.Context, o object, res *Result, img image.Imag
 // quarantine/ was made.
 var errVanished = errors.New("the original version is gone from " + IncomingPrefix + " and no copy of it was made: deleted by someone else, or not the object named; not marked done")
 
-// complete marks res done, writes its record and, unless a newer version
-// of the key was inspected already, the key's sidecar.
+// complete marks res done and writes its record and the sidecar.
 func (h *Handler) complete(ctx context.Context, o object, res *Result) error {
 	res.State = StateDone
 	at := h.now().UTC().Truncate(time.Millisecond)
@@ -286,12 +286,22 @@ func (h *Handler) complete(ctx context.Context, o object, res *Result) error {
 	if err := h.writeResult(ctx, o.bucket, o.recordKey(), res); err != nil {
 		return err
 	}
+	return h.publish(ctx, o, res)
+}
+
+// publish writes res, done, as the key's sidecar unless the sidecar holds
+// it already or holds the result of a newer version (an older version's
+// event delivered late, or again, never replaces a newer result).
+func (h *Handler) publish(ctx context.Context, o object, res *Result) error {
 	latest, err := h.readResult(ctx, o.bucket, o.sidecarKey())
 	if err != nil {
 		return err
 	}
-	if latest != nil && !latest.sameObject(o) && sequencerAfter(latest.Sequencer, o.sequencer) {
-		h.logger.InfoContext(ctx, "inspect: a newer version's result is in the sidecar; this version's is in its record only",
+	switch {
+	case latest != nil && latest.sameObject(o) && latest.State == StateDone:
+		return nil
+	case latest != nil && !latest.sameObject(o) && sequencerAfter(latest.Sequencer, o.sequencer):
+		h.logger.InfoContext(ctx, "inspect: the sidecar holds a newer version's result; this version's is in its record",
 			"sidecar", o.sidecarKey(), "record", o.recordKey())
 		return nil
 	}

@@ -83,14 +83,14 @@ func TestBootstrapUnderRIE(t *testing.T) {
 	if r.Verdict != VerdictUnsafe || r.Action != ActionBlur || r.State != StateDone {
 		t.Errorf("unsafe.jpg sidecar = %+v", r)
 	}
-	if !bytes.Equal(w.object(t, "quarantine/unsafe.jpg"), unsafe) || w.object(t, "incoming/unsafe.jpg") != nil {
+	if !bytes.Equal(w.object(t, r.QuarantineKey), unsafe) || w.object(t, "incoming/unsafe.jpg") != nil {
 		t.Error("unsafe.jpg was not moved to quarantine/")
 	}
-	if w.s3.Count("CopyObject", "quarantine/unsafe.jpg") != 1 || w.s3.Count("PutObject", "public/unsafe.jpg") != 1 {
+	if w.s3.Count("CopyObject", r.QuarantineKey) != 1 || w.s3.Count("PutObject", r.PublicKey) != 1 {
 		t.Errorf("three deliveries made %d copies and %d blurred copies, want 1 each",
-			w.s3.Count("CopyObject", "quarantine/unsafe.jpg"), w.s3.Count("PutObject", "public/unsafe.jpg"))
+			w.s3.Count("CopyObject", r.QuarantineKey), w.s3.Count("PutObject", r.PublicKey))
 	}
-	checkBlurred(t, w.object(t, "public/unsafe.jpg"), unsafe)
+	checkBlurred(t, w.object(t, r.PublicKey), unsafe)
 
 	if err := invoke(t, fn, w.upload(t, "notes.txt", []byte("not an image"))); err != nil {
 		t.Fatal(err)
@@ -139,7 +139,7 @@ func TestBootstrapCrashBetweenCopyAndDelete(t *testing.T) {
 		t.Fatalf("killed %d processes, invocation error %v: want the crash to fail the invocation", n, err)
 	}
 	w.s3.Intercept(nil)
-	if !bytes.Equal(w.object(t, "incoming/crash.jpg"), img) || !bytes.Equal(w.object(t, "quarantine/crash.jpg"), img) {
+	if q := w.keys(t, QuarantinePrefix); !bytes.Equal(w.object(t, "incoming/crash.jpg"), img) || len(q) != 1 || !bytes.Equal(w.object(t, q[0]), img) {
 		t.Fatal("after the crash the original must still be in incoming/ and its copy in quarantine/")
 	}
 	if err := invoke(t, fn, ev); err != nil {
@@ -165,7 +165,7 @@ func TestBootstrap10MiBUploadIn256MB(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := w.result(t, "big.jpg")
-	if r.Verdict != VerdictUnsafe || r.State != StateDone || w.object(t, "public/big.jpg") == nil {
+	if r.Verdict != VerdictUnsafe || r.State != StateDone || w.object(t, r.PublicKey) == nil {
 		t.Fatalf("sidecar = %+v", r)
 	}
 	peak, err := fn.BootstrapPeakRSS()
