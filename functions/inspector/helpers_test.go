@@ -2,6 +2,7 @@ package inspector
 
 import (
 	"bytes"
+	"compress/zlib"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -271,14 +272,68 @@ func encoded(t testing.TB, w, h int) map[string][]byte {
 
 // hugePNG is a valid PNG header declaring w x h pixels, with no pixels:
 // what a decompression bomb looks like to DecodeConfig.
-func hugePNG(w, h uint32) []byte {
+func hugePNG(w, h uint32) []byte { return pngHeader(w, h, 8, 2, 0) }
+
+// pngHeader is the signature and IHDR of a w x h PNG of the bit depth,
+// colour type (2 RGB, 6 RGBA, 0 grey) and interlace method.
+func pngHeader(w, h uint32, depth, colorType, interlace byte) []byte {
 	ihdr := []byte("IHDR\x00\x00\x00\x00\x00\x00\x00\x00\x08\x02\x00\x00\x00")
 	ihdr[4], ihdr[5], ihdr[6], ihdr[7] = byte(w>>24), byte(w>>16), byte(w>>8), byte(w)
 	ihdr[8], ihdr[9], ihdr[10], ihdr[11] = byte(h>>24), byte(h>>16), byte(h>>8), byte(h)
+	ihdr[12], ihdr[13], ihdr[16] = depth, colorType, interlace
 	sum := crc32.ChecksumIEEE(ihdr)
 	out := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0d")
 	out = append(out, ihdr...)
 	return append(out, byte(sum>>24), byte(sum>>16), byte(sum>>8), byte(sum))
+}
+
+// jpegHeader is the start of a w x h three-component JPEG whose frame is
+// progressive or baseline, with the luma sampling factors (0x22 4:2:0,
+// 0x11 4:4:4): what DecodeConfig reads.
+func jpegHeader(w, h uint16, progressive bool, luma byte) []byte {
+	sof := byte(0xC0)
+	if progressive {
+		sof = 0xC2
+	}
+	return []byte{0xFF, 0xD8, 0xFF, sof, 0x00, 0x11, 8, byte(h >> 8), byte(h), byte(w >> 8), byte(w), 3,
+		1, luma, 0, 2, 0x11, 1, 3, 0x11, 1,
+		0xFF, 0xDA, 0x00, 0x0C, 3, 1, 0, 2, 0x11, 3, 0x11, 0, 63, 0} // start of scan
+}
+
+// png16 is a valid w x h PNG of 16-bit RGBA, one colour: it compresses to
+// a few hundred KiB whatever its size (a decompression bomb that is a real
+// image), written row by row without the image in memory.
+func png16(t testing.TB, w, h int) []byte {
+	t.Helper()
+	var idat bytes.Buffer
+	z, err := zlib.NewWriterLevel(&idat, zlib.BestCompression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := make([]byte, 1+8*w) // filter 0, then RGBA 16-bit
+	for x := range w {
+		copy(row[1+8*x:], []byte{0x40, 0x00, 0x80, 0x00, 0xC0, 0x00, 0xFF, 0xFF})
+	}
+	for range h {
+		if _, err := z.Write(row); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := pngHeader(uint32(w), uint32(h), 16, 6, 0)
+	chunk := func(kind string, data []byte) {
+		n := len(data)
+		out = append(out, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+		body := append([]byte(kind), data...)
+		out = append(out, body...)
+		sum := crc32.ChecksumIEEE(body)
+		out = append(out, byte(sum>>24), byte(sum>>16), byte(sum>>8), byte(sum))
+	}
+	chunk("IDAT", idat.Bytes())
+	chunk("IEND", nil)
+	return out
 }
 
 // keys lists the keys under prefix that were written (put or copied)

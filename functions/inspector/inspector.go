@@ -82,11 +82,20 @@ const (
 // DefaultMaxBytes is the size limit without INSPECTOR_MAX_BYTES: 10 MiB.
 const DefaultMaxBytes = 10 << 20
 
-// MaxPixels is the largest image inspected, in pixels: 25 megapixels
-// decode to at most 100 MB (RGBA), which a 256 MB function holds beside
-// the object's bytes. Larger images (and decompression bombs, which declare
-// huge sizes in a few bytes) are refused from their header.
+// MaxPixels is the largest image inspected, in pixels (Vision's own
+// limit is 75 megapixels; 25 keeps labeling fast). Larger images are
+// refused from their header.
 const MaxPixels = 25_000_000
+
+// MaxDecodeBytes bounds the memory an image may take to decode, as
+// estimated from its header (see decodeBytes): 96 MiB beside the object's
+// 10 MiB, the blurred copy's few MiB and the runtime's 20 or so keep a
+// 256 MB function's peak under its memory, the collector's slack (the
+// bootstrap sets GOMEMLIMIT to 80% of it) included. 25 megapixels of 8-bit
+// baseline JPEG fit; a 16-bit PNG fits up to 12.5 megapixels, a
+// progressive JPEG (whose decoder keeps every DCT coefficient) up to about
+// 13 (4:2:0) or 6.7 (4:4:4).
+const MaxDecodeBytes = 96 << 20
 
 // labelerMargin is the part of the invocation's time kept from the labeler
 // call for the S3 work after it.

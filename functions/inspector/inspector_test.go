@@ -236,6 +236,8 @@ func TestRejectedUploads(t *testing.T) {
 		{"cut.jpg", jpg[:len(jpg)/2], "the JPEG image is truncated or corrupt"},
 		{"cut.png", encoded(t, 300, 200)["png"][:900], "the PNG image is truncated or corrupt"},
 		{"bomb.png", hugePNG(20000, 20000), "20000x20000 pixels, over the limit of 25 megapixels"},
+		{"deep.png", pngHeader(4000, 4000, 16, 6, 0), "the PNG image (4000x4000 pixels) would take about 122 MiB to decode, over the limit of 96 MiB"},
+		{"progressive.jpg", jpegHeader(4000, 3000, true, 0x11), "the JPEG image (4000x3000 pixels) would take about 171 MiB to decode"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
