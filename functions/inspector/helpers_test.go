@@ -21,8 +21,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -69,6 +71,37 @@ type world struct {
 	// labelerCalls counts the requests that reached the labeler, past the
 	// front.
 	labelerCalls atomic.Int32
+	// fakes times the requests every fake serves (S3, Google's STS, IAM
+	// Credentials and front, the labeler with Vision behind it).
+	fakes fakeClock
+}
+
+// fakeClock adds up the time fakes spend serving requests, from the
+// request's headers read to the handler's return.
+type fakeClock struct {
+	mu       sync.Mutex
+	total    time.Duration
+	requests int
+}
+
+func (c *fakeClock) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		h.ServeHTTP(w, r)
+		c.mu.Lock()
+		c.total += time.Since(start)
+		c.requests++
+		c.mu.Unlock()
+	})
+}
+
+// take returns the time and requests served since the last take.
+func (c *fakeClock) take() (time.Duration, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, n := c.total, c.requests
+	c.total, c.requests = 0, 0
+	return d, n
 }
 
 // newWorld starts the world; the labeler translates into languages.
@@ -76,16 +109,19 @@ func newWorld(t testing.TB, languages ...string) *world {
 	t.Helper()
 	w := &world{vision: labelertest.StartVision(t), translation: labelertest.StartTranslation(t)}
 	var err error
-	if w.s3, err = s3fake.Start(testBucket); err != nil {
+	if w.s3, err = s3fake.New(testBucket); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(w.s3.Close)
+	s3srv := httptest.NewServer(w.fakes.wrap(w.s3))
+	t.Cleanup(s3srv.Close)
+	w.s3.URL = s3srv.URL
 	w.client = w.s3.Client()
 	w.google, err = googleauthfake.Start(googleauthfake.Config{
 		Identities:     []googleauthfake.AWSIdentity{lambdaIdentity},
 		AllowedRole:    proxyRole,
 		AllowedRoles:   []string{inspectorRole},
 		ServiceAccount: callerAccount,
+		Wrap:           w.fakes.wrap,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +133,7 @@ func newWorld(t testing.TB, languages ...string) *world {
 		h.ServeHTTP(rw, r)
 	})
 	var front http.Handler
-	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { front.ServeHTTP(rw, r) }))
+	srv := httptest.NewServer(w.fakes.wrap(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { front.ServeHTTP(rw, r) })))
 	t.Cleanup(srv.Close)
 	w.labelerURL = srv.URL
 	front = w.google.Front(srv.URL, callerAccount, counted)

@@ -197,6 +197,13 @@ func parseLanguages(raw string) ([]string, error) {
 // of the private link (federation.Source over the Lambda's role
 // credentials) for a private one. It makes no request.
 func HTTPClientFor(cfg Config) (*http.Client, error) {
+	client, _, err := LabelerClient(cfg)
+	return client, err
+}
+
+// LabelerClient is HTTPClientFor that also returns the private link's
+// token source (nil for a public labeler), for Handler.PrefetchTokens.
+func LabelerClient(cfg Config) (*http.Client, *federation.Source, error) {
 	base := &http.Client{
 		Transport: &http.Transport{
 			Proxy:               http.ProxyFromEnvironment,
@@ -208,7 +215,7 @@ func HTTPClientFor(cfg Config) (*http.Client, error) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	if cfg.Credentials == nil {
-		return base, nil
+		return base, nil, nil
 	}
 	tokens, err := federation.NewSource(federation.Options{
 		Config:   *cfg.Credentials,
@@ -216,9 +223,9 @@ func HTTPClientFor(cfg Config) (*http.Client, error) {
 		Client:   &http.Client{Transport: base.Transport.(*http.Transport).Clone()},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("inspector config: %s: %w", EnvCredentialConfig, err)
+		return nil, nil, fmt.Errorf("inspector config: %s: %w", EnvCredentialConfig, err)
 	}
-	return federation.AuthenticatedClient(base, tokens), nil
+	return federation.AuthenticatedClient(base, tokens), tokens, nil
 }
 
 // Handler inspects uploads. It is safe for concurrent use.
@@ -228,6 +235,23 @@ type Handler struct {
 	cfg     Config
 	logger  *slog.Logger
 	now     func() time.Time
+	// tokens, when set, is asked for the labeler's ID token as soon as an
+	// inspection starts, so that the private link's exchange (two calls
+	// to Google) overlaps the S3 reads instead of following them.
+	tokens interface {
+		Token(context.Context) (federation.Token, error)
+	}
+}
+
+// PrefetchTokens makes each inspection ask src for the labeler's ID token
+// at its start, in the background; the labeler's call then takes the
+// token src has, or waits for the same exchange. nil turns it off.
+func (h *Handler) PrefetchTokens(src *federation.Source) {
+	if src == nil {
+		h.tokens = nil
+		return
+	}
+	h.tokens = src
 }
 
 // New returns a Handler that reads and writes objects with store and calls

@@ -127,6 +127,15 @@ func (h *Handler) run(ctx context.Context, o object, log *slog.Logger) (*Result,
 	if err := checkSize(o.size, h.cfg.MaxBytes); err != nil {
 		return res, h.finishRejected(ctx, o, res, err)
 	}
+	if h.tokens != nil {
+		// Errors are the labeler call's to report: it asks again.
+		prefetched := make(chan struct{})
+		defer func() { <-prefetched }()
+		go func() {
+			defer close(prefetched)
+			h.tokens.Token(ctx)
+		}()
+	}
 	data, err := h.fetch(ctx, o, h.cfg.MaxBytes)
 	if errors.Is(err, errGone) {
 		log.InfoContext(ctx, "inspect: the object version is gone (deleted before it was inspected); nothing to do")

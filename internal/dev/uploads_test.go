@@ -211,7 +211,8 @@ func TestUploadPanelRefusesOtherOrigins(t *testing.T) {
 // BenchmarkUploadVerdict measures, offline, an upload of a 1 MiB JPEG
 // through the panel's API to its verdict: the PutObject to the local S3,
 // the notification, the inspector (checks, the labeler through the private
-// link with the offline engine, sidecar and tags) and the sidecar read.
+// link with the offline engine, sidecar and tags) and the sidecar read. It
+// fails when the median is over 300 ms.
 //
 //	go test -run '^$' -bench UploadVerdict -benchtime 40x ./internal/dev/
 func BenchmarkUploadVerdict(b *testing.B) {
@@ -236,4 +237,11 @@ func BenchmarkUploadVerdict(b *testing.B) {
 	b.ReportMetric(ms(0.50), "p50-ms")
 	b.ReportMetric(ms(0.95), "p95-ms")
 	b.ReportMetric(float64(len(img))/(1<<20), "MiB")
+	if p50 := ms(0.50); p50 > maxUploadVerdictMs {
+		b.Fatalf("upload to verdict p50 %.1f ms, want at most %d ms", p50, maxUploadVerdictMs)
+	}
 }
+
+// maxUploadVerdictMs is the limit on an offline upload's verdict
+// (1 MiB JPEG), p50.
+const maxUploadVerdictMs = 300
