@@ -19,6 +19,7 @@ import (
 
 	"github.com/crossfaas/crossfaas/functions/labeler/labelertest"
 	"github.com/crossfaas/crossfaas/internal/googleauthfake"
+	"github.com/crossfaas/crossfaas/internal/leakcheck"
 	"github.com/crossfaas/crossfaas/internal/s3fake"
 )
 
@@ -26,6 +27,7 @@ import (
 // through the private link, the sidecar has labels, translations and
 // SafeSearch, the object is tagged and stays in incoming/.
 func TestSafeUploadIsLabeledTranslatedAndTagged(t *testing.T) {
+	leakcheck.Check(t)
 	w := newWorld(t, "es", "fr")
 	h := w.handler(t, Config{Languages: []string{"es", "fr"}})
 	img := testJPEG(t, 320, 240)
@@ -274,6 +276,7 @@ func TestRejectedUploads(t *testing.T) {
 // TestSameEventThreeTimes: S3 delivers at least once; three deliveries of
 // one event label once, write one sidecar, move once.
 func TestSameEventThreeTimes(t *testing.T) {
+	leakcheck.Check(t)
 	w := newWorld(t)
 	ss := labelertest.Likelihoods(visionpb.Likelihood_UNLIKELY)
 	ss.Violence = visionpb.Likelihood_LIKELY
@@ -325,6 +328,7 @@ func TestSameEventThreeTimes(t *testing.T) {
 // copy in quarantine/; the next delivery deletes it without asking the
 // labeler again.
 func TestCrashBetweenCopyAndDelete(t *testing.T) {
+	leakcheck.Check(t)
 	w := newWorld(t)
 	w.vision.SetSafeSearch(labelertest.Likelihoods(visionpb.Likelihood_VERY_LIKELY))
 	h := w.handler(t, Config{})
@@ -430,6 +434,7 @@ func TestUserTagsAreKept(t *testing.T) {
 // invocation fails (Lambda retries, then dead-letters the event), and
 // nothing is moved or marked done.
 func TestFailuresAreRetried(t *testing.T) {
+	leakcheck.Check(t)
 	w := newWorld(t)
 	h := w.handler(t, Config{})
 	w.vision.SetRespond(func(*visionpb.AnnotateImageRequest) (*visionpb.AnnotateImageResponse, error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/crossfaas/crossfaas/functions/labeler/labelertest"
 	"github.com/crossfaas/crossfaas/internal/build"
 	"github.com/crossfaas/crossfaas/internal/lambdatest"
+	"github.com/crossfaas/crossfaas/internal/leakcheck"
 	"github.com/crossfaas/crossfaas/internal/s3fake"
 )
 
@@ -59,6 +60,7 @@ func invoke(t testing.TB, fn *lambdatest.Function, ev any) error {
 // AWS_ENDPOINT_URL_S3), the real labeler handler behind the private link's
 // fakes, the credential configuration in LABELER_CREDENTIAL_CONFIG.
 func TestBootstrapUnderRIE(t *testing.T) {
+	leakcheck.Check(t)
 	w := newWorld(t, "es")
 	fn := startInspector(t, w, map[string]string{EnvLanguages: "es", EnvAction: ActionBlur})
 	safe := testJPEG(t, 640, 480)
@@ -120,6 +122,7 @@ func TestBootstrapUnderRIE(t *testing.T) {
 // incoming/, and the retry (a new bootstrap, a cold start) completes the
 // move without asking the labeler again.
 func TestBootstrapCrashBetweenCopyAndDelete(t *testing.T) {
+	leakcheck.Check(t)
 	w := newWorld(t)
 	w.vision.SetSafeSearch(labelertest.Likelihoods(visionpb.Likelihood_VERY_LIKELY))
 	fn := startInspector(t, w, nil)

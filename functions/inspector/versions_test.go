@@ -80,6 +80,7 @@ func TestCopySource(t *testing.T) {
 // be copied to quarantine/ (deleted by someone, or S3 not finding what
 // the request named) is an error, and nothing says it was moved.
 func TestSourceMissingIsNotAMove(t *testing.T) {
+	leakcheck.Check(t)
 	w := newWorld(t)
 	w.vision.SetSafeSearch(labelertest.Likelihoods(visionpb.Likelihood_VERY_LIKELY))
 	h := w.handler(t, Config{})
@@ -141,6 +142,7 @@ func TestSourceMissingIsNotAMove(t *testing.T) {
 // apart; an older version's event, delivered again or late, is handled
 // by its own record and never replaces the newer result.
 func TestVersions(t *testing.T) {
+	leakcheck.Check(t)
 	w := newWorld(t)
 	h := w.handler(t, Config{})
 	safe, unsafe := testJPEG(t, 64, 48), testJPEG(t, 80, 60)
