@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"cloud.google.com/go/vision/v2/apiv1/visionpb"
@@ -299,4 +300,42 @@ func TestJudgeReply(t *testing.T) {
 			t.Errorf("%s: judgeReply = %q, %v; want %q, %q", tt.name, verdict, err, tt.verdict, tt.err)
 		}
 	}
+}
+
+// TestCopyOfAnotherVersionIsAnError: S3 saying it copied a version other
+// than the event's (x-amz-copy-source-version-id) is an error, not a move;
+// the original stays and nothing is recorded as copied.
+func TestCopyOfAnotherVersionIsAnError(t *testing.T) {
+	w := newWorld(t)
+	w.vision.SetSafeSearch(labelertest.Likelihoods(visionpb.Likelihood_VERY_LIKELY))
+	h := w.handler(t, Config{})
+	img := testJPEG(t, 64, 48)
+	ev := w.upload(t, "v.jpg", img)
+	var inside atomic.Bool
+	w.s3.Intercept(func(rw http.ResponseWriter, r *http.Request, c s3fake.Call) bool {
+		if c.Op != "CopyObject" || !inside.CompareAndSwap(false, true) {
+			return false
+		}
+		defer inside.Store(false)
+		w.s3.ServeHTTP(versionRewriter{rw}, r)
+		return true
+	})
+	err := h.Handle(context.Background(), ev)
+	w.s3.Intercept(nil)
+	if err == nil || !strings.Contains(err.Error(), `S3 copied version "another-version"`) {
+		t.Errorf("error = %v, want the other version reported", err)
+	}
+	if !bytes.Equal(w.object(t, "incoming/v.jpg"), img) || w.object(t, "results/v.jpg.json") != nil {
+		t.Error("the original was deleted or the move recorded")
+	}
+}
+
+// versionRewriter answers as if S3 had copied another version.
+type versionRewriter struct{ http.ResponseWriter }
+
+func (v versionRewriter) WriteHeader(status int) {
+	if v.Header().Get("X-Amz-Copy-Source-Version-Id") != "" {
+		v.Header().Set("X-Amz-Copy-Source-Version-Id", "another-version")
+	}
+	v.ResponseWriter.WriteHeader(status)
 }
