@@ -160,62 +160,6 @@ func abs(f float64) float64 {
 	return f
 }
 
-// TestEachSafeSearchLikelihood: Vision's every likelihood, in each judged
-// category, through the real labeler, gives the verdict of Judge's rule;
-// an unsafe one is quarantined.
-func TestEachSafeSearchLikelihood(t *testing.T) {
-	w := newWorld(t)
-	h := w.handler(t, Config{Action: ActionQuarantine})
-	img := testJPEG(t, 64, 48)
-	for _, category := range []string{"adult", "violence", "racy", "medical", "spoof"} {
-		for value, name := range visionpb.Likelihood_name {
-			l := visionpb.Likelihood(value)
-			ss := labelertest.Likelihoods(visionpb.Likelihood_VERY_UNLIKELY)
-			switch category {
-			case "adult":
-				ss.Adult = l
-			case "violence":
-				ss.Violence = l
-			case "racy":
-				ss.Racy = l
-			case "medical":
-				ss.Medical = l
-			case "spoof":
-				ss.Spoof = l
-			}
-			w.vision.SetSafeSearch(ss)
-			file := category + "-" + name + ".jpg"
-			err := h.Handle(context.Background(), w.upload(t, file, img))
-			if l == visionpb.Likelihood_UNKNOWN && (category == "adult" || category == "violence" || category == "racy") {
-				// A judged category Vision left unknown (or did not send:
-				// its client reads a missing field as UNKNOWN) cannot be
-				// judged: an error, retried, then dead-lettered.
-				if err == nil || !strings.Contains(err.Error(), category+` "UNKNOWN"`) || w.object(t, ResultsPrefix+file+".json") != nil {
-					t.Errorf("%s UNKNOWN: error %v, want one naming it and no sidecar", category, err)
-				}
-				continue
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := VerdictSafe
-			switch {
-			case (category == "adult" || category == "violence") && (name == "LIKELY" || name == "VERY_LIKELY"),
-				category == "racy" && name == "VERY_LIKELY":
-				want = VerdictUnsafe
-			}
-			r := w.result(t, file)
-			moved := r.QuarantineKey != "" && bytes.Equal(w.object(t, r.QuarantineKey), img)
-			if r.Verdict != want || moved != (want == VerdictUnsafe) {
-				t.Errorf("%s %s: verdict %s (moved %v), want %s", category, name, r.Verdict, moved, want)
-			}
-			if want == VerdictUnsafe && r.Reason != category+" is "+name {
-				t.Errorf("%s %s: reason %q", category, name, r.Reason)
-			}
-		}
-	}
-}
-
 // TestRejectedUploads: what is not an image the inspector takes is tagged
 // with the reason, recorded, left in place, and never sent to the labeler.
 func TestRejectedUploads(t *testing.T) {

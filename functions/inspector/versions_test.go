@@ -256,52 +256,6 @@ func TestPublicKeysNeverCollide(t *testing.T) {
 	}
 }
 
-// TestSafeSearchMissing: a reply of Cloud Vision without SafeSearch is an
-// error (retried, then dead-lettered), never a verdict; nothing is tagged
-// safe or left done.
-func TestSafeSearchMissing(t *testing.T) {
-	w := newWorld(t)
-	w.vision.SetSafeSearch(nil)
-	h := w.handler(t, Config{})
-	img := testJPEG(t, 64, 48)
-	err := h.Handle(context.Background(), w.upload(t, "n.jpg", img))
-	if err == nil || !strings.Contains(err.Error(), "no SafeSearch") {
-		t.Errorf("error = %v, want no SafeSearch", err)
-	}
-	if w.object(t, "results/n.jpg.json") != nil || len(w.keys(t, "results/n.jpg.json.versions/")) != 0 {
-		t.Error("a result was written without SafeSearch")
-	}
-	if tags := w.s3.Tags(testBucket, "incoming/n.jpg", ""); tags[TagVerdict] != "" {
-		t.Errorf("tags = %v, want no verdict", tags)
-	}
-}
-
-// TestJudgeReply: only the offline engine may answer without SafeSearch.
-func TestJudgeReply(t *testing.T) {
-	ok := &SafeSearch{Adult: "VERY_UNLIKELY", Violence: "UNLIKELY", Racy: "POSSIBLE"}
-	tests := []struct {
-		name    string
-		reply   labelerReply
-		verdict string
-		err     string
-	}{
-		{"vision safe", labelerReply{Engine: "cloud-vision", SafeSearch: ok}, VerdictSafe, ""},
-		{"vision unsafe", labelerReply{Engine: "cloud-vision", SafeSearch: &SafeSearch{Adult: "LIKELY", Violence: "UNLIKELY", Racy: "POSSIBLE"}}, VerdictUnsafe, ""},
-		{"offline", labelerReply{Engine: "offline"}, VerdictUnknown, ""},
-		{"vision without", labelerReply{Engine: "cloud-vision"}, "", "no SafeSearch"},
-		{"no engine without", labelerReply{}, "", "no SafeSearch"},
-		{"empty adult", labelerReply{Engine: "cloud-vision", SafeSearch: &SafeSearch{Violence: "UNLIKELY", Racy: "UNLIKELY"}}, "", `adult ""`},
-		{"unknown racy", labelerReply{Engine: "cloud-vision", SafeSearch: &SafeSearch{Adult: "UNLIKELY", Violence: "UNLIKELY", Racy: "UNKNOWN"}}, "", `racy "UNKNOWN"`},
-		{"misspelt violence", labelerReply{Engine: "cloud-vision", SafeSearch: &SafeSearch{Adult: "UNLIKELY", Violence: "likely", Racy: "UNLIKELY"}}, "", `violence "likely"`},
-	}
-	for _, tt := range tests {
-		verdict, _, err := judgeReply(&tt.reply)
-		if verdict != tt.verdict || (err == nil) != (tt.err == "") || err != nil && !strings.Contains(err.Error(), tt.err) {
-			t.Errorf("%s: judgeReply = %q, %v; want %q, %q", tt.name, verdict, err, tt.verdict, tt.err)
-		}
-	}
-}
-
 // TestCopyOfAnotherVersionIsAnError: S3 saying it copied a version other
 // than the event's (x-amz-copy-source-version-id) is an error, not a move;
 // the original stays and nothing is recorded as copied.
