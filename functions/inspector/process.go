@@ -99,11 +99,39 @@ func (h *Handler) inspect(ctx context.Context, rec events.S3EventRecord) error {
 
 // run inspects o, resuming or skipping what its record says is done.
 func (h *Handler) run(ctx context.Context, o object, log *slog.Logger) (*Result, error) {
+	// A first delivery reads the object, and asks for the private link's
+	// token, while it reads the record: on a cold start each of those is
+	// a first connection. A repeated delivery drops what it read.
+	sizeErr := checkSize(o.size, h.cfg.MaxBytes)
+	var (
+		data     []byte
+		fetchErr error
+	)
+	fetched := make(chan struct{})
+	if sizeErr == nil {
+		if h.tokens != nil {
+			// Errors are the labeler call's to report: it asks again.
+			prefetched := make(chan struct{})
+			defer func() { <-prefetched }()
+			go func() {
+				defer close(prefetched)
+				h.tokens.Token(ctx)
+			}()
+		}
+		go func() {
+			defer close(fetched)
+			data, fetchErr = h.fetch(ctx, o, h.cfg.MaxBytes)
+		}()
+	} else {
+		close(fetched)
+	}
 	prev, err := h.readResult(ctx, o.bucket, o.recordKey())
+	<-fetched
 	if err != nil {
 		return nil, err
 	}
 	if prev != nil && prev.sameObject(o) {
+		data = nil
 		switch prev.State {
 		case StateDone:
 			log.InfoContext(ctx, "inspect: already done for this version (a repeated delivery); nothing to do")
@@ -124,19 +152,10 @@ func (h *Handler) run(ctx context.Context, o object, log *slog.Logger) (*Result,
 		Bucket: o.bucket, Key: o.key, VersionID: o.version, ETag: o.etag, Sequencer: o.sequencer, Size: o.size,
 		InspectedAt: h.now().UTC(),
 	}
-	if err := checkSize(o.size, h.cfg.MaxBytes); err != nil {
-		return res, h.finishRejected(ctx, o, res, err)
+	if sizeErr != nil {
+		return res, h.finishRejected(ctx, o, res, sizeErr)
 	}
-	if h.tokens != nil {
-		// Errors are the labeler call's to report: it asks again.
-		prefetched := make(chan struct{})
-		defer func() { <-prefetched }()
-		go func() {
-			defer close(prefetched)
-			h.tokens.Token(ctx)
-		}()
-	}
-	data, err := h.fetch(ctx, o, h.cfg.MaxBytes)
+	err = fetchErr
 	if errors.Is(err, errGone) {
 		log.InfoContext(ctx, "inspect: the object version is gone (deleted before it was inspected); nothing to do")
 		return nil, nil
