@@ -57,6 +57,20 @@ func (o object) recordKey() string { return ResultsPrefix + o.name + ".json.vers
 // uploads (two keys, or two versions of one) never share a quarantined copy.
 func (o object) quarantineKey() string { return QuarantinePrefix + o.id() + "/" + o.name }
 
+// maxKeyBytes is S3's limit on a key's length, in bytes of UTF-8.
+const maxKeyBytes = 1024
+
+// longestKey is the longest of the keys the inspector writes for o.
+func (o object) longestKey() string {
+	longest := ""
+	for _, k := range []string{o.sidecarKey(), o.recordKey(), o.quarantineKey(), o.publicKey()} {
+		if len(k) > len(longest) {
+			longest = k
+		}
+	}
+	return longest
+}
+
 // publicKey is where the blurred copy goes: public/<id>/<name>.jpg (the
 // copy is a JPEG whatever the original was). The suffix is added always,
 // never only when missing, so that incoming/a.png and incoming/a.png.jpg
@@ -84,6 +98,17 @@ func (h *Handler) inspect(ctx context.Context, rec events.S3EventRecord) error {
 		size: rec.S3.Object.Size,
 	}
 	log := h.logger.With("bucket", o.bucket, "key", o.key, "versionId", o.version)
+	if long := o.longestKey(); len(long) > maxKeyBytes {
+		// Its record, sidecar or copies cannot be written: say so on the
+		// object itself, and nowhere else.
+		res := &Result{Verdict: VerdictRejected, Action: "none", Reason: fmt.Sprintf(
+			"the key is too long: the inspector's key %s… would be %d bytes, over S3's %d", long[:40], len(long), maxKeyBytes)}
+		log.WarnContext(ctx, "inspect: "+res.Reason)
+		if err := h.tagObject(ctx, o, res); err != nil && !errors.Is(err, errGone) {
+			return fmt.Errorf("inspect s3://%s/%s: %w", o.bucket, o.key, err)
+		}
+		return nil
+	}
 	res, err := h.run(ctx, o, log)
 	attrs := []any{"durationMs", h.now().Sub(start).Milliseconds()}
 	if res != nil {

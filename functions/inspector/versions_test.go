@@ -293,3 +293,22 @@ func (v versionRewriter) WriteHeader(status int) {
 	}
 	v.ResponseWriter.WriteHeader(status)
 }
+
+// TestKeyTooLongForItsRecord: an upload whose name leaves no room for the
+// inspector's keys under S3's 1,024 bytes is tagged rejected with the
+// reason, not retried, and nothing is written.
+func TestKeyTooLongForItsRecord(t *testing.T) {
+	w := newWorld(t)
+	h := w.handler(t, Config{})
+	name := strings.Repeat("n", 1000) + ".jpg"
+	if err := h.Handle(context.Background(), w.upload(t, name, testJPEG(t, 16, 16))); err != nil {
+		t.Fatal(err)
+	}
+	tags := w.s3.Tags(testBucket, IncomingPrefix+name, "")
+	if tags[TagVerdict] != VerdictRejected || !strings.Contains(tags[TagReason], "the key is too long") {
+		t.Errorf("tags = %v, want rejected because the key is too long", tags)
+	}
+	if n := w.labelerCalls.Load(); n != 0 || len(w.keys(t, ResultsPrefix)) != 0 {
+		t.Errorf("labeler calls %d, results %q: want none", n, w.keys(t, ResultsPrefix))
+	}
+}
