@@ -30,6 +30,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/crossfaas/crossfaas/infra/sleuthbot"
+
 	"github.com/crossfaas/crossfaas/gobuild"
 	"github.com/crossfaas/crossfaas/infra/httpapi"
 	"github.com/crossfaas/crossfaas/infra/privatelink"
@@ -116,7 +118,7 @@ type deployment struct {
 	LabelerURL pulumi.StringOutput
 	API        *httpapi.API
 	Proxy      *Proxy
-	Sleuth     *Sleuth
+	Sleuth     *sleuthbot.Bot
 	Uploads    *Uploads
 	Artifacts  []gobuild.Artifact
 }
@@ -229,7 +231,7 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []gobuild.Artifact) (*deployme
 		return nil, err
 	}
 
-	bot, err := NewSleuth(ctx, "sleuth", &SleuthArgs{
+	bot, err := sleuthbot.New(ctx, "sleuth", &sleuthbot.Args{
 		Prefix:                cfg.Prefix,
 		Artifact:              sleuthZip,
 		RequestArtifact:       sleuthRequestZip,

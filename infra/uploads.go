@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/crossfaas/crossfaas/infra/sleuthbot"
+
 	"github.com/crossfaas/crossfaas/functions/inspector"
 	"github.com/crossfaas/crossfaas/gobuild"
 	"github.com/crossfaas/crossfaas/infra/golambda"
@@ -181,7 +183,7 @@ func NewUploads(ctx *pulumi.Context, name string, args *UploadsArgs, opts ...pul
 		return fail("bucket policy", err)
 	}
 
-	failed, err := newSleuthQueue(ctx, name+"-failed", args.Prefix+"-uploads-failed", args.Tags, parent)
+	failed, err := sleuthbot.NewQueue(ctx, name+"-failed", args.Prefix+"-uploads-failed", args.Tags, parent)
 	if err != nil {
 		return fail("failed queue", err)
 	}

@@ -1,4 +1,4 @@
-package main
+package sleuthbot
 
 import (
 	"encoding/json"

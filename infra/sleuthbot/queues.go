@@ -1,4 +1,4 @@
-package main
+package sleuthbot
 
 import (
 	"encoding/json"
@@ -64,10 +64,10 @@ func subscribe(ctx *pulumi.Context, name string, topic *sns.Topic, fn *golambda.
 	return nil
 }
 
-// newTopicQueue creates a queue (see newSleuthQueue) with a policy letting
+// newTopicQueue creates a queue (see NewQueue) with a policy letting
 // only topic send to it, named name and name-policy.
 func newTopicQueue(ctx *pulumi.Context, name, queueName string, topic *sns.Topic, tags pulumi.StringMap, parent pulumi.ResourceOption) (*sqs.Queue, *sqs.QueuePolicy, error) {
-	q, err := newSleuthQueue(ctx, name, queueName, tags, parent)
+	q, err := NewQueue(ctx, name, queueName, tags, parent)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -92,10 +92,10 @@ func redrivePolicy(dlq *sqs.Queue) pulumi.StringOutput {
 	}).(pulumi.StringOutput)
 }
 
-// newSleuthQueue creates a queue that keeps messages for 14 days,
+// NewQueue creates a queue that keeps messages for 14 days,
 // encrypted with SQS-managed keys (which SNS and Lambda can send to
 // without KMS grants).
-func newSleuthQueue(ctx *pulumi.Context, name, queueName string, tags pulumi.StringMap, parent pulumi.ResourceOption) (*sqs.Queue, error) {
+func NewQueue(ctx *pulumi.Context, name, queueName string, tags pulumi.StringMap, parent pulumi.ResourceOption) (*sqs.Queue, error) {
 	q, err := sqs.NewQueue(ctx, name, &sqs.QueueArgs{
 		Name:                    pulumi.String(queueName),
 		MessageRetentionSeconds: pulumi.Int(sleuthQueueRetentionSeconds),

@@ -1,4 +1,9 @@
-package main
+// Package sleuthbot deploys CelebritySleuth, the SMS bot, with Pulumi: a
+// component composed of golambda functions (the webhook behind an httpapi
+// route, one per command, respond, failure and a cleanup run on destroy),
+// SNS topics with dead-letter queues, the idempotency table, the Twilio
+// secrets in SSM and the Rekognition collection.
+package sleuthbot
 
 import (
 	"errors"
@@ -16,11 +21,11 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// NewSleuth creates the bot: its topics, the idempotency table, the Twilio
+// New creates the bot: its topics, the idempotency table, the Twilio
 // secrets' SSM parameters, the default collection, the six Lambdas with
 // their roles and log groups, the subscriptions with their dead-letter
 // queues, the failure handling and the POST /sms route on args.API.
-func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulumi.ResourceOption) (*Sleuth, error) {
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Bot, error) {
 	if args == nil {
 		return nil, errors.New("new sleuth: args are nil")
 	}
@@ -35,7 +40,7 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 			return nil, fmt.Errorf("new sleuth %s: allowed sender %q cannot be passed as a comma-separated list", name, number)
 		}
 	}
-	comp := &Sleuth{}
+	comp := &Bot{}
 	if err := ctx.RegisterComponentResource("crossfaas:aws:Sleuth", name, comp, opts...); err != nil {
 		return nil, fmt.Errorf("new sleuth %s: %w", name, err)
 	}
@@ -128,17 +133,17 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 	// destination of the Lambdas that cannot apologise (respond, whose reply
 	// could not be sent, and failure itself). Lambda sends to it with the
 	// function's role; SNS needs the queue policy.
-	failed, failedPolicy, err := newTopicQueue(ctx, name+"-failed", physical("sleuth-failed"), topics[topicFailures], args.Tags, parent)
+	failed, failedPolicy, err := newTopicQueue(ctx, name+"-failed", physical("sleuth-failed"), topics[TopicFailures], args.Tags, parent)
 	if err != nil {
 		return nil, fmt.Errorf("new sleuth %s: %w", name, err)
 	}
 	// Like every subscription, this one has its own dead-letter queue.
-	failedDLQ, failedDLQPolicy, err := newTopicQueue(ctx, name+"-failed-subscription-dlq", physical("sleuth-failed-dlq"), topics[topicFailures], args.Tags, parent)
+	failedDLQ, failedDLQPolicy, err := newTopicQueue(ctx, name+"-failed-subscription-dlq", physical("sleuth-failed-dlq"), topics[TopicFailures], args.Tags, parent)
 	if err != nil {
 		return nil, fmt.Errorf("new sleuth %s: %w", name, err)
 	}
 	if _, err := sns.NewTopicSubscription(ctx, name+"-failed-subscription", &sns.TopicSubscriptionArgs{
-		Topic:              topics[topicFailures].Arn,
+		Topic:              topics[TopicFailures].Arn,
 		Protocol:           pulumi.String("sqs"),
 		Endpoint:           failed.Arn,
 		RawMessageDelivery: pulumi.Bool(true),
@@ -162,16 +167,16 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 	}
 	commandEnv := merge(ledgerEnv, pulumi.StringMap{
 		sleuth.EnvPrefix:         pulumi.String(args.Prefix),
-		sleuth.EnvResponsesTopic: topics[topicResponses].Arn,
+		sleuth.EnvResponsesTopic: topics[TopicResponses].Arn,
 	})
 	// The webhook needs only the auth token, to check signatures, and the
 	// allowed senders.
 	requestEnv := pulumi.StringMap{
 		sleuth.EnvAuthTokenParam:      authToken.Name,
 		sleuth.EnvAllowedSendersParam: allowedSenders.Name,
-		sleuth.EnvAddCollectionTopic:  topics[topicAddCollection].Arn,
-		sleuth.EnvAddImageTopic:       topics[topicAddImage].Arn,
-		sleuth.EnvMatchTopic:          topics[topicMatch].Arn,
+		sleuth.EnvAddCollectionTopic:  topics[TopicAddCollection].Arn,
+		sleuth.EnvAddImageTopic:       topics[TopicAddImage].Arn,
+		sleuth.EnvMatchTopic:          topics[TopicMatch].Arn,
 	}
 
 	publish := func(keys ...string) golambda.PolicyStatement {
@@ -182,7 +187,7 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 		return golambda.PolicyStatement{Actions: []string{"sns:Publish"}, Resources: arns}
 	}
 	readSecrets := golambda.PolicyStatement{Actions: []string{"ssm:GetParameter"}, Resources: pulumi.StringArray{accountSID.Arn, authToken.Arn}}
-	useLedger := golambda.PolicyStatement{Actions: ledgerActions, Resources: pulumi.StringArray{table.Arn}}
+	useLedger := golambda.PolicyStatement{Actions: LedgerActions, Resources: pulumi.StringArray{table.Arn}}
 	faces := func(actions ...string) golambda.PolicyStatement {
 		st := golambda.PolicyStatement{Resources: pulumi.StringArray{collections}}
 		for _, a := range actions {
@@ -190,44 +195,44 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 		}
 		return st
 	}
-	failures := topics[topicFailures].Arn
+	failures := topics[TopicFailures].Arn
 
 	functions := []sleuthFunction{
 		{
 			handler:     sleuth.HandlerRequest,
 			environment: requestEnv,
 			statements: []golambda.PolicyStatement{
-				publish(topicAddCollection, topicAddImage, topicMatch),
+				publish(TopicAddCollection, TopicAddImage, TopicMatch),
 				// One GetParameters call reads both at cold start.
 				{Actions: []string{"ssm:GetParameters"}, Resources: pulumi.StringArray{authToken.Arn, allowedSenders.Arn}},
 			},
 		},
 		{
 			// addcol sends nothing to Twilio: no secrets.
-			handler: sleuth.HandlerAddCollection, trigger: topicAddCollection,
+			handler: sleuth.HandlerAddCollection, trigger: TopicAddCollection,
 			environment: commandEnv,
-			statements:  []golambda.PolicyStatement{publish(topicResponses, topicFailures), useLedger, faces("CreateCollection")},
+			statements:  []golambda.PolicyStatement{publish(TopicResponses, TopicFailures), useLedger, faces("CreateCollection")},
 			onFailure:   failures,
 		},
 		{
 			// addimg and match download the user's image with the Twilio
 			// credentials. addimg lists faces to find one an earlier
 			// attempt indexed.
-			handler: sleuth.HandlerAddImage, trigger: topicAddImage,
+			handler: sleuth.HandlerAddImage, trigger: TopicAddImage,
 			environment: merge(commandEnv, secretsEnv),
-			statements:  []golambda.PolicyStatement{publish(topicResponses, topicFailures), useLedger, readSecrets, faces("IndexFaces", "ListFaces")},
+			statements:  []golambda.PolicyStatement{publish(TopicResponses, TopicFailures), useLedger, readSecrets, faces("IndexFaces", "ListFaces")},
 			onFailure:   failures,
 		},
 		{
-			handler: sleuth.HandlerMatch, trigger: topicMatch,
+			handler: sleuth.HandlerMatch, trigger: TopicMatch,
 			environment: merge(commandEnv, secretsEnv, pulumi.StringMap{
 				sleuth.EnvMatchThreshold: pulumi.String(strconv.FormatFloat(args.MatchThreshold, 'f', -1, 64)),
 			}),
-			statements: []golambda.PolicyStatement{publish(topicResponses, topicFailures), useLedger, readSecrets, faces("SearchFacesByImage")},
+			statements: []golambda.PolicyStatement{publish(TopicResponses, TopicFailures), useLedger, readSecrets, faces("SearchFacesByImage")},
 			onFailure:  failures,
 		},
 		{
-			handler: sleuth.HandlerRespond, trigger: topicResponses,
+			handler: sleuth.HandlerRespond, trigger: TopicResponses,
 			environment: merge(ledgerEnv, secretsEnv),
 			// A reply that could not be sent cannot be apologised for by SMS
 			// either: it goes straight to the failed queue.
@@ -235,7 +240,7 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 			onFailure:  failed.Arn,
 		},
 		{
-			handler: sleuth.HandlerFailure, trigger: topicFailures,
+			handler: sleuth.HandlerFailure, trigger: TopicFailures,
 			environment: merge(ledgerEnv, secretsEnv),
 			statements:  []golambda.PolicyStatement{sendFailed, useLedger, readSecrets},
 			onFailure:   failed.Arn,

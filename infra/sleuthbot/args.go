@@ -1,4 +1,4 @@
-package main
+package sleuthbot
 
 import (
 	"github.com/crossfaas/crossfaas/functions/sleuth"
@@ -29,25 +29,25 @@ const (
 	sleuthMaxRetryAttempts = 2
 )
 
-// Topics of the bot, keyed as in Sleuth.TopicArns: one per command, the
+// Topics of the bot, keyed as in Bot.TopicArns: one per command, the
 // replies, and the on-failure destination of the SNS-triggered Lambdas.
 const (
-	topicAddCollection = string(sleuth.VerbAddCollection)
-	topicAddImage      = string(sleuth.VerbAddImage)
-	topicMatch         = string(sleuth.VerbMatch)
-	topicResponses     = "responses"
-	topicFailures      = "failures"
+	TopicAddCollection = string(sleuth.VerbAddCollection)
+	TopicAddImage      = string(sleuth.VerbAddImage)
+	TopicMatch         = string(sleuth.VerbMatch)
+	TopicResponses     = "responses"
+	TopicFailures      = "failures"
 )
 
 // sleuthTopics lists the topics in creation order.
-var sleuthTopics = []string{topicAddCollection, topicAddImage, topicMatch, topicResponses, topicFailures}
+var sleuthTopics = []string{TopicAddCollection, TopicAddImage, TopicMatch, TopicResponses, TopicFailures}
 
-// ledgerActions are the DynamoDB calls of the idempotency ledger
+// LedgerActions are the DynamoDB calls of the idempotency ledger
 // (functions/sleuth/ledger).
-var ledgerActions = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+var LedgerActions = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 
-// SleuthArgs are the inputs of a Sleuth.
-type SleuthArgs struct {
+// Args are the inputs of a Bot.
+type Args struct {
 	// Prefix is "<project>-<stack>". Every physical name starts with it,
 	// the SSM parameters live under /<Prefix>/, and the command Lambdas
 	// namespace Rekognition collection ids with it.
@@ -88,7 +88,7 @@ type SleuthArgs struct {
 	Tags                 pulumi.StringMap
 }
 
-// Sleuth is CelebritySleuth, the SMS bot, on AWS. Twilio posts to POST /sms
+// Bot is CelebritySleuth, the SMS bot, on AWS. Twilio posts to POST /sms
 // of the HTTP API; the request Lambda answers at once and publishes the
 // command to its SNS topic; a Lambda per command works with Rekognition
 // and publishes a reply to the responses topic; the respond Lambda sends
@@ -97,7 +97,7 @@ type SleuthArgs struct {
 // and whose own failures land in an SQS queue. Every SNS subscription has
 // a dead-letter queue, and each function has a role of its own allowing
 // exactly what it calls.
-type Sleuth struct {
+type Bot struct {
 	pulumi.ResourceState
 
 	// WebhookURL is "<api endpoint>/sms", what Twilio's "A message comes
