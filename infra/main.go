@@ -30,6 +30,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/crossfaas/crossfaas/infra/uploads"
+
 	"github.com/crossfaas/crossfaas/infra/sleuthbot"
 
 	"github.com/crossfaas/crossfaas/gobuild"
@@ -119,7 +121,7 @@ type deployment struct {
 	API        *httpapi.API
 	Proxy      *Proxy
 	Sleuth     *sleuthbot.Bot
-	Uploads    *Uploads
+	Uploads    *uploads.Pipeline
 	Artifacts  []gobuild.Artifact
 }
 
@@ -189,7 +191,7 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []gobuild.Artifact) (*deployme
 			Prefix:          cfg.Prefix,
 			CallerAccountID: boundedName(cfg.Name("caller"), 30),
 			AWSAccountID:    caller.AccountId,
-			CallerRoleNames: []string{cfg.Name("proxy"), inspectorName(cfg.Prefix)},
+			CallerRoleNames: []string{cfg.Name("proxy"), uploads.InspectorName(cfg.Prefix)},
 			LabelerService:  labeler.ServiceName,
 			LabelerLocation: cfg.GCPRegion,
 			LabelerURL:      labeler.URL,
@@ -250,7 +252,7 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []gobuild.Artifact) (*deployme
 	if err != nil {
 		return nil, err
 	}
-	uploads, err := NewUploads(ctx, "uploads", &UploadsArgs{
+	pipeline, err := uploads.New(ctx, "uploads", &uploads.Args{
 		Prefix:           cfg.Prefix,
 		BucketName:       cfg.UploadsBucketName(caller.AccountId),
 		AccountID:        caller.AccountId,
@@ -266,7 +268,7 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []gobuild.Artifact) (*deployme
 	if err != nil {
 		return nil, err
 	}
-	return &deployment{Labeler: labeler, PrivateLink: link, LabelerURL: labelerURL, API: api, Proxy: proxy, Sleuth: bot, Uploads: uploads, Artifacts: arts}, nil
+	return &deployment{Labeler: labeler, PrivateLink: link, LabelerURL: labelerURL, API: api, Proxy: proxy, Sleuth: bot, Uploads: pipeline, Artifacts: arts}, nil
 }
 
 // Outputs returns the stack outputs: endpoint, labelerUrl, smsWebhookUrl,

@@ -1,4 +1,9 @@
-package main
+// Package uploads deploys crossfaas's upload inspection with Pulumi: a
+// versioned, private S3 bucket whose objects put under incoming/ invoke
+// the inspector (a golambda function) that labels them through the
+// private link and quarantines, blurs or tags them; a failed-inspections
+// queue and an admin role that alone reads quarantine/.
+package uploads
 
 import (
 	"encoding/json"
@@ -39,8 +44,8 @@ const (
 	noncurrentVersionDays = 30
 )
 
-// UploadsArgs are the inputs of an Uploads.
-type UploadsArgs struct {
+// Args are the inputs of a Pipeline.
+type Args struct {
 	// Prefix is "<project>-<stack>"; BucketName the bucket's global name.
 	Prefix     string
 	BucketName string
@@ -62,7 +67,7 @@ type UploadsArgs struct {
 	Tags             pulumi.StringMap
 }
 
-// Uploads is the uploads pipeline: a private bucket whose objects created
+// Pipeline is the uploads pipeline: a private bucket whose objects created
 // under incoming/ invoke the inspector Lambda, which labels them through
 // the private link and quarantines, blurs or tags the unsafe ones.
 //
@@ -72,7 +77,7 @@ type UploadsArgs struct {
 // holding the whole S3 event (bucket, key, version) together with the
 // error message and the attempts, where an SQS dead-letter queue would
 // keep only the event. Throttled events are retried for up to six hours.
-type Uploads struct {
+type Pipeline struct {
 	pulumi.ResourceState
 
 	// BucketName and BucketArn identify the bucket.
@@ -86,13 +91,13 @@ type Uploads struct {
 	FailedQueueURL pulumi.StringOutput
 }
 
-// inspectorName is the inspector Lambda's (and its role's) name.
-func inspectorName(prefix string) string { return prefix + "-uploads-inspector" }
+// InspectorName is the inspector Lambda's (and its role's) name.
+func InspectorName(prefix string) string { return prefix + "-uploads-inspector" }
 
-// NewUploads creates the bucket (private, encrypted, versioned, TLS only),
+// New creates the bucket (private, encrypted, versioned, TLS only),
 // the admin role, the inspector with its role, its failed queue and its
 // invocation settings, and the notification of incoming/.
-func NewUploads(ctx *pulumi.Context, name string, args *UploadsArgs, opts ...pulumi.ResourceOption) (*Uploads, error) {
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Pipeline, error) {
 	if args == nil {
 		return nil, errors.New("new uploads: args are nil")
 	}
@@ -104,12 +109,12 @@ func NewUploads(ctx *pulumi.Context, name string, args *UploadsArgs, opts ...pul
 	default:
 		return nil, fmt.Errorf("new uploads %s: action %q is not quarantine, blur or tag", name, args.Action)
 	}
-	comp := &Uploads{}
+	comp := &Pipeline{}
 	if err := ctx.RegisterComponentResource("crossfaas:aws:Uploads", name, comp, opts...); err != nil {
 		return nil, fmt.Errorf("new uploads %s: %w", name, err)
 	}
 	parent := pulumi.Parent(comp)
-	fail := func(what string, err error) (*Uploads, error) {
+	fail := func(what string, err error) (*Pipeline, error) {
 		return nil, fmt.Errorf("new uploads %s: %s: %w", name, what, err)
 	}
 
@@ -188,7 +193,7 @@ func NewUploads(ctx *pulumi.Context, name string, args *UploadsArgs, opts ...pul
 		return fail("failed queue", err)
 	}
 	fn, err := golambda.New(ctx, name+"-inspector", &golambda.Args{
-		Name:             inspectorName(args.Prefix),
+		Name:             InspectorName(args.Prefix),
 		Artifact:         args.Artifact,
 		Handler:          "bootstrap",
 		MemoryMB:         inspectorMemoryMB,
@@ -256,7 +261,7 @@ func NewUploads(ctx *pulumi.Context, name string, args *UploadsArgs, opts ...pul
 }
 
 // inspectorEnvironment is the inspector's configuration.
-func inspectorEnvironment(args *UploadsArgs) pulumi.StringMap {
+func inspectorEnvironment(args *Args) pulumi.StringMap {
 	env := pulumi.StringMap{
 		inspector.EnvLabelerURL: args.LabelerURL,
 		inspector.EnvMaxBytes:   pulumi.String(strconv.Itoa(args.MaxMiB << 20)),
@@ -295,7 +300,7 @@ func inspectorStatements(bucketArn pulumi.StringOutput) []golambda.PolicyStateme
 
 // newUploadsAdmin creates the role that alone may read quarantine/: any
 // principal of the account whose own policy lets it assume the role.
-func newUploadsAdmin(ctx *pulumi.Context, name string, args *UploadsArgs, bucketArn pulumi.StringOutput, parent pulumi.ResourceOption) (*iam.Role, error) {
+func newUploadsAdmin(ctx *pulumi.Context, name string, args *Args, bucketArn pulumi.StringOutput, parent pulumi.ResourceOption) (*iam.Role, error) {
 	trust, _ := json.Marshal(map[string]any{
 		"Version": "2012-10-17",
 		"Statement": []map[string]any{{
