@@ -131,6 +131,11 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	default:
 		return nil, fmt.Errorf("new go lambda %s: architecture %q is not arm64 or amd64", name, arch)
 	}
+	for _, st := range args.Statements {
+		if err := checkActions(st.Actions); err != nil {
+			return nil, fmt.Errorf("new go lambda %s: %w", name, err)
+		}
+	}
 	artifact := args.Artifact
 	if artifact.Path == "" {
 		if args.Package == "" {
@@ -150,11 +155,6 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	codeHash, err := sourceCodeHash(artifact)
 	if err != nil {
 		return nil, fmt.Errorf("new go lambda %s: %w", name, err)
-	}
-	for _, st := range args.Statements {
-		if err := checkActions(st.Actions); err != nil {
-			return nil, fmt.Errorf("new go lambda %s: %w", name, err)
-		}
 	}
 	comp := &GoLambda{}
 	if err := ctx.RegisterComponentResource("crossfaas:aws:GoLambda", name, comp, opts...); err != nil {
