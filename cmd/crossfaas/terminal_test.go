@@ -54,7 +54,9 @@ func TestDevTerminal(t *testing.T) {
 	if sent.MessageSid == "" {
 		t.Fatalf("texting from the page API: %d, no MessageSid", resp.StatusCode)
 	}
-	short := sent.MessageSid[:10]
+	// The whole MessageSid, as `crossfaas logs --grep` takes it: a prefix
+	// is not unique.
+	short := sent.MessageSid
 	hops := []string{"phone +" + short + ` texted the bot "face addcol terminal"`, "request +" + short + " job published", "addcol +" + short + " job done", "respond +" + short + " sms sent"}
 	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(terminal.String(), "respond   "+short); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
