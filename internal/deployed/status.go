@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -143,24 +144,53 @@ func (s Status) Write(w io.Writer) error {
 // LastUpdate returns the stack's last update from its history, or nil when
 // it has none.
 func LastUpdate(ctx context.Context, st *Stack) (*Update, error) {
-	stdout, err := runCLI(ctx, st.ws, "stack", "history", "--json", "--page-size", "1", "--page", "1", "--stack", st.Name)
+	history, err := readHistory(ctx, st, 1)
+	if err != nil || len(history) == 0 {
+		return nil, err
+	}
+	return history[0], nil
+}
+
+// lastDeploy returns the last update of kind "update" (a `pulumi up`) among
+// the stack's latest 50 operations, skipping refreshes and previews, or
+// nil when there is none.
+func lastDeploy(ctx context.Context, st *Stack) (*Update, error) {
+	history, err := readHistory(ctx, st, 50)
 	if err != nil {
-		return nil, fmt.Errorf("stack %s: read its history: %w", st.Name, err)
+		return nil, err
+	}
+	for _, u := range history {
+		if u.Kind == "update" {
+			return u, nil
+		}
+	}
+	return nil, nil
+}
+
+// readHistory returns the stack's latest n operations, newest first.
+func readHistory(ctx context.Context, st *Stack, n int) ([]*Update, error) {
+	stdout, err := runCLI(ctx, st.ws, "stack", "history", "--json", "--page-size", strconv.Itoa(n), "--page", "1", "--stack", st.Name)
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: read its history: %w", st.Name, explainCLI(st.Name, err))
 	}
 	var history []auto.UpdateSummary
 	if err := json.Unmarshal([]byte(stdout), &history); err != nil {
 		return nil, fmt.Errorf("stack %s: read its history: %w", st.Name, err)
 	}
-	if len(history) == 0 {
-		return nil, nil
+	var out []*Update
+	for _, h := range history {
+		out = append(out, toUpdate(h))
 	}
-	h := history[0]
+	return out, nil
+}
+
+func toUpdate(h auto.UpdateSummary) *Update {
 	u := &Update{Kind: h.Kind, Result: h.Result, Message: h.Message, Commit: h.Environment["git.head"], Dirty: h.Environment["git.dirty"] == "true"}
 	u.Start, _ = time.Parse(time.RFC3339, h.StartTime)
 	if h.EndTime != nil {
 		u.End, _ = time.Parse(time.RFC3339, *h.EndTime)
 	}
-	return u, nil
+	return u
 }
 
 // runCLI runs the workspace's pulumi CLI in its directory with its
