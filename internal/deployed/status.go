@@ -53,6 +53,9 @@ type Status struct {
 	LastUpdate *Update          `json:"lastUpdate,omitempty"`
 	Functions  []FunctionStatus `json:"functions"`
 	Resources  int              `json:"resources"` // custom resources in the state
+	// Deployed is false when the stack holds no resource: never deployed,
+	// or destroyed.
+	Deployed bool `json:"deployed"`
 }
 
 // Compare returns the status of stack st's functions against built, the
@@ -64,10 +67,11 @@ func Compare(st *Stack, built []build.Artifact) Status {
 	s.WebhookURL, _ = st.Output("smsWebhookUrl")
 	s.LabelerURL, _ = st.Output("labelerUrl")
 	for _, r := range st.State.Resources {
-		if r.Custom {
+		if r.Custom && !r.Delete {
 			s.Resources++
 		}
 	}
+	s.Deployed = s.Resources > 0
 	current := map[string]string{}
 	for _, a := range built {
 		current[a.Name] = a.SHA256
@@ -122,6 +126,14 @@ func (s Status) Write(w io.Writer) error {
 		fmt.Fprintf(w, "Last %s: %s, %s, from %s\n", orDash(u.Kind), when, orDash(u.Result), commit)
 	} else {
 		fmt.Fprintln(w, "Last update: never")
+	}
+	if !s.Deployed {
+		what := "has never been deployed"
+		if s.LastUpdate != nil {
+			what = "has nothing deployed"
+		}
+		fmt.Fprintf(w, "Stack %s %s: `pulumi up --stack %s` deploys this tree to it, `crossfaas promote <stack> %s` what another stack runs.\n",
+			s.Stack, what, s.Stack, s.Stack)
 	}
 	fmt.Fprintf(w, "Endpoint:         %s\n", orDash(s.Endpoint))
 	fmt.Fprintf(w, "SMS webhook URL:  %s\n", orDash(s.WebhookURL))
