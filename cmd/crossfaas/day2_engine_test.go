@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +60,9 @@ func (c *day2Checkout) up(t *testing.T, name string) {
 	}
 }
 
+// unset, as a value of crossfaas's env, removes the variable.
+const unset = "\x00unset"
+
 // crossfaas runs the built binary in the checkout with the engine's
 // environment and env, and returns its exit status and output.
 func (c *day2Checkout) crossfaas(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
@@ -74,6 +78,10 @@ func (c *day2Checkout) crossfaas(t *testing.T, env map[string]string, args ...st
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
+	cmd.Env = slices.DeleteFunc(cmd.Env, func(kv string) bool {
+		k, _, _ := strings.Cut(kv, "=")
+		return env[k] == unset
+	})
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -135,7 +143,7 @@ func TestPromoteRefusalsThroughTheBinary(t *testing.T) {
 		c.up(t, "dev")
 		deployedAt := head()
 		enginetest.Commit(t, c.root, "a commit dev does not run")
-		refused(t, []string{"dev", "prod"}, "dev was deployed from commit "+deployedAt+", this checkout is at "+head(), "it has no functions deployed")
+		refused(t, []string{"dev", "prod"}, "dev was deployed from commit "+deployedAt+", this checkout is at "+head(), "proxy is not deployed")
 	})
 	t.Run("dev from a dirty tree", func(t *testing.T) {
 		scratch := filepath.Join(c.root, "notes.txt")
@@ -158,7 +166,7 @@ func TestStatusAndSecretsThroughTheBinary(t *testing.T) {
 		t.Errorf("status of a stack never deployed: exit %d, want 0 and a message saying so\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	c.up(t, "dev")
-	code, _, stderr = c.crossfaas(t, map[string]string{"PULUMI_CONFIG_PASSPHRASE": ""}, "invoke", "sms", "--stack", "dev", "--from", "+15551234567", "--to", "+15557654321", "help")
+	code, _, stderr = c.crossfaas(t, map[string]string{"PULUMI_CONFIG_PASSPHRASE": unset}, "invoke", "sms", "--stack", "dev", "--from", "+15551234567", "--to", "+15557654321", "help")
 	want := "crossfaas invoke: stack dev: read crossfaas:twilioAccountSid: stack dev's secrets are encrypted with a passphrase: set PULUMI_CONFIG_PASSPHRASE"
 	if code != 1 || !strings.HasPrefix(stderr, want) || strings.Count(stderr, "\n") != 1 || strings.Contains(stderr, "error:") {
 		t.Errorf("invoke sms without the passphrase: exit %d, stderr %q, want 1 and one line starting %q", code, stderr, want)
