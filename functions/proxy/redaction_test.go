@@ -25,10 +25,13 @@ func TestPrivateLabelerFailureLogsHoldNoSecrets(t *testing.T) {
 		decoded, _ := url.QueryUnescape(r.PostForm.Get("subject_token"))
 		_, sig, _ := strings.Cut(decoded, "Signature=")
 		sig, _, _ = strings.Cut(sig, `"`)
+		_, token, _ := strings.Cut(decoded, `"X-Amz-Security-Token","value":"`)
+		token, _, _ = strings.Cut(token, `"`)
 		signatures = append(signatures, sig)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusForbidden)
-		json.NewEncoder(w).Encode(map[string]string{"error": "access_denied", "error_description": "refused " + decoded})
+		json.NewEncoder(w).Encode(map[string]string{"error": "access_denied",
+			"error_description": "refused session token " + token + " with signature " + sig + " in " + decoded})
 	}))
 	defer echoing.Close()
 
