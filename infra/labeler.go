@@ -93,8 +93,10 @@ type LabelerArgs struct {
 // these three "at a minimum"; the Cloud Functions page "Custom Service
 // Account for Cloud Build" names the same, and adds roles/storage.objectAdmin
 // for 1st gen builds, which write to their own gcf-sources bucket; the
-// broader alternative, roles/cloudbuild.builds.builder, also lets the
-// account create builds and read every bucket. The build reads the source
+// broader alternative, roles/cloudbuild.builds.builder, would also let
+// the account create and update builds, create and publish to Pub/Sub
+// topics and read Cloud Source Repositories (Google's "Cloud Build service
+// account" page lists its permissions). The build reads the source
 // from the staging bucket Cloud Functions copies it into
 // (gcf-v2-sources-<number>-<region>, which does not exist before the first
 // function, not the stack's), so the object reader role is granted on the
