@@ -183,6 +183,12 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []gobuild.Artifact) (*deployme
 	if err != nil {
 		return nil, fmt.Errorf("find the AWS account: %w", err)
 	}
+	// The caller's ARN names the partition (aws, aws-us-gov, aws-cn) that
+	// every ARN the stack writes starts with.
+	partition, err := privatelink.AWSPartitionOf(caller.Arn)
+	if err != nil {
+		return nil, fmt.Errorf("find the AWS account: %w", err)
+	}
 	labelerURL, credentialConfig := labeler.URL, pulumi.StringInput(nil)
 	var link *privatelink.Link
 	if private {
@@ -191,6 +197,7 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []gobuild.Artifact) (*deployme
 			Prefix:          cfg.Prefix,
 			CallerAccountID: boundedName(cfg.Name("caller"), 30),
 			AWSAccountID:    caller.AccountId,
+			AWSPartition:    partition,
 			CallerRoleNames: []string{cfg.Name("proxy"), uploads.InspectorName(cfg.Prefix)},
 			LabelerService:  labeler.ServiceName,
 			LabelerLocation: cfg.GCPRegion,
@@ -256,6 +263,7 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []gobuild.Artifact) (*deployme
 		Prefix:           cfg.Prefix,
 		BucketName:       cfg.UploadsBucketName(caller.AccountId),
 		AccountID:        caller.AccountId,
+		Partition:        partition,
 		Artifact:         inspectorZip,
 		LabelerURL:       labelerURL,
 		CredentialConfig: credentialConfig,
