@@ -41,7 +41,8 @@ type Config struct {
 	// parameters of the Twilio credentials (respond, failure, addimg and
 	// match).
 	AccountSIDParam, AuthTokenParam string
-	// Now is the ledger's clock; nil means time.Now.
+	// Now is the clock of the ledger and of the attempt markers; nil means
+	// time.Now.
 	Now func() time.Time
 	// FunctionTimeout is the function's timeout as the stack set it: the
 	// work of an invocation ends with it, and its claims LeaseMargin later.

@@ -23,8 +23,10 @@
 //     the claim. A later attempt that finds the marker reconciles instead
 //     of calling blindly: IndexFaces indexes under
 //     "<name>:<MessageSid>" and a retry first looks for that face;
-//     CreateCollection's "already exists" after our own recorded attempt
-//     is our collection, created.
+//     CreateCollection's marker holds the attempt's time, and an "already
+//     exists" after it is our collection, created, when DescribeCollection
+//     dates the collection at or after that time (less createSkew), and
+//     someone else's, existing, when it dates it before.
 //   - respond claims "<MessageSid>#sms:<reply step>" around the Twilio
 //     send, records the attempt's time first and, after an uncertain
 //     attempt, looks the message up in Twilio's Messages resource before
@@ -41,6 +43,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -83,6 +86,7 @@ type Worker struct {
 	threshold float64
 	responses string
 	timeout   time.Duration
+	now       func() time.Time
 	log       *slog.Logger
 }
 
@@ -103,11 +107,14 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 	if log == nil {
 		log = lambdacontext.NewLogger()
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Worker{
 		faces: deps.Faces, media: deps.Media, bios: deps.Biographies,
 		publisher: deps.Publisher, ledger: deps.Ledger,
 		prefix: cfg.Prefix, threshold: cfg.Threshold, responses: cfg.ResponsesTopicARN,
-		timeout: cfg.timeout(), log: log,
+		timeout: cfg.timeout(), now: cfg.Now, log: log,
 	}, nil
 }
 
@@ -237,7 +244,7 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, job sleuth.Job, clai
 	switch job.Command {
 	case sleuth.VerbAddCollection:
 		if claim.Attempt == "" {
-			if err := w.ledger.Attempt(ctx, claim, markerCreate); err != nil {
+			if err := w.ledger.Attempt(ctx, claim, createMarker(w.now())); err != nil {
 				return outcome{}, err
 			}
 		}
@@ -249,12 +256,19 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, job sleuth.Job, clai
 			return outcome{reply: replyCreated(job.Collection), result: "created"}, nil
 		case claim.Attempt != "":
 			// An earlier attempt of this step called CreateCollection and
-			// died, or lost the answer: the collection is its.
-			log.InfoContext(ctx, "collection found created by an earlier attempt")
-			return outcome{reply: replyCreated(job.Collection), result: "created"}, nil
-		default:
-			return outcome{reply: replyExists(job.Collection), result: "exists"}, nil
+			// died, or lost the answer: the collection is its if it was
+			// created after that attempt began.
+			ours, err := w.createdSince(ctx, collectionID, claim.Attempt)
+			if err != nil {
+				return w.userOutcome(job, err)
+			}
+			if ours {
+				log.InfoContext(ctx, "collection found created by an earlier attempt")
+				return outcome{reply: replyCreated(job.Collection), result: "created"}, nil
+			}
+			log.InfoContext(ctx, "collection found created before the earlier attempt")
 		}
+		return outcome{reply: replyExists(job.Collection), result: "exists"}, nil
 	case sleuth.VerbAddImage:
 		externalID := sleuth.FaceExternalID(job.Name, job.MessageSid)
 		if claim.Attempt != "" {
@@ -291,6 +305,37 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, job sleuth.Job, clai
 		}
 		return outcome{reply: replyMatched(match, w.biography(ctx, log, match)), result: "matched"}, nil
 	}
+}
+
+// createSkew is how much earlier than the worker's own clock Rekognition
+// may date a collection the worker's CreateCollection created: the skew
+// between the clocks of a Lambda host and Rekognition's. A collection
+// someone else created less than this before our attempt counts as ours.
+const createSkew = 2 * time.Second
+
+// createMarker is the attempt marker of a CreateCollection sent at t.
+func createMarker(t time.Time) string {
+	return markerCreate + "@" + strconv.FormatInt(t.UnixMilli(), 10)
+}
+
+// createdSince reports whether collectionID was created by the attempt
+// that recorded marker: at or after the marker's time, less createSkew.
+// A marker without a time (recorded before markers had one) counts as
+// ours, as it did then.
+func (w *Worker) createdSince(ctx context.Context, collectionID, marker string) (bool, error) {
+	msText, ok := strings.CutPrefix(marker, markerCreate+"@")
+	if !ok {
+		return true, nil
+	}
+	ms, err := strconv.ParseInt(msText, 10, 64)
+	if err != nil {
+		return false, fmt.Errorf("attempt marker %q has no time", marker)
+	}
+	created, err := w.faces.CollectionCreated(ctx, collectionID)
+	if err != nil {
+		return false, err
+	}
+	return !created.Before(time.UnixMilli(ms).Add(-createSkew)), nil
 }
 
 // successReply rebuilds the success reply of addcol and addimg, for steps

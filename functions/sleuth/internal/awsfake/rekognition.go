@@ -8,11 +8,13 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // Rekognition fakes the Rekognition operations sleuth uses (CreateCollection,
-// IndexFaces, SearchFacesByImage, ListFaces, ListCollections and
-// DeleteCollection, the list operations paginated like Rekognition's), with
+// DescribeCollection, IndexFaces, SearchFacesByImage, ListFaces,
+// ListCollections and DeleteCollection, the list operations paginated like
+// Rekognition's), with
 // in-memory collections. It decides who is in an image with Identify; the
 // default reads the marker FaceJPEG and FacePNG write.
 type Rekognition struct {
@@ -28,6 +30,7 @@ type Rekognition struct {
 
 	mu          sync.Mutex
 	collections map[string][]IndexedFace
+	created     map[string]time.Time // CreationTimestamp of each collection
 	calls       map[string]int
 	index       []IndexFacesRequest
 	search      []SearchFacesRequest
@@ -61,7 +64,7 @@ type SearchFacesRequest struct {
 
 // NewRekognition returns a fake with no collections.
 func NewRekognition() *Rekognition {
-	return &Rekognition{collections: map[string][]IndexedFace{}, calls: map[string]int{}}
+	return &Rekognition{collections: map[string][]IndexedFace{}, created: map[string]time.Time{}, calls: map[string]int{}}
 }
 
 // The marker FaceJPEG and FacePNG put after the image's magic number.
@@ -134,12 +137,20 @@ func (f *Rekognition) Faces(collectionID string) ([]IndexedFace, bool) {
 	return append([]IndexedFace(nil), faces...), ok
 }
 
-// AddCollection creates a collection, as if CreateCollection had run.
+// AddCollection creates a collection, as if CreateCollection had run an
+// hour ago.
 func (f *Rekognition) AddCollection(collectionID string) {
+	f.AddCollectionAt(collectionID, time.Now().Add(-time.Hour))
+}
+
+// AddCollectionAt creates a collection, as if CreateCollection had run at
+// created.
+func (f *Rekognition) AddCollectionAt(collectionID string, created time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.collections[collectionID]; !ok {
 		f.collections[collectionID] = []IndexedFace{}
+		f.created[collectionID] = created
 	}
 }
 
@@ -149,6 +160,9 @@ func (f *Rekognition) AddFace(collectionID, externalID, person string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.nextID++
+	if _, ok := f.collections[collectionID]; !ok {
+		f.created[collectionID] = time.Now().Add(-time.Hour)
+	}
 	f.collections[collectionID] = append(f.collections[collectionID],
 		IndexedFace{FaceID: fmt.Sprintf("face-%04d", f.nextID), ExternalImageID: externalID, Person: person})
 }
@@ -178,6 +192,8 @@ func (f *Rekognition) serve(w http.ResponseWriter, r *http.Request, op string) {
 	switch op {
 	case "CreateCollection":
 		f.createCollection(w, r)
+	case "DescribeCollection":
+		f.describeCollection(w, r)
 	case "IndexFaces":
 		f.indexFaces(w, r)
 	case "SearchFacesByImage":
@@ -210,6 +226,7 @@ func (f *Rekognition) createCollection(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.collections[in.CollectionId] = []IndexedFace{}
+	f.created[in.CollectionId] = time.Now()
 	writeJSON(w, rekJSON, map[string]any{
 		"CollectionArn":    "aws:rekognition:us-east-1:123456789012:collection/" + in.CollectionId,
 		"FaceModelVersion": "7.0",
@@ -443,6 +460,7 @@ func (f *Rekognition) deleteCollection(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	_, ok := f.collections[in.CollectionId]
 	delete(f.collections, in.CollectionId)
+	delete(f.created, in.CollectionId)
 	f.mu.Unlock()
 	if !ok {
 		writeJSONError(w, http.StatusBadRequest, "ResourceNotFoundException",
@@ -450,4 +468,29 @@ func (f *Rekognition) deleteCollection(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, rekJSON, map[string]any{"StatusCode": 200})
+}
+
+// describeCollection answers with the collection's face count and
+// creation time (epoch seconds with a fraction, as the AWS JSON protocol
+// writes timestamps).
+func (f *Rekognition) describeCollection(w http.ResponseWriter, r *http.Request) {
+	var in struct{ CollectionId string }
+	if !decodeJSON(w, r, &in) {
+		return
+	}
+	f.mu.Lock()
+	faces, ok := f.collections[in.CollectionId]
+	created := f.created[in.CollectionId]
+	f.mu.Unlock()
+	if !ok {
+		writeJSONError(w, http.StatusBadRequest, "ResourceNotFoundException",
+			"The collection id: "+in.CollectionId+" does not exist")
+		return
+	}
+	writeJSON(w, rekJSON, map[string]any{
+		"CollectionARN":     "aws:rekognition:us-east-1:123456789012:collection/" + in.CollectionId,
+		"FaceCount":         len(faces),
+		"FaceModelVersion":  "7.0",
+		"CreationTimestamp": float64(created.UnixMilli()) / 1000,
+	})
 }
