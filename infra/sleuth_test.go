@@ -416,8 +416,9 @@ func TestSleuthRolePolicies(t *testing.T) {
 				s.mocks.named(t, typeParameter, "sleuth-allowed-senders").Outputs["arn"].(string)),
 		},
 		sleuth.HandlerAddCollection: ledger(map[string][]string{
-			"sns:Publish":                  responsesAndFailures,
-			"rekognition:CreateCollection": {collections},
+			"sns:Publish":                    responsesAndFailures,
+			"rekognition:CreateCollection":   {collections},
+			"rekognition:DescribeCollection": {collections},
 		}),
 		sleuth.HandlerAddImage: ledger(map[string][]string{
 			"sns:Publish":            responsesAndFailures,
