@@ -59,6 +59,8 @@ type Injector struct {
 	kind    Kind
 	match   func(Call) bool
 	hit     bool
+	hitCall Call // the call the fault was injected into, and the fault
+	hitKind Kind
 	held    chan struct{} // closed by Release
 	holding bool
 	crashed chan struct{} // closed when a Crash fault is hit
@@ -110,6 +112,17 @@ func (in *Injector) Hit() bool {
 	return in.hit
 }
 
+// Injected returns the call the fault was injected into and the fault;
+// ok is false when none was.
+func (in *Injector) Injected() (call Call, kind Kind, ok bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if !in.hit {
+		return Call{}, None, false
+	}
+	return in.hitCall, in.hitKind, true
+}
+
 // Release lets held requests go (their connections are closed) and stops
 // holding new ones.
 func (in *Injector) Release() {
@@ -148,7 +161,7 @@ func (in *Injector) Wrap(service string, op func(*http.Request) string, h http.H
 				}
 			}
 			if n == in.at {
-				kind, in.hit = in.kind, true
+				kind, in.hit, in.hitCall, in.hitKind = in.kind, true, call, in.kind
 				if kind == Crash {
 					in.holding = true
 				}
