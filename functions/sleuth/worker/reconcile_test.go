@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/crossfaas/crossfaas/functions/sleuth"
 	"github.com/crossfaas/crossfaas/functions/sleuth/internal/faults"
 )
@@ -54,5 +56,32 @@ func TestAddcolReconcileTellsCreatedFromExisting(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestRespondReconcilesATransformedSMS: a respond whose Twilio send lost
+// its response (or whose runtime was killed after it) finds the message on
+// its retry even though Twilio stored the body changed: smart encoded, and
+// prefixed on a trial account. One SMS, the step done.
+func TestRespondReconcilesATransformedSMS(t *testing.T) {
+	ctx := context.Background()
+	const body = "Face matched \u201cMel Gibson\u201d \u2013 99.1% similar\u2026"
+	const stored = `Sent from your Twilio trial account - Face matched "Mel Gibson" - 99.1% similar...`
+	isSend := func(c faults.Call) bool { return c.Service == "twilio" && c.Op == "POST Messages.json" }
+	for _, kind := range []faults.Kind{faults.Lost, faults.Crash} {
+		t.Run(string(kind), func(t *testing.T) {
+			w := newWorld(t)
+			w.tw.SetTrial(true)
+			reply := sleuth.Reply{MessageSid: faultSid, Step: "match", From: botNumber, To: user, Body: body}
+			sc := scenario{handler: sleuth.HandlerRespond, wantSMS: stored, smsStep: "sms:match", 				event: func(*world) events.SNSEvent { return snsRecords("responses", mustJSON(reply)) }}
+			w.inj.Set(1, kind, isSend)
+			out := replay(ctx, w, inProcess{t, w}, sc.handler, sc.event(w))
+			if !w.inj.Hit() {
+				t.Fatalf("the fault was not injected: calls %v", w.inj.Calls())
+			}
+			if err := sc.check(w, out); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }
