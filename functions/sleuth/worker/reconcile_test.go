@@ -73,7 +73,7 @@ func TestRespondReconcilesATransformedSMS(t *testing.T) {
 			w := newWorld(t)
 			w.tw.SetTrial(true)
 			reply := sleuth.Reply{MessageSid: faultSid, Step: "match", From: botNumber, To: user, Body: body}
-			sc := scenario{handler: sleuth.HandlerRespond, wantSMS: stored, smsStep: "sms:match", 				event: func(*world) events.SNSEvent { return snsRecords("responses", mustJSON(reply)) }}
+			sc := scenario{handler: sleuth.HandlerRespond, wantSMS: stored, smsStep: "sms:match", event: func(*world) events.SNSEvent { return snsRecords("responses", mustJSON(reply)) }}
 			w.inj.Set(1, kind, isSend)
 			out := replay(ctx, w, inProcess{t, w}, sc.handler, sc.event(w))
 			if !w.inj.Hit() {
