@@ -206,6 +206,13 @@ type outcome struct {
 	attempts   int  // invocations of the faulted worker
 	inProgress bool // a retry found the step still claimed
 	apology    bool // the retries ran out and the failure handler ran
+	// spent is how many attempts faults before the checked one cost
+	// (zero: the checked fault is the only one).
+	spent int
+	// arm, when set, is called before each attempt from the second on.
+	arm func(attempt int)
+	// noRespond leaves out the respond invocations after a command.
+	noRespond bool
 }
 
 // check asserts the end state: exactly one correct SMS, the side effect
@@ -244,12 +251,12 @@ func (sc scenario) check(w *world, out outcome) error {
 		problems = append(problems, fmt.Sprintf("Twilio sends = %d, want %d", sends, want))
 	}
 	switch {
-	case out.attempts != 1 && resentSafely(call, kind):
-		problems = append(problems, fmt.Sprintf("answered at attempt %d, want 1: the %s fault on %s is the client's to absorb", out.attempts, kind, call))
+	case out.attempts != 1+out.spent && resentSafely(call, kind):
+		problems = append(problems, fmt.Sprintf("answered at attempt %d, want %d: the %s fault on %s is the client's to absorb", out.attempts, 1+out.spent, kind, call))
 	case out.apology:
 		problems = append(problems, "retries ran out: the user got the apology")
-	case out.attempts > 2:
-		problems = append(problems, fmt.Sprintf("answered at attempt %d, want the first retry at the latest", out.attempts))
+	case out.attempts > 2+out.spent:
+		problems = append(problems, fmt.Sprintf("answered at attempt %d, want %d at the latest", out.attempts, 2+out.spent))
 	case out.inProgress:
 		problems = append(problems, "a retry found the step still claimed")
 	}
@@ -315,11 +322,17 @@ type invoker interface {
 // replay runs handler's invocation with the fault set on w, then Lambda's
 // configured retries (two) while it fails, then the failure handler; and,
 // for commands, the respond handler for every reply published.
-func replay(ctx context.Context, w *world, inv invoker, handler string, ev events.SNSEvent) outcome {
+func replay(ctx context.Context, w *world, inv invoker, handler string, ev events.SNSEvent, opts ...outcome) outcome {
 	var out outcome
+	if len(opts) > 0 {
+		out = opts[0]
+	}
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
 			inv.retry(attempt - 1)
+			if out.arm != nil {
+				out.arm(attempt)
+			}
 		}
 		out.attempts = attempt
 		err := inv.invoke(ctx, handler, ev)
@@ -341,7 +354,7 @@ func replay(ctx context.Context, w *world, inv invoker, handler string, ev event
 			break
 		}
 	}
-	if handler == sleuth.HandlerAddCollection || handler == sleuth.HandlerAddImage || handler == sleuth.HandlerMatch {
+	if !out.noRespond && (handler == sleuth.HandlerAddCollection || handler == sleuth.HandlerAddImage || handler == sleuth.HandlerMatch) {
 		for _, p := range w.cloud.SNS.Published() {
 			if p.TopicARN == responsesTopic {
 				_ = inv.invoke(ctx, sleuth.HandlerRespond, snsRecords("responses", p.Message))
