@@ -125,7 +125,7 @@ func isID(s string, max int, lower bool) bool {
 // CROSSFAAS_PREFIX; command handlers also SLEUTH_RESPONSES_TOPIC_ARN.
 // SLEUTH_MATCH_THRESHOLD, SLEUTH_TWILIO_API_URL, SLEUTH_TWILIO_MEDIA_HOSTS
 // and SLEUTH_WIKIPEDIA_URL are optional. (The Twilio credentials' SSM parameter names are read by
-// awsx.SecretsFromEnv.) Errors name the variable at fault.
+// awsenv.SecretsFromEnv.) Errors name the variable at fault.
 func ConfigFromEnv(handler string) (Config, error) {
 	cfg := Config{Threshold: DefaultThreshold}
 	var missing []string
