@@ -78,7 +78,7 @@ var smartEncoded = strings.NewReplacer("\u201c", `"`, "\u201d", `"`, "\u2018", "
 // MessagesPath is the path of the account's Messages resource.
 func (api *API) MessagesPath() string { return "/2010-04-01/Accounts/" + api.sid + "/Messages.json" }
 
-// AddMedia serves a media file of message messageSid (MM...) as mediaSID
+// AddMedia serves a media file of message messageSid (SM... or MM...) as mediaSID
 // (ME...) and returns its URL.
 func (api *API) AddMedia(messageSid, mediaSID, contentType string, body []byte) string {
 	api.mu.Lock()
