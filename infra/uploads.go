@@ -28,7 +28,11 @@ const (
 	// most it allows.
 	inspectorMaxEventAgeSeconds = 6 * 60 * 60
 	// noncurrentVersionDays: how long a replaced or deleted version is
-	// kept, to recover what a user overwrote or the inspector moved.
+	// kept, to recover what a user overwrote. It is the bucket's only
+	// expiry: current objects never expire, so a quarantined copy
+	// (quarantine/<version id>/<name>, a current object of its own key)
+	// stays until the admin role deletes it, as do sidecars, per-version
+	// records and blurred copies.
 	noncurrentVersionDays = 30
 )
 

@@ -61,9 +61,15 @@ func TestUploadsBucketIsPrivate(t *testing.T) {
 	if got := get(m.one(t, typeOwnership).Inputs, "rule.objectOwnership"); got != "BucketOwnerEnforced" {
 		t.Errorf("object ownership = %v, want BucketOwnerEnforced (no ACLs)", got)
 	}
-	rule := m.one(t, typeLifecycle).Inputs["rules"].([]any)[0]
+	rules := m.one(t, typeLifecycle).Inputs["rules"].([]any)
+	rule := rules[0]
 	if get(rule, "noncurrentVersionExpiration.noncurrentDays") != float64(30) || get(rule, "status") != "Enabled" {
 		t.Errorf("lifecycle rule = %v, want noncurrent versions expired after 30 days", rule)
+	}
+	for _, r := range rules {
+		if exp := get(r, "expiration"); exp != nil || len(rules) != 1 {
+			t.Errorf("lifecycle rules = %v, want one that never expires current objects (quarantined copies stay until the admin deletes them)", rules)
+		}
 	}
 	for _, typ := range []string{typePublicBlock, typeEncryption, typeVersioning, typeLifecycle, typeOwnership, typeBucketPolicy, typeNotification} {
 		if got := m.one(t, typ).Inputs["bucket"]; got != uploadsBucket {

@@ -15,20 +15,29 @@ import (
 // function, built with the same release flags.
 const echoPackage = "./internal/lambdatest/echo"
 
+// maxColdRatio is the limit: the inspector's first invocation at
+// most 1.3 times a hello-world bootstrap's.
+const maxColdRatio = 1.3
+
 // TestColdStart measures first invocations under the emulator, each in a
-// fresh execution environment, in alternating rounds:
+// fresh execution environment (a new emulator and bootstrap process), in
+// alternating rounds:
 //
-//   - echo: the hello-world baseline;
-//   - inspector-skip: the inspector as deployed (private link configured,
-//     S3 client built from the Lambda environment) handling an S3 event it
-//     skips (a key outside incoming/): process start, package
-//     initialisation and configuration, what the inspector's code costs a
-//     cold start;
-//   - inspector-upload (reported, not bounded): the first inspection of a
-//     small JPEG, which also makes the token exchange, reads and writes S3
-//     and calls the labeler.
+//   - echo: the hello-world baseline, its first invocation;
+//   - inspector: the inspector as deployed (the private link configured,
+//     the S3 client built from the Lambda environment) on its first
+//     invocation, a real S3 event of a new 64x48 JPEG: the work a user's
+//     first upload triggers (the token exchange, the S3 reads and writes,
+//     the labeler's call);
+//   - inspector-skip (reported): the same bootstrap with an event it skips:
+//     process start, initialisation and configuration alone.
 //
-// It requires the median of inspector-skip to be at most 1.3 times echo's.
+// The fakes run in the test's process; the time they spend serving the
+// inspector's requests (S3, STS, IAM Credentials, the labeler with Vision
+// behind it) is measured on their side and reported apart. In the cloud
+// those calls take what the services take; here they are the fakes' work.
+// The test fails when the inspector's first invocation, less the fakes'
+// time, is over 1.3 times echo's, and reports both ratios.
 //
 //	CROSSFAAS_BENCH=1 go test -run TestColdStart -v ./functions/inspector/
 func TestColdStart(t *testing.T) {
@@ -39,7 +48,6 @@ func TestColdStart(t *testing.T) {
 	if n, err := strconv.Atoi(os.Getenv("CROSSFAAS_BENCH_RUNS")); err == nil && n > 0 {
 		runs = n
 	}
-	maxRatio := 1.3
 	w := newWorld(t)
 	skip := fixtureEvent(t, testBucket, "results/a.jpg.json", 10, "etag", "v1")
 	img := testJPEG(t, 64, 48)
@@ -48,10 +56,13 @@ func TestColdStart(t *testing.T) {
 		env       map[string]string
 		event     func(i int) any
 		firsts    []time.Duration
+		own       []time.Duration // less the fakes' time
+		fakes     []time.Duration
+		requests  int
 	}
 	echo := &variant{name: "echo", pkg: echoPackage, event: func(int) any { return skip }}
-	inspect := &variant{name: "inspector-skip", pkg: bootstrapPackage, env: w.credentialEnv(), event: func(int) any { return skip }}
-	upload := &variant{name: "inspector-upload", pkg: bootstrapPackage, env: w.credentialEnv(), event: func(i int) any {
+	skipping := &variant{name: "inspector-skip", pkg: bootstrapPackage, env: w.credentialEnv(), event: func(int) any { return skip }}
+	inspect := &variant{name: "inspector", pkg: bootstrapPackage, env: w.credentialEnv(), event: func(i int) any {
 		return w.upload(t, "cold-"+strconv.Itoa(i)+".jpg", img)
 	}}
 	lambdatest.Build(t, echoPackage)
@@ -60,32 +71,35 @@ func TestColdStart(t *testing.T) {
 		fn := lambdatest.Start(t, lambdatest.Options{Package: v.pkg, Env: v.env})
 		defer fn.Close()
 		ev := v.event(i)
+		w.fakes.take()
 		start := time.Now()
 		if _, err := fn.Invoke(context.Background(), ev); err != nil {
 			t.Fatalf("%s: first invocation: %v", v.name, err)
 		}
-		v.firsts = append(v.firsts, time.Since(start))
+		d := time.Since(start)
+		fakes, n := w.fakes.take()
+		v.firsts, v.fakes, v.own = append(v.firsts, d), append(v.fakes, fakes), append(v.own, d-fakes)
+		v.requests = n
 	}
+	order := []*variant{echo, inspect, skipping}
 	for i := range runs {
-		if i%2 == 0 {
-			run(echo, i)
-			run(inspect, i)
-		} else {
-			run(inspect, i)
-			run(echo, i)
+		for j := range order {
+			run(order[(i+j)%len(order)], i)
 		}
 	}
-	for i := range runs {
-		run(upload, i)
+	if r := w.result(t, "cold-0.jpg"); r.State != StateDone || r.Verdict != VerdictSafe {
+		t.Fatalf("the first upload's sidecar = %+v", r)
 	}
 	base := quantile(echo.firsts, 0.5)
-	for _, v := range []*variant{echo, inspect, upload} {
-		t.Logf("%-16s first invocation median %v (%.2fx echo), quartiles %v-%v", v.name,
-			quantile(v.firsts, 0.5).Round(time.Microsecond), float64(quantile(v.firsts, 0.5))/float64(base),
-			quantile(v.firsts, 0.25).Round(time.Microsecond), quantile(v.firsts, 0.75).Round(time.Microsecond))
+	ratio := func(d time.Duration) float64 { return float64(d) / float64(base) }
+	for _, v := range order {
+		t.Logf("%-14s first invocation median %8v (%.2fx echo), quartiles %v-%v; fakes serving %d requests %v, the rest %v (%.2fx echo)",
+			v.name, quantile(v.firsts, 0.5).Round(time.Microsecond), ratio(quantile(v.firsts, 0.5)),
+			quantile(v.firsts, 0.25).Round(time.Microsecond), quantile(v.firsts, 0.75).Round(time.Microsecond),
+			v.requests, quantile(v.fakes, 0.5).Round(time.Microsecond), quantile(v.own, 0.5).Round(time.Microsecond), ratio(quantile(v.own, 0.5)))
 	}
-	if r := float64(quantile(inspect.firsts, 0.5)) / float64(base); r > maxRatio {
-		t.Errorf("the inspector's cold start is %.2fx echo's, want at most %.2fx", r, maxRatio)
+	if r := ratio(quantile(inspect.own, 0.5)); r > maxColdRatio {
+		t.Errorf("the inspector's first invocation, less the fakes' time, is %.2fx echo's, want at most %.2fx", r, maxColdRatio)
 	}
 }
 

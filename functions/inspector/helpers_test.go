@@ -2,9 +2,11 @@ package inspector
 
 import (
 	"bytes"
+	"compress/zlib"
 	"context"
 	_ "embed"
 	"encoding/json"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -19,8 +21,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -67,6 +71,37 @@ type world struct {
 	// labelerCalls counts the requests that reached the labeler, past the
 	// front.
 	labelerCalls atomic.Int32
+	// fakes times the requests every fake serves (S3, Google's STS, IAM
+	// Credentials and front, the labeler with Vision behind it).
+	fakes fakeClock
+}
+
+// fakeClock adds up the time fakes spend serving requests, from the
+// request's headers read to the handler's return.
+type fakeClock struct {
+	mu       sync.Mutex
+	total    time.Duration
+	requests int
+}
+
+func (c *fakeClock) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		h.ServeHTTP(w, r)
+		c.mu.Lock()
+		c.total += time.Since(start)
+		c.requests++
+		c.mu.Unlock()
+	})
+}
+
+// take returns the time and requests served since the last take.
+func (c *fakeClock) take() (time.Duration, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, n := c.total, c.requests
+	c.total, c.requests = 0, 0
+	return d, n
 }
 
 // newWorld starts the world; the labeler translates into languages.
@@ -74,16 +109,19 @@ func newWorld(t testing.TB, languages ...string) *world {
 	t.Helper()
 	w := &world{vision: labelertest.StartVision(t), translation: labelertest.StartTranslation(t)}
 	var err error
-	if w.s3, err = s3fake.Start(testBucket); err != nil {
+	if w.s3, err = s3fake.New(testBucket); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(w.s3.Close)
+	s3srv := httptest.NewServer(w.fakes.wrap(w.s3))
+	t.Cleanup(s3srv.Close)
+	w.s3.URL = s3srv.URL
 	w.client = w.s3.Client()
 	w.google, err = googleauthfake.Start(googleauthfake.Config{
 		Identities:     []googleauthfake.AWSIdentity{lambdaIdentity},
 		AllowedRole:    proxyRole,
 		AllowedRoles:   []string{inspectorRole},
 		ServiceAccount: callerAccount,
+		Wrap:           w.fakes.wrap,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +133,7 @@ func newWorld(t testing.TB, languages ...string) *world {
 		h.ServeHTTP(rw, r)
 	})
 	var front http.Handler
-	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { front.ServeHTTP(rw, r) }))
+	srv := httptest.NewServer(w.fakes.wrap(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { front.ServeHTTP(rw, r) })))
 	t.Cleanup(srv.Close)
 	w.labelerURL = srv.URL
 	front = w.google.Front(srv.URL, callerAccount, counted)
@@ -179,9 +217,13 @@ func fixtureEvent(t testing.TB, bucket, key string, size int64, etag, version st
 	r.S3.Bucket.Name, r.S3.Bucket.Arn = bucket, "arn:aws:s3:::"+bucket
 	r.S3.Object.Key = s3fake.EncodeKey(key)
 	r.S3.Object.Size, r.S3.Object.ETag, r.S3.Object.VersionID = size, etag, version
-	r.S3.Object.Sequencer = "0055AED6DCD90281E5"
+	r.S3.Object.Sequencer = fmt.Sprintf("0055AED6DC%08X", sequence.Add(1))
 	return ev
 }
+
+// sequence numbers the fixture events as S3's sequencers do: a later
+// upload has a greater one.
+var sequence atomic.Uint32
 
 var moduleDirs = map[string]string{}
 
@@ -266,12 +308,97 @@ func encoded(t testing.TB, w, h int) map[string][]byte {
 
 // hugePNG is a valid PNG header declaring w x h pixels, with no pixels:
 // what a decompression bomb looks like to DecodeConfig.
-func hugePNG(w, h uint32) []byte {
+func hugePNG(w, h uint32) []byte { return pngHeader(w, h, 8, 2, 0) }
+
+// pngHeader is the signature and IHDR of a w x h PNG of the bit depth,
+// colour type (2 RGB, 6 RGBA, 0 grey) and interlace method.
+func pngHeader(w, h uint32, depth, colorType, interlace byte) []byte {
 	ihdr := []byte("IHDR\x00\x00\x00\x00\x00\x00\x00\x00\x08\x02\x00\x00\x00")
 	ihdr[4], ihdr[5], ihdr[6], ihdr[7] = byte(w>>24), byte(w>>16), byte(w>>8), byte(w)
 	ihdr[8], ihdr[9], ihdr[10], ihdr[11] = byte(h>>24), byte(h>>16), byte(h>>8), byte(h)
+	ihdr[12], ihdr[13], ihdr[16] = depth, colorType, interlace
 	sum := crc32.ChecksumIEEE(ihdr)
 	out := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0d")
 	out = append(out, ihdr...)
 	return append(out, byte(sum>>24), byte(sum>>16), byte(sum>>8), byte(sum))
+}
+
+// jpegHeader is the start of a w x h three-component JPEG whose frame is
+// progressive or baseline, with the luma sampling factors (0x22 4:2:0,
+// 0x11 4:4:4): what DecodeConfig reads.
+func jpegHeader(w, h uint16, progressive bool, luma byte) []byte {
+	sof := byte(0xC0)
+	if progressive {
+		sof = 0xC2
+	}
+	return []byte{0xFF, 0xD8, 0xFF, sof, 0x00, 0x11, 8, byte(h >> 8), byte(h), byte(w >> 8), byte(w), 3,
+		1, luma, 0, 2, 0x11, 1, 3, 0x11, 1,
+		0xFF, 0xDA, 0x00, 0x0C, 3, 1, 0, 2, 0x11, 3, 0x11, 0, 63, 0} // start of scan
+}
+
+// png16 is a valid w x h PNG of 16-bit RGBA, one colour: it compresses to
+// a few hundred KiB whatever its size (a decompression bomb that is a real
+// image), written row by row without the image in memory.
+func png16(t testing.TB, w, h int) []byte {
+	t.Helper()
+	var idat bytes.Buffer
+	z, err := zlib.NewWriterLevel(&idat, zlib.BestCompression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := make([]byte, 1+8*w) // filter 0, then RGBA 16-bit
+	for x := range w {
+		copy(row[1+8*x:], []byte{0x40, 0x00, 0x80, 0x00, 0xC0, 0x00, 0xFF, 0xFF})
+	}
+	for range h {
+		if _, err := z.Write(row); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := pngHeader(uint32(w), uint32(h), 16, 6, 0)
+	chunk := func(kind string, data []byte) {
+		n := len(data)
+		out = append(out, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+		body := append([]byte(kind), data...)
+		out = append(out, body...)
+		sum := crc32.ChecksumIEEE(body)
+		out = append(out, byte(sum>>24), byte(sum>>16), byte(sum>>8), byte(sum))
+	}
+	chunk("IDAT", idat.Bytes())
+	chunk("IEND", nil)
+	return out
+}
+
+// keys lists the keys under prefix that were written (put or copied)
+// and hold an object now. (gofakes3's listing fails on a key whose
+// current version was deleted.)
+func (w *world) keys(t testing.TB, prefix string) []string {
+	t.Helper()
+	var keys []string
+	seen := map[string]bool{}
+	for _, c := range w.s3.Calls() {
+		if (c.Op == "PutObject" || c.Op == "CopyObject") && strings.HasPrefix(c.Key, prefix) && !seen[c.Key] {
+			seen[c.Key] = true
+			if w.object(t, c.Key) != nil {
+				keys = append(keys, c.Key)
+			}
+		}
+	}
+	return keys
+}
+
+// checkPlaced checks that key is prefix, one path segment (the version's
+// id: no "/" or "."), "/" and rest.
+func checkPlaced(t testing.TB, key, prefix, rest string) {
+	t.Helper()
+	id, ok := strings.CutPrefix(key, prefix)
+	if ok {
+		id, ok = strings.CutSuffix(id, "/"+rest)
+	}
+	if !ok || id == "" || strings.ContainsAny(id, "/.") {
+		t.Errorf("key %q, want %s<version id>/%s", key, prefix, rest)
+	}
 }

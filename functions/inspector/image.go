@@ -62,11 +62,13 @@ func checkSize(size, max int64) error {
 	return nil
 }
 
-// checkImage checks that data is a whole image of one of the five formats
-// and at most MaxPixels, decoding it all (a truncated or corrupt image
-// fails here, before the labeler is asked). It returns the facts and, when
-// keep is true, the decoded image (for the blurred copy); otherwise the
-// decoded pixels are dropped at once.
+// checkImage checks that data is a whole image of one of the five formats,
+// at most MaxPixels, whose decoding fits MaxDecodeBytes (estimated from
+// its header, before anything is decoded: a decompression bomb declares a
+// huge image in a few bytes), decoding it all (a truncated or corrupt
+// image fails here, before the labeler is asked). It returns the facts
+// and, when keep is true, the decoded image (for the blurred copy);
+// otherwise the decoded pixels are dropped at once.
 func checkImage(data []byte, keep bool) (*ImageFacts, image.Image, error) {
 	format := imageformat.Sniff(data)
 	d, ok := decoders[format]
@@ -82,6 +84,10 @@ func checkImage(data []byte, keep bool) (*ImageFacts, image.Image, error) {
 	}
 	if int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
 		return nil, nil, reject("the image is %dx%d pixels, over the limit of %d megapixels", cfg.Width, cfg.Height, MaxPixels/1_000_000)
+	}
+	if need := decodeBytes(format, cfg, data); need > MaxDecodeBytes {
+		return nil, nil, reject("the %s image (%dx%d pixels) would take about %d MiB to decode, over the limit of %d MiB",
+			imageformat.Name(format), cfg.Width, cfg.Height, need>>20, MaxDecodeBytes>>20)
 	}
 	img, err := d.decode(bytes.NewReader(data))
 	if err != nil {

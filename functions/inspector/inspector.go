@@ -82,11 +82,20 @@ const (
 // DefaultMaxBytes is the size limit without INSPECTOR_MAX_BYTES: 10 MiB.
 const DefaultMaxBytes = 10 << 20
 
-// MaxPixels is the largest image inspected, in pixels: 25 megapixels
-// decode to at most 100 MB (RGBA), which a 256 MB function holds beside
-// the object's bytes. Larger images (and decompression bombs, which declare
-// huge sizes in a few bytes) are refused from their header.
+// MaxPixels is the largest image inspected, in pixels (Vision's own
+// limit is 75 megapixels; 25 keeps labeling fast). Larger images are
+// refused from their header.
 const MaxPixels = 25_000_000
+
+// MaxDecodeBytes bounds the memory an image may take to decode, as
+// estimated from its header (see decodeBytes): 96 MiB beside the object's
+// 10 MiB, the blurred copy's few MiB and the runtime's 20 or so keep a
+// 256 MB function's peak under its memory, the collector's slack (the
+// bootstrap sets GOMEMLIMIT to 80% of it) included. 25 megapixels of 8-bit
+// baseline JPEG fit; a 16-bit PNG fits up to 12.5 megapixels, a
+// progressive JPEG (whose decoder keeps every DCT coefficient) up to about
+// 13 (4:2:0) or 6.7 (4:4:4).
+const MaxDecodeBytes = 96 << 20
 
 // labelerMargin is the part of the invocation's time kept from the labeler
 // call for the S3 work after it.
@@ -188,6 +197,13 @@ func parseLanguages(raw string) ([]string, error) {
 // of the private link (federation.Source over the Lambda's role
 // credentials) for a private one. It makes no request.
 func HTTPClientFor(cfg Config) (*http.Client, error) {
+	client, _, err := LabelerClient(cfg)
+	return client, err
+}
+
+// LabelerClient is HTTPClientFor that also returns the private link's
+// token source (nil for a public labeler), for Handler.PrefetchTokens.
+func LabelerClient(cfg Config) (*http.Client, *federation.Source, error) {
 	base := &http.Client{
 		Transport: &http.Transport{
 			Proxy:               http.ProxyFromEnvironment,
@@ -199,7 +215,7 @@ func HTTPClientFor(cfg Config) (*http.Client, error) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	if cfg.Credentials == nil {
-		return base, nil
+		return base, nil, nil
 	}
 	tokens, err := federation.NewSource(federation.Options{
 		Config:   *cfg.Credentials,
@@ -207,9 +223,9 @@ func HTTPClientFor(cfg Config) (*http.Client, error) {
 		Client:   &http.Client{Transport: base.Transport.(*http.Transport).Clone()},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("inspector config: %s: %w", EnvCredentialConfig, err)
+		return nil, nil, fmt.Errorf("inspector config: %s: %w", EnvCredentialConfig, err)
 	}
-	return federation.AuthenticatedClient(base, tokens), nil
+	return federation.AuthenticatedClient(base, tokens), tokens, nil
 }
 
 // Handler inspects uploads. It is safe for concurrent use.
@@ -219,6 +235,23 @@ type Handler struct {
 	cfg     Config
 	logger  *slog.Logger
 	now     func() time.Time
+	// tokens, when set, is asked for the labeler's ID token as soon as an
+	// inspection starts, so that the private link's exchange (two calls
+	// to Google) overlaps the S3 reads instead of following them.
+	tokens interface {
+		Token(context.Context) (federation.Token, error)
+	}
+}
+
+// PrefetchTokens makes each inspection ask src for the labeler's ID token
+// at its start, in the background; the labeler's call then takes the
+// token src has, or waits for the same exchange. nil turns it off.
+func (h *Handler) PrefetchTokens(src *federation.Source) {
+	if src == nil {
+		h.tokens = nil
+		return
+	}
+	h.tokens = src
 }
 
 // New returns a Handler that reads and writes objects with store and calls

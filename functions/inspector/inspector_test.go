@@ -3,6 +3,7 @@ package inspector
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"image"
 	_ "image/jpeg"
 	"maps"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/crossfaas/crossfaas/functions/labeler/labelertest"
 	"github.com/crossfaas/crossfaas/internal/googleauthfake"
+	"github.com/crossfaas/crossfaas/internal/leakcheck"
 	"github.com/crossfaas/crossfaas/internal/s3fake"
 )
 
@@ -25,6 +27,7 @@ import (
 // through the private link, the sidecar has labels, translations and
 // SafeSearch, the object is tagged and stays in incoming/.
 func TestSafeUploadIsLabeledTranslatedAndTagged(t *testing.T) {
+	leakcheck.Check(t)
 	w := newWorld(t, "es", "fr")
 	h := w.handler(t, Config{Languages: []string{"es", "fr"}})
 	img := testJPEG(t, 320, 240)
@@ -65,7 +68,9 @@ func TestEveryAction(t *testing.T) {
 	for _, action := range []string{ActionQuarantine, ActionBlur, ActionTag} {
 		t.Run(action, func(t *testing.T) {
 			w := newWorld(t)
-			w.vision.SetSafeSearch(&visionpb.SafeSearchAnnotation{Adult: visionpb.Likelihood_VERY_LIKELY, Racy: visionpb.Likelihood_LIKELY})
+			ss := labelertest.Likelihoods(visionpb.Likelihood_VERY_UNLIKELY)
+			ss.Adult, ss.Racy = visionpb.Likelihood_VERY_LIKELY, visionpb.Likelihood_LIKELY
+			w.vision.SetSafeSearch(ss)
 			h := w.handler(t, Config{Action: action})
 			img := testJPEG(t, 1600, 1200)
 			ev := w.upload(t, "party.png.jpg", img)
@@ -77,31 +82,38 @@ func TestEveryAction(t *testing.T) {
 				t.Errorf("sidecar = %+v", r)
 			}
 			original := w.object(t, "incoming/party.png.jpg")
-			quarantined := w.object(t, "quarantine/party.png.jpg")
-			public := w.object(t, "public/party.png.jpg")
+			var quarantined, public []byte
+			if r.QuarantineKey != "" {
+				quarantined = w.object(t, r.QuarantineKey)
+			}
+			if r.PublicKey != "" {
+				public = w.object(t, r.PublicKey)
+			}
 			switch action {
 			case ActionTag:
-				if !bytes.Equal(original, img) || quarantined != nil || public != nil {
-					t.Errorf("tag moved something: incoming %d, quarantine %d, public %d bytes", len(original), len(quarantined), len(public))
+				if !bytes.Equal(original, img) || len(w.keys(t, QuarantinePrefix)) != 0 || len(w.keys(t, PublicPrefix)) != 0 {
+					t.Errorf("tag moved something: incoming %d bytes, quarantine %q, public %q", len(original), w.keys(t, QuarantinePrefix), w.keys(t, PublicPrefix))
 				}
 				if w.s3.Tags(testBucket, "incoming/party.png.jpg", "")[TagVerdict] != "unsafe" {
 					t.Error("the object is not tagged unsafe")
 				}
 			case ActionQuarantine, ActionBlur:
-				if original != nil || !bytes.Equal(quarantined, img) || r.QuarantineKey != "quarantine/party.png.jpg" {
-					t.Errorf("quarantine: incoming %d, quarantine %d bytes, key %q; want the original moved", len(original), len(quarantined), r.QuarantineKey)
+				checkPlaced(t, r.QuarantineKey, QuarantinePrefix, "party.png.jpg")
+				if original != nil || !bytes.Equal(quarantined, img) || !r.QuarantineCopied || r.QuarantineVersionID == "" {
+					t.Errorf("quarantine: incoming %d, quarantine %d bytes, sidecar %+v; want the original moved", len(original), len(quarantined), r)
 				}
-				if got := w.s3.Tags(testBucket, "quarantine/party.png.jpg", ""); got[TagVerdict] != "unsafe" || got[TagReason] != "adult is VERY_LIKELY" {
+				if got := w.s3.Tags(testBucket, r.QuarantineKey, ""); got[TagVerdict] != "unsafe" || got[TagReason] != "adult is VERY_LIKELY" {
 					t.Errorf("quarantined copy's tags = %v", got)
 				}
 			}
 			if action == ActionBlur {
+				checkPlaced(t, r.PublicKey, PublicPrefix, "party.png.jpg.jpg")
 				checkBlurred(t, public, img)
-				if r.PublicKey != "public/party.png.jpg" || w.s3.Tags(testBucket, "public/party.png.jpg", "")[TagVerdict] != "unsafe" {
-					t.Errorf("public copy %q tags %v", r.PublicKey, w.s3.Tags(testBucket, "public/party.png.jpg", ""))
+				if w.s3.Tags(testBucket, r.PublicKey, "")[TagVerdict] != "unsafe" {
+					t.Errorf("public copy %q tags %v", r.PublicKey, w.s3.Tags(testBucket, r.PublicKey, ""))
 				}
-			} else if public != nil {
-				t.Errorf("%s wrote a public copy", action)
+			} else if keys := w.keys(t, PublicPrefix); len(keys) != 0 {
+				t.Errorf("%s wrote a public copy: %q", action, keys)
 			}
 		})
 	}
@@ -148,52 +160,6 @@ func abs(f float64) float64 {
 	return f
 }
 
-// TestEachSafeSearchLikelihood: Vision's every likelihood, in each judged
-// category, through the real labeler, gives the verdict of Judge's rule;
-// an unsafe one is quarantined.
-func TestEachSafeSearchLikelihood(t *testing.T) {
-	w := newWorld(t)
-	h := w.handler(t, Config{Action: ActionQuarantine})
-	img := testJPEG(t, 64, 48)
-	for _, category := range []string{"adult", "violence", "racy", "medical", "spoof"} {
-		for value, name := range visionpb.Likelihood_name {
-			l := visionpb.Likelihood(value)
-			ss := labelertest.Likelihoods(visionpb.Likelihood_VERY_UNLIKELY)
-			switch category {
-			case "adult":
-				ss.Adult = l
-			case "violence":
-				ss.Violence = l
-			case "racy":
-				ss.Racy = l
-			case "medical":
-				ss.Medical = l
-			case "spoof":
-				ss.Spoof = l
-			}
-			w.vision.SetSafeSearch(ss)
-			file := category + "-" + name + ".jpg"
-			if err := h.Handle(context.Background(), w.upload(t, file, img)); err != nil {
-				t.Fatal(err)
-			}
-			want := VerdictSafe
-			switch {
-			case (category == "adult" || category == "violence") && (name == "LIKELY" || name == "VERY_LIKELY"),
-				category == "racy" && name == "VERY_LIKELY":
-				want = VerdictUnsafe
-			}
-			r := w.result(t, file)
-			moved := w.object(t, "quarantine/"+file) != nil
-			if r.Verdict != want || moved != (want == VerdictUnsafe) {
-				t.Errorf("%s %s: verdict %s (moved %v), want %s", category, name, r.Verdict, moved, want)
-			}
-			if want == VerdictUnsafe && r.Reason != category+" is "+name {
-				t.Errorf("%s %s: reason %q", category, name, r.Reason)
-			}
-		}
-	}
-}
-
 // TestRejectedUploads: what is not an image the inspector takes is tagged
 // with the reason, recorded, left in place, and never sent to the labeler.
 func TestRejectedUploads(t *testing.T) {
@@ -216,6 +182,8 @@ func TestRejectedUploads(t *testing.T) {
 		{"cut.jpg", jpg[:len(jpg)/2], "the JPEG image is truncated or corrupt"},
 		{"cut.png", encoded(t, 300, 200)["png"][:900], "the PNG image is truncated or corrupt"},
 		{"bomb.png", hugePNG(20000, 20000), "20000x20000 pixels, over the limit of 25 megapixels"},
+		{"deep.png", pngHeader(4000, 4000, 16, 6, 0), "the PNG image (4000x4000 pixels) would take about 122 MiB to decode, over the limit of 96 MiB"},
+		{"progressive.jpg", jpegHeader(4000, 3000, true, 0x11), "the JPEG image (4000x3000 pixels) would take about 171 MiB to decode"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,8 +220,11 @@ func TestRejectedUploads(t *testing.T) {
 // TestSameEventThreeTimes: S3 delivers at least once; three deliveries of
 // one event label once, write one sidecar, move once.
 func TestSameEventThreeTimes(t *testing.T) {
+	leakcheck.Check(t)
 	w := newWorld(t)
-	w.vision.SetSafeSearch(&visionpb.SafeSearchAnnotation{Violence: visionpb.Likelihood_LIKELY})
+	ss := labelertest.Likelihoods(visionpb.Likelihood_UNLIKELY)
+	ss.Violence = visionpb.Likelihood_LIKELY
+	w.vision.SetSafeSearch(ss)
 	h := w.handler(t, Config{})
 	ev := w.upload(t, "fight.jpg", testJPEG(t, 64, 64))
 	for i := range 3 {
@@ -261,16 +232,18 @@ func TestSameEventThreeTimes(t *testing.T) {
 			t.Fatalf("delivery %d: %v", i+1, err)
 		}
 	}
-	for op, want := range map[string]int{"CopyObject quarantine/fight.jpg": 1, "DeleteObject incoming/fight.jpg": 1, "PutObject results/fight.jpg.json": 2} {
+	r := w.result(t, "fight.jpg")
+	record := "results/fight.jpg.json.versions/" + strings.TrimPrefix(strings.TrimSuffix(r.QuarantineKey, "/fight.jpg"), QuarantinePrefix)
+	for op, want := range map[string]int{"CopyObject " + r.QuarantineKey: 1, "DeleteObject incoming/fight.jpg": 1, "PutObject results/fight.jpg.json": 1, "PutObject " + record: 3} {
 		opName, key, _ := strings.Cut(op, " ")
 		if got := w.s3.Count(opName, key); got != want {
-			t.Errorf("%s: %d calls, want %d (acting, then done)", op, got, want)
+			t.Errorf("%s: %d calls, want %d (the record: acting, copied, done; the sidecar once)", op, got, want)
 		}
 	}
 	if n := w.labelerCalls.Load(); n != 1 {
 		t.Errorf("the labeler was called %d times, want 1", n)
 	}
-	if r := w.result(t, "fight.jpg"); r.State != StateDone || r.Verdict != VerdictUnsafe {
+	if r.State != StateDone || r.Verdict != VerdictUnsafe {
 		t.Errorf("sidecar = %+v", r)
 	}
 
@@ -299,6 +272,7 @@ func TestSameEventThreeTimes(t *testing.T) {
 // copy in quarantine/; the next delivery deletes it without asking the
 // labeler again.
 func TestCrashBetweenCopyAndDelete(t *testing.T) {
+	leakcheck.Check(t)
 	w := newWorld(t)
 	w.vision.SetSafeSearch(labelertest.Likelihoods(visionpb.Likelihood_VERY_LIKELY))
 	h := w.handler(t, Config{})
@@ -314,17 +288,25 @@ func TestCrashBetweenCopyAndDelete(t *testing.T) {
 	if err := h.Handle(context.Background(), ev); err == nil {
 		t.Fatal("the delivery whose delete failed succeeded")
 	}
-	if !bytes.Equal(w.object(t, "incoming/x.jpg"), img) || !bytes.Equal(w.object(t, "quarantine/x.jpg"), img) {
-		t.Fatal("after the failed delete, the original must be in incoming/ and its copy in quarantine/")
+	if w.object(t, "results/x.jpg.json") != nil {
+		t.Error("a sidecar was written before the move was done")
 	}
-	if r := w.result(t, "x.jpg"); r.State != StateActing || r.QuarantineKey != "quarantine/x.jpg" {
-		t.Errorf("sidecar after the failure = %+v, want acting", r)
+	records := w.keys(t, "results/x.jpg.json.versions/")
+	if len(records) != 1 {
+		t.Fatalf("records = %q, want one", records)
+	}
+	var r Result
+	if err := json.Unmarshal(w.object(t, records[0]), &r); err != nil || r.State != StateActing || !r.QuarantineCopied {
+		t.Fatalf("record after the failure = %+v (%v), want acting, copied", r, err)
+	}
+	if !bytes.Equal(w.object(t, "incoming/x.jpg"), img) || !bytes.Equal(w.object(t, r.QuarantineKey), img) {
+		t.Fatal("after the failed delete, the original must be in incoming/ and its copy in quarantine/")
 	}
 	w.s3.Intercept(nil)
 	if err := h.Handle(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
-	if w.object(t, "incoming/x.jpg") != nil || !bytes.Equal(w.object(t, "quarantine/x.jpg"), img) {
+	if w.object(t, "incoming/x.jpg") != nil || !bytes.Equal(w.object(t, r.QuarantineKey), img) {
 		t.Error("the next delivery did not complete the move")
 	}
 	if r := w.result(t, "x.jpg"); r.State != StateDone {
@@ -334,11 +316,11 @@ func TestCrashBetweenCopyAndDelete(t *testing.T) {
 		t.Errorf("the labeler was called %d times, want 1", n)
 	}
 
-	// A crash after the delete, before the sidecar says done: the next
-	// delivery finds the original gone and finishes.
+	// A crash after the delete, before the record says done: the next
+	// delivery finds the original gone, its copy recorded, and finishes.
 	ev = w.upload(t, "y.jpg", img)
 	w.s3.Intercept(func(rw http.ResponseWriter, r *http.Request, c s3fake.Call) bool {
-		if c.Op == "PutObject" && c.Key == "results/y.jpg.json" && w.s3.Count("DeleteObject", "incoming/y.jpg") > 0 {
+		if c.Op == "PutObject" && strings.HasPrefix(c.Key, "results/y.jpg.json") && w.s3.Count("DeleteObject", "incoming/y.jpg") > 0 {
 			s3fake.WriteError(rw, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.", c.Key)
 			return true
 		}
@@ -351,7 +333,7 @@ func TestCrashBetweenCopyAndDelete(t *testing.T) {
 	if err := h.Handle(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
-	if r := w.result(t, "y.jpg"); r.State != StateDone || !strings.Contains(r.Note, "already gone") || !bytes.Equal(w.object(t, "quarantine/y.jpg"), img) {
+	if r := w.result(t, "y.jpg"); r.State != StateDone || !bytes.Equal(w.object(t, r.QuarantineKey), img) || w.object(t, "incoming/y.jpg") != nil {
 		t.Errorf("sidecar = %+v", r)
 	}
 }
@@ -368,7 +350,7 @@ func TestNewerUploadIsNotTouched(t *testing.T) {
 	if err := h.Handle(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(w.object(t, "quarantine/same.jpg"), first) || !bytes.Equal(w.object(t, "incoming/same.jpg"), second) {
+	if !bytes.Equal(w.object(t, w.result(t, "same.jpg").QuarantineKey), first) || !bytes.Equal(w.object(t, "incoming/same.jpg"), second) {
 		t.Error("the first version must be quarantined and the second stay in incoming/")
 	}
 }
@@ -396,6 +378,7 @@ func TestUserTagsAreKept(t *testing.T) {
 // invocation fails (Lambda retries, then dead-letters the event), and
 // nothing is moved or marked done.
 func TestFailuresAreRetried(t *testing.T) {
+	leakcheck.Check(t)
 	w := newWorld(t)
 	h := w.handler(t, Config{})
 	w.vision.SetRespond(func(*visionpb.AnnotateImageRequest) (*visionpb.AnnotateImageResponse, error) {

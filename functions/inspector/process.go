@@ -23,19 +23,59 @@ type object struct {
 	size                     int64
 }
 
-func (o object) sidecarKey() string    { return ResultsPrefix + o.name + ".json" }
-func (o object) quarantineKey() string { return QuarantinePrefix + o.name }
-
-// publicKey is where the blurred copy goes: public/<name>, with ".jpg"
-// added unless the name already ends in .jpg or .jpeg (the copy is a JPEG
-// whatever the original was).
-func (o object) publicKey() string {
-	lower := strings.ToLower(o.name)
-	if strings.HasSuffix(lower, ".jpg") || strings.HasSuffix(lower, ".jpeg") {
-		return PublicPrefix + o.name
+// id names o's version in keys: its version id (or, in a bucket without
+// versioning, "seq-" and the event's sequencer), with every byte outside
+// [A-Za-z0-9_-] written "~XX" (hex), so that it has no "/" or "." and two
+// versions never share an id.
+func (o object) id() string {
+	raw := o.version
+	if raw == "" {
+		raw = "seq-" + o.sequencer
 	}
-	return PublicPrefix + o.name + ".jpg"
+	var b strings.Builder
+	for i := range len(raw) {
+		c := raw[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "~%02X", c)
+		}
+	}
+	return b.String()
 }
+
+// sidecarKey is results/<name>.json: the result of the newest version of
+// the key inspected (by the events' sequencers).
+func (o object) sidecarKey() string { return ResultsPrefix + o.name + ".json" }
+
+// recordKey is results/<name>.json.versions/<id>: the result and state of
+// this version, which idempotency and resumption go by. It never ends in
+// ".json" (an id has no "."), so it is never the sidecar of another name.
+func (o object) recordKey() string { return ResultsPrefix + o.name + ".json.versions/" + o.id() }
+
+// quarantineKey is quarantine/<id>/<name>: one key per version, so two
+// uploads (two keys, or two versions of one) never share a quarantined copy.
+func (o object) quarantineKey() string { return QuarantinePrefix + o.id() + "/" + o.name }
+
+// maxKeyBytes is S3's limit on a key's length, in bytes of UTF-8.
+const maxKeyBytes = 1024
+
+// longestKey is the longest of the keys the inspector writes for o.
+func (o object) longestKey() string {
+	longest := ""
+	for _, k := range []string{o.sidecarKey(), o.recordKey(), o.quarantineKey(), o.publicKey()} {
+		if len(k) > len(longest) {
+			longest = k
+		}
+	}
+	return longest
+}
+
+// publicKey is where the blurred copy goes: public/<id>/<name>.jpg (the
+// copy is a JPEG whatever the original was). The suffix is added always,
+// never only when missing, so that incoming/a.png and incoming/a.png.jpg
+// do not meet at public/<id>/a.png.jpg; the id keeps versions apart.
+func (o object) publicKey() string { return PublicPrefix + o.id() + "/" + o.name + ".jpg" }
 
 // inspect handles one record of an S3 event.
 func (h *Handler) inspect(ctx context.Context, rec events.S3EventRecord) error {
@@ -58,6 +98,17 @@ func (h *Handler) inspect(ctx context.Context, rec events.S3EventRecord) error {
 		size: rec.S3.Object.Size,
 	}
 	log := h.logger.With("bucket", o.bucket, "key", o.key, "versionId", o.version)
+	if long := o.longestKey(); len(long) > maxKeyBytes {
+		// Its record, sidecar or copies cannot be written: say so on the
+		// object itself, and nowhere else.
+		res := &Result{Verdict: VerdictRejected, Action: "none", Reason: fmt.Sprintf(
+			"the key is too long: the inspector's key %s… would be %d bytes, over S3's %d", long[:40], len(long), maxKeyBytes)}
+		log.WarnContext(ctx, "inspect: "+res.Reason)
+		if err := h.tagObject(ctx, o, res); err != nil && !errors.Is(err, errGone) {
+			return fmt.Errorf("inspect s3://%s/%s: %w", o.bucket, o.key, err)
+		}
+		return nil
+	}
 	res, err := h.run(ctx, o, log)
 	attrs := []any{"durationMs", h.now().Sub(start).Milliseconds()}
 	if res != nil {
@@ -71,21 +122,52 @@ func (h *Handler) inspect(ctx context.Context, rec events.S3EventRecord) error {
 	return nil
 }
 
-// run inspects o, resuming or skipping what its sidecar says is done.
+// run inspects o, resuming or skipping what its record says is done.
 func (h *Handler) run(ctx context.Context, o object, log *slog.Logger) (*Result, error) {
-	prev, err := h.readResult(ctx, o)
+	// A first delivery reads the object, and asks for the private link's
+	// token, while it reads the record: on a cold start each of those is
+	// a first connection. A repeated delivery drops what it read.
+	sizeErr := checkSize(o.size, h.cfg.MaxBytes)
+	var (
+		data     []byte
+		fetchErr error
+	)
+	fetched := make(chan struct{})
+	if sizeErr == nil {
+		if h.tokens != nil {
+			// Errors are the labeler call's to report: it asks again.
+			prefetched := make(chan struct{})
+			defer func() { <-prefetched }()
+			go func() {
+				defer close(prefetched)
+				h.tokens.Token(ctx)
+			}()
+		}
+		go func() {
+			defer close(fetched)
+			data, fetchErr = h.fetch(ctx, o, h.cfg.MaxBytes)
+		}()
+	} else {
+		close(fetched)
+	}
+	prev, err := h.readResult(ctx, o.bucket, o.recordKey())
+	<-fetched
 	if err != nil {
 		return nil, err
 	}
 	if prev != nil && prev.sameObject(o) {
+		data = nil
 		switch prev.State {
 		case StateDone:
 			log.InfoContext(ctx, "inspect: already done for this version (a repeated delivery); nothing to do")
-			return prev, nil
+			// The delivery that finished may have stopped before the sidecar.
+			return prev, h.publish(ctx, o, prev)
 		case StateActing:
 			log.InfoContext(ctx, "inspect: resuming the action of an interrupted delivery")
-			if err := h.tagObject(ctx, o, prev); err != nil && !errors.Is(err, errGone) {
-				return nil, err
+			if !prev.QuarantineCopied {
+				if err := h.tagObject(ctx, o, prev); err != nil && !errors.Is(err, errGone) {
+					return nil, err
+				}
 			}
 			return prev, h.act(ctx, o, prev, nil)
 		}
@@ -95,10 +177,10 @@ func (h *Handler) run(ctx context.Context, o object, log *slog.Logger) (*Result,
 		Bucket: o.bucket, Key: o.key, VersionID: o.version, ETag: o.etag, Sequencer: o.sequencer, Size: o.size,
 		InspectedAt: h.now().UTC(),
 	}
-	if err := checkSize(o.size, h.cfg.MaxBytes); err != nil {
-		return res, h.finishRejected(ctx, o, res, err)
+	if sizeErr != nil {
+		return res, h.finishRejected(ctx, o, res, sizeErr)
 	}
-	data, err := h.fetch(ctx, o, h.cfg.MaxBytes)
+	err = fetchErr
 	if errors.Is(err, errGone) {
 		log.InfoContext(ctx, "inspect: the object version is gone (deleted before it was inspected); nothing to do")
 		return nil, nil
@@ -128,10 +210,12 @@ func (h *Handler) run(ctx context.Context, o object, log *slog.Logger) (*Result,
 	data = nil // the labeler has it; a blurred copy needs only img
 	res.Engine, res.EngineNote, res.Labels, res.SafeSearch = reply.Engine, reply.EngineNote, reply.Labels, reply.SafeSearch
 	res.Languages, res.TranslationEngine, res.TranslationNote = reply.Languages, reply.TranslationEngine, reply.TranslationNote
-	res.Verdict, res.Reason = Judge(reply.SafeSearch)
+	if res.Verdict, res.Reason, err = judgeReply(reply); err != nil {
+		return nil, err
+	}
 	res.Action = actionFor(res.Verdict, h.cfg.Action)
 	if res.Action == ActionTag || res.Action == "none" {
-		// Tags and one sidecar: nothing to resume.
+		// Tags and one record: nothing to resume.
 		if err := h.tagObject(ctx, o, res); err != nil {
 			return nil, err
 		}
@@ -142,7 +226,7 @@ func (h *Handler) run(ctx context.Context, o object, log *slog.Logger) (*Result,
 		res.PublicKey = o.publicKey()
 	}
 	res.QuarantineKey = o.quarantineKey()
-	if err := h.writeResult(ctx, o, res); err != nil {
+	if err := h.writeResult(ctx, o.bucket, o.recordKey(), res); err != nil {
 		return nil, err
 	}
 	if err := h.tagObject(ctx, o, res); err != nil {
@@ -151,8 +235,38 @@ func (h *Handler) run(ctx context.Context, o object, log *slog.Logger) (*Result,
 	return res, h.act(ctx, o, res, img)
 }
 
+// judgeReply returns the verdict of the labeler's reply. A reply without
+// SafeSearch, or with a judged category (adult, violence, racy) missing,
+// UNKNOWN or not a likelihood name, is an error (retried, then
+// dead-lettered), never a safe verdict: Vision's Go client reads a field it
+// did not receive as UNKNOWN. Only the offline engine, which has no
+// SafeSearch and says so, gives VerdictUnknown.
+func judgeReply(reply *labelerReply) (verdict, reason string, err error) {
+	ss := reply.SafeSearch
+	if ss == nil {
+		if reply.Engine == EngineOffline {
+			verdict, reason = Judge(nil)
+			return verdict, reason, nil
+		}
+		return "", "", fmt.Errorf("label: the labeler's reply (engine %q) has no SafeSearch estimate: the image cannot be judged", reply.Engine)
+	}
+	for _, c := range []struct{ name, value string }{{"adult", ss.Adult}, {"violence", ss.Violence}, {"racy", ss.Racy}} {
+		switch c.value {
+		case "VERY_UNLIKELY", "UNLIKELY", "POSSIBLE", "LIKELY", "VERY_LIKELY":
+		default:
+			return "", "", fmt.Errorf("label: the labeler's SafeSearch has %s %q, not a likelihood: the image cannot be judged", c.name, c.value)
+		}
+	}
+	verdict, reason = Judge(ss)
+	return verdict, reason, nil
+}
+
+// EngineOffline is the labeler's engine without SafeSearch (crossfaas
+// dev's offline engine).
+const EngineOffline = "offline"
+
 // finishRejected tags a rejected object with the reason and writes its
-// sidecar: it is not sent anywhere and stays where it is.
+// record: it is not sent anywhere and stays where it is.
 func (h *Handler) finishRejected(ctx context.Context, o object, res *Result, why error) error {
 	res.Verdict, res.Reason, res.Action = VerdictRejected, why.Error(), "none"
 	if err := h.tagObject(ctx, o, res); err != nil && !errors.Is(err, errGone) {
@@ -162,19 +276,21 @@ func (h *Handler) finishRejected(ctx context.Context, o object, res *Result, why
 }
 
 // act does the action of an unsafe verdict, in an order that loses
-// nothing: the blurred copy first, then the original's copy in quarantine,
-// then the deletion of that version under incoming/. img is the decoded
-// original; nil on a resumed delivery, which reads it again if the blurred
-// copy is still to be made.
+// nothing: the blurred copy first, then the original's copy in quarantine
+// (recorded with its version in o's record), then the deletion of that
+// version under incoming/. img is the decoded original; nil on a resumed
+// delivery, which reads it again if the blurred copy is still to be made.
+//
+// The original missing before its quarantined copy is recorded is an
+// error, not a move: it was deleted by someone else, or the request named
+// the wrong object, and no copy of it exists.
 func (h *Handler) act(ctx context.Context, o object, res *Result, img image.Image) error {
-	if res.Action == ActionBlur {
+	if res.Action == ActionBlur && !res.QuarantineCopied {
 		if img == nil {
 			data, err := h.fetch(ctx, o, h.cfg.MaxBytes)
 			switch {
 			case errors.Is(err, errGone):
-				// Deleted only after its copies were made.
-				res.Note = "the original was already gone from " + IncomingPrefix + " when the interrupted blur resumed: its copies were made before"
-				return h.complete(ctx, o, res)
+				return fmt.Errorf("blur: %w", errVanished)
 			case err != nil:
 				return err
 			}
@@ -191,13 +307,18 @@ func (h *Handler) act(ctx context.Context, o object, res *Result, img image.Imag
 		}
 	}
 	if res.Action == ActionBlur || res.Action == ActionQuarantine {
-		err := h.copyToQuarantine(ctx, o, res)
-		switch {
-		case errors.Is(err, errGone):
-			res.Note = "the original was already gone from " + IncomingPrefix + " when the interrupted move resumed: it had been copied to " + QuarantinePrefix + " before"
-			return h.complete(ctx, o, res)
-		case err != nil:
-			return err
+		if !res.QuarantineCopied {
+			version, err := h.copyToQuarantine(ctx, o, res)
+			switch {
+			case errors.Is(err, errGone):
+				return fmt.Errorf("quarantine: %w", errVanished)
+			case err != nil:
+				return err
+			}
+			res.QuarantineCopied, res.QuarantineVersionID = true, version
+			if err := h.writeResult(ctx, o.bucket, o.recordKey(), res); err != nil {
+				return err
+			}
 		}
 		if err := h.deleteOriginal(ctx, o); err != nil {
 			return err
@@ -206,10 +327,53 @@ func (h *Handler) act(ctx context.Context, o object, res *Result, img image.Imag
 	return h.complete(ctx, o, res)
 }
 
-// complete marks res done and writes the sidecar.
+// errVanished is the original version missing before its copy to
+// quarantine/ was made.
+var errVanished = errors.New("the original version is gone from " + IncomingPrefix + " and no copy of it was made: deleted by someone else, or not the object named; not marked done")
+
+// complete marks res done and writes its record and the sidecar.
 func (h *Handler) complete(ctx context.Context, o object, res *Result) error {
 	res.State = StateDone
 	at := h.now().UTC().Truncate(time.Millisecond)
 	res.CompletedAt = &at
-	return h.writeResult(ctx, o, res)
+	if err := h.writeResult(ctx, o.bucket, o.recordKey(), res); err != nil {
+		return err
+	}
+	return h.publish(ctx, o, res)
+}
+
+// publish writes res, done, as the key's sidecar unless the sidecar holds
+// it already or holds the result of a newer version (an older version's
+// event delivered late, or again, never replaces a newer result).
+func (h *Handler) publish(ctx context.Context, o object, res *Result) error {
+	latest, err := h.readResult(ctx, o.bucket, o.sidecarKey())
+	if err != nil {
+		return err
+	}
+	switch {
+	case latest != nil && latest.sameObject(o) && latest.State == StateDone:
+		return nil
+	case latest != nil && !latest.sameObject(o) && sequencerAfter(latest.Sequencer, o.sequencer):
+		h.logger.InfoContext(ctx, "inspect: the sidecar holds a newer version's result; this version's is in its record",
+			"sidecar", o.sidecarKey(), "record", o.recordKey())
+		return nil
+	}
+	return h.writeResult(ctx, o.bucket, o.sidecarKey(), res)
+}
+
+// sequencerAfter reports whether S3 event sequencer a is later than b (of
+// the same key): the shorter is right-padded with zeros, then they compare
+// as strings. An empty sequencer is never later, and nothing is later than
+// it.
+func sequencerAfter(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	a, b = strings.ToUpper(a), strings.ToUpper(b)
+	if n := max(len(a), len(b)); len(a) < n {
+		a += strings.Repeat("0", n-len(a))
+	} else if len(b) < n {
+		b += strings.Repeat("0", n-len(b))
+	}
+	return a > b
 }

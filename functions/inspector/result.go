@@ -32,7 +32,8 @@ const (
 	StateDone = "done"
 )
 
-// Result is the sidecar results/<name>.json.
+// Result is the record of one version, results/<name>.json.versions/<id>,
+// and the sidecar results/<name>.json (the newest version's record).
 type Result struct {
 	Bucket    string `json:"bucket"`
 	Key       string `json:"key"` // the uploaded key, incoming/<name>
@@ -51,6 +52,12 @@ type Result struct {
 	// copy went.
 	QuarantineKey string `json:"quarantineKey,omitempty"`
 	PublicKey     string `json:"publicKey,omitempty"`
+	// QuarantineCopied says the original's copy in quarantine/ is made
+	// (and the blurred copy before it); QuarantineVersionID is that copy's
+	// version. Only then may the original be deleted, and only then is the
+	// original missing on a later delivery a finished move.
+	QuarantineCopied    bool   `json:"quarantineCopied,omitempty"`
+	QuarantineVersionID string `json:"quarantineVersionId,omitempty"`
 
 	Image *ImageFacts `json:"image,omitempty"`
 
@@ -61,8 +68,7 @@ type Result struct {
 	Languages         []string    `json:"languages,omitempty"`
 	TranslationEngine string      `json:"translationEngine,omitempty"`
 	TranslationNote   string      `json:"translationNote,omitempty"`
-	// Note says anything else worth knowing (a resumed move whose original
-	// was already gone).
+	// Note says anything else worth knowing.
 	Note string `json:"note,omitempty"`
 
 	InspectedAt time.Time  `json:"inspectedAt"`

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -36,43 +37,44 @@ func isGone(err error) bool {
 // maxResultBytes bounds a sidecar read back.
 const maxResultBytes = 1 << 20
 
-// readResult returns the sidecar of o's name, or nil when there is none.
-func (h *Handler) readResult(ctx context.Context, o object) (*Result, error) {
-	out, err := h.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(o.bucket), Key: aws.String(o.sidecarKey())})
+// readResult returns the result (a record or a sidecar) at key, or nil
+// when there is none.
+func (h *Handler) readResult(ctx context.Context, bucket, key string) (*Result, error) {
+	out, err := h.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if isGone(err) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read the sidecar %s: %w", o.sidecarKey(), err)
+		return nil, fmt.Errorf("read the sidecar %s: %w", key, err)
 	}
 	defer out.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(out.Body, maxResultBytes))
 	if err != nil {
-		return nil, fmt.Errorf("read the sidecar %s: %w", o.sidecarKey(), err)
+		return nil, fmt.Errorf("read the sidecar %s: %w", key, err)
 	}
 	var r Result
 	if err := json.Unmarshal(data, &r); err != nil {
 		// Not ours to trust: inspect again and overwrite it.
-		h.logger.WarnContext(ctx, "inspect: the sidecar is not a result; inspecting again", "sidecar", o.sidecarKey(), "error", err.Error())
+		h.logger.WarnContext(ctx, "inspect: the sidecar is not a result; inspecting again", "sidecar", key, "error", err.Error())
 		return nil, nil
 	}
 	return &r, nil
 }
 
-// writeResult writes res as o's sidecar.
-func (h *Handler) writeResult(ctx context.Context, o object, res *Result) error {
+// writeResult writes res at key (a record or a sidecar).
+func (h *Handler) writeResult(ctx context.Context, bucket, key string, res *Result) error {
 	data, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
-		return fmt.Errorf("write the sidecar %s: %w", o.sidecarKey(), err)
+		return fmt.Errorf("write the sidecar %s: %w", key, err)
 	}
 	_, err = h.s3.PutObject(ctx, &s3.PutObjectInput{
-		Bucket:      aws.String(o.bucket),
-		Key:         aws.String(o.sidecarKey()),
+		Bucket:      aws.String(bucket),
+		Key:         aws.String(key),
 		Body:        bytes.NewReader(data),
 		ContentType: aws.String("application/json"),
 	})
 	if err != nil {
-		return fmt.Errorf("write the sidecar %s: %w", o.sidecarKey(), err)
+		return fmt.Errorf("write the sidecar %s: %w", key, err)
 	}
 	return nil
 }
@@ -172,29 +174,54 @@ func (h *Handler) putBlurred(ctx context.Context, o object, res *Result, jpegByt
 }
 
 // copyToQuarantine copies o's version to quarantine/ with its tags (the
-// user's and the inspector's, written before). A source that is gone is
-// errGone.
-func (h *Handler) copyToQuarantine(ctx context.Context, o object, res *Result) error {
-	source := url.PathEscape(o.bucket + "/" + o.key)
-	if o.version != "" {
-		source += "?versionId=" + url.QueryEscape(o.version)
-	}
+// user's and the inspector's, written before) and returns the copy's
+// version id. A source that is gone is errGone; a copy of another version
+// than o's is an error.
+func (h *Handler) copyToQuarantine(ctx context.Context, o object, res *Result) (string, error) {
 	in := &s3.CopyObjectInput{
 		Bucket:           aws.String(o.bucket),
 		Key:              aws.String(res.QuarantineKey),
-		CopySource:       aws.String(source),
+		CopySource:       aws.String(copySource(o.bucket, o.key, o.version)),
 		TaggingDirective: types.TaggingDirectiveCopy,
 	}
 	if o.version == "" && o.etag != "" {
 		in.CopySourceIfMatch = aws.String(`"` + o.etag + `"`)
 	}
-	if _, err := h.s3.CopyObject(ctx, in); err != nil {
+	out, err := h.s3.CopyObject(ctx, in)
+	if err != nil {
 		if isGone(err) {
-			return errGone
+			return "", errGone
 		}
-		return fmt.Errorf("copy %s to %s: %w", o.key, res.QuarantineKey, err)
+		return "", fmt.Errorf("copy %s to %s: %w", o.key, res.QuarantineKey, err)
 	}
-	return nil
+	if got := aws.ToString(out.CopySourceVersionId); o.version != "" && got != o.version {
+		return "", fmt.Errorf("copy %s to %s: S3 copied version %q, not %q", o.key, res.QuarantineKey, got, o.version)
+	}
+	return aws.ToString(out.VersionId), nil
+}
+
+// copySource is x-amz-copy-source for a key's version: "<bucket>/<key>",
+// every byte of the key but unreserved characters (RFC 3986: letters,
+// digits, - . _ ~) and "/" percent-encoded, then "?versionId=" and the
+// version, query-encoded. S3 decodes the header as a form value, so a
+// "+" left as it is would name a space ("a+b" the key "a b"); botocore
+// and the AWS CLI encode the same way.
+func copySource(bucket, key, version string) string {
+	var b strings.Builder
+	b.WriteString(bucket)
+	b.WriteByte('/')
+	for i := range len(key) {
+		c := key[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~/", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	if version != "" {
+		b.WriteString("?versionId=" + url.QueryEscape(version))
+	}
+	return b.String()
 }
 
 // deleteOriginal deletes o's version under incoming/ (without a version

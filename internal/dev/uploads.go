@@ -194,7 +194,11 @@ func (u *uploads) serveResult(w http.ResponseWriter, r *http.Request) {
 		if res != nil && res.State == inspector.StateDone && (version == "" || res.VersionID == version) {
 			reply := resultReply{Result: res}
 			if res.PublicKey != "" {
-				reply.PublicURL = "/_dev/uploads/" + res.PublicKey
+				segments := strings.Split(res.PublicKey, "/")
+				for i, s := range segments {
+					segments[i] = url.PathEscape(s)
+				}
+				reply.PublicURL = "/_dev/uploads/" + strings.Join(segments, "/")
 			}
 			writeJSONValue(w, http.StatusOK, reply)
 			return

@@ -95,6 +95,9 @@ type Config struct {
 	Now func() time.Time
 	// Lifetime of federated and ID tokens; zero means DefaultLifetime.
 	Lifetime time.Duration
+	// Wrap, when set, wraps the handler of each server (STS, IAM
+	// Credentials, the issuer): a test times the fakes with it.
+	Wrap func(http.Handler) http.Handler
 }
 
 // Google is a running set of fakes. Its methods are safe for concurrent use.
@@ -166,6 +169,9 @@ func Start(cfg Config) (*Google, error) {
 		if err != nil {
 			g.Close()
 			return nil, fmt.Errorf("googleauthfake: listen: %w", err)
+		}
+		if cfg.Wrap != nil {
+			h = cfg.Wrap(h)
 		}
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		go srv.Serve(ln)

@@ -9,7 +9,8 @@
 //     with the tagging document;
 //   - CopyObject of a given source version (x-amz-copy-source
 //     "<bucket>/<key>?versionId=<id>"; gofakes3 copies the latest), with
-//     x-amz-tagging-directive COPY (the default) or REPLACE;
+//     x-amz-tagging-directive COPY (the default) or REPLACE; the source is
+//     URL-decoded as S3 decodes it, "+" as a space;
 //   - event notifications: each ObjectCreated event (Put, Post, Copy,
 //     CompleteMultipartUpload) as S3 delivers it, an aws-lambda-go
 //     events.S3EventRecord with a URL-encoded key, the version id and a

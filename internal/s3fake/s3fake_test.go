@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/crossfaas/crossfaas/internal/leakcheck"
 )
 
 func start(t *testing.T) (*Server, *s3.Client) {
@@ -220,5 +223,43 @@ func TestEncodeKey(t *testing.T) {
 		if got := EncodeKey(key); got != want {
 			t.Errorf("EncodeKey(%q) = %q, want %q", key, got, want)
 		}
+	}
+}
+
+// TestCopySourceDecodedAsS3Does: S3 reads x-amz-copy-source as a form
+// value, so "+" is a space and "%2B" a plus sign; the fake does the same,
+// so a client that leaves "+" unencoded fails here as it would on S3.
+func TestCopySourceDecodedAsS3Does(t *testing.T) {
+	leakcheck.Check(t)
+	s, c := start(t)
+	put(t, c, "incoming/a+b c.jpg", "plus", "")
+	put(t, c, "incoming/a b c.jpg", "space", "")
+	tests := []struct{ source, want string }{
+		{"b/incoming/a%2Bb%20c.jpg", "plus"},
+		{"b/incoming/a+b+c.jpg", "space"},
+		{"b/incoming/a+b%20c.jpg", "space"},
+		{"/b/incoming%2Fa%2Bb%20c.jpg", "plus"},
+	}
+	for i, tt := range tests {
+		dst := "quarantine/" + strconv.Itoa(i)
+		if _, err := c.CopyObject(t.Context(), &s3.CopyObjectInput{Bucket: aws.String("b"), Key: aws.String(dst), CopySource: aws.String(tt.source)}); err != nil {
+			t.Errorf("copy %q: %v", tt.source, err)
+			continue
+		}
+		got, err := c.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String("b"), Key: aws.String(dst)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(got.Body)
+		got.Body.Close()
+		if string(body) != tt.want {
+			t.Errorf("copy of %q = %q, want %q", tt.source, body, tt.want)
+		}
+	}
+	if _, err := c.CopyObject(t.Context(), &s3.CopyObjectInput{Bucket: aws.String("b"), Key: aws.String("x"), CopySource: aws.String("b/incoming/a+b.jpg")}); err == nil || !strings.Contains(err.Error(), "NoSuchKey") {
+		t.Errorf("copy of a key that decodes to none: %v, want NoSuchKey", err)
+	}
+	if s.Count("CopyObject", "x") != 1 {
+		t.Error("the failed copy was not recorded")
 	}
 }

@@ -153,7 +153,9 @@ func parseTagHeader(raw string) ([]Tag, error) {
 func (s *Server) serveCopy(w http.ResponseWriter, r *http.Request, c Call) {
 	src := strings.TrimPrefix(c.Source, "/")
 	path, rawQuery, _ := strings.Cut(src, "?")
-	path, err := url.PathUnescape(path)
+	// S3 decodes the header as a form value: "%2B" is "+", and a "+" left
+	// unencoded is a space (a client that sends "a+b" copies "a b").
+	path, err := url.QueryUnescape(path)
 	srcBucket, srcKey, ok := strings.Cut(path, "/")
 	if err != nil || !ok || srcBucket == "" || srcKey == "" {
 		WriteError(w, http.StatusBadRequest, "InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey", c.Key)

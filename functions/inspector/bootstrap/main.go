@@ -7,10 +7,11 @@
 // the SDK's config package: see awsenv.LambdaConfig) and the labeler's HTTP
 // client are built once per execution environment; a missing or invalid
 // variable stops the cold start with a logged message naming it. Nothing is
-// fetched at cold start: the private link's first ID token comes with the
-// first upload. The Go heap is held under 80% of the function's memory
-// (GOMEMLIMIT from AWS_LAMBDA_FUNCTION_MEMORY_SIZE, unless set), so that
-// the collector works harder before the function would run out.
+// fetched at cold start: the private link's first ID token is asked for
+// when the first upload's inspection starts, beside its S3 reads. The Go
+// heap is held under 80% of the function's memory (GOMEMLIMIT from
+// AWS_LAMBDA_FUNCTION_MEMORY_SIZE, unless set), so that the collector works
+// harder before the function would run out.
 package main
 
 import (
@@ -44,7 +45,7 @@ func main() {
 		os.Exit(1)
 	}
 	store := s3.NewFromConfig(awsCfg, inspector.S3Options)
-	client, err := inspector.HTTPClientFor(cfg)
+	client, tokens, err := inspector.LabelerClient(cfg)
 	if err != nil {
 		logger.Error("inspector cannot start", "error", err.Error())
 		os.Exit(1)
@@ -54,5 +55,6 @@ func main() {
 		logger.Error("inspector cannot start", "error", err.Error())
 		os.Exit(1)
 	}
+	h.PrefetchTokens(tokens)
 	lambda.Start(h.Handle)
 }
