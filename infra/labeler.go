@@ -87,10 +87,25 @@ type LabelerArgs struct {
 }
 
 // buildRoles are the project roles of the labeler's build account: what
-// Google lists for a custom build service account of a Go function and no
-// more. The build reads the source from the staging bucket Cloud Functions
-// copies it into (gcf-v2-sources-<number>-<region>, not the stack's), so the
-// object reader role is granted on the project.
+// Google lists for a custom build service account of a 2nd gen function and
+// no more. Google's own Terraform module for 2nd gen functions
+// (GoogleCloudPlatform/terraform-google-cloud-functions, README) names
+// these three "at a minimum"; the Cloud Functions page "Custom Service
+// Account for Cloud Build" names the same, and adds roles/storage.objectAdmin
+// for 1st gen builds, which write to their own gcf-sources bucket; the
+// broader alternative, roles/cloudbuild.builds.builder, would also let
+// the account create and update builds, create and publish to Pub/Sub
+// topics and read Cloud Source Repositories (Google's "Cloud Build service
+// account" page lists its permissions). The build reads the source
+// from the staging bucket Cloud Functions copies it into
+// (gcf-v2-sources-<number>-<region>, which does not exist before the first
+// function, not the stack's), so the object reader role is granted on the
+// project.
+//
+// The function depends on the grants, so its build starts after they
+// exist; IAM may take a minute or two more to apply them on a new project,
+// which no API shows: the README's troubleshooting says to run `pulumi up`
+// again if that first build is refused.
 var buildRoles = []string{
 	"roles/artifactregistry.writer", // push the built image to gcf-artifacts
 	"roles/logging.logWriter",       // write the build log

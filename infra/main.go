@@ -176,6 +176,12 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []build.Artifact) (*deployment
 	if err != nil {
 		return nil, fmt.Errorf("find the AWS account: %w", err)
 	}
+	// The caller's ARN names the partition (aws, aws-us-gov, aws-cn) that
+	// every ARN the stack writes starts with.
+	partition, err := awsPartitionOf(caller.Arn)
+	if err != nil {
+		return nil, fmt.Errorf("find the AWS account: %w", err)
+	}
 	labelerURL, credentialConfig := labeler.URL, pulumi.StringInput(nil)
 	var link *PrivateLink
 	if private {
@@ -184,6 +190,7 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []build.Artifact) (*deployment
 			Prefix:          cfg.Prefix,
 			CallerAccountID: boundedName(cfg.Name("caller"), 30),
 			AWSAccountID:    caller.AccountId,
+			AWSPartition:    partition,
 			CallerRoleNames: []string{cfg.Name("proxy"), inspectorName(cfg.Prefix)},
 			LabelerService:  labeler.ServiceName,
 			LabelerLocation: cfg.GCPRegion,
@@ -249,6 +256,7 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []build.Artifact) (*deployment
 		Prefix:           cfg.Prefix,
 		BucketName:       cfg.UploadsBucketName(caller.AccountId),
 		AccountID:        caller.AccountId,
+		Partition:        partition,
 		Artifact:         inspectorZip,
 		LabelerURL:       labelerURL,
 		CredentialConfig: credentialConfig,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -45,6 +46,8 @@ type recorded struct {
 type mocks struct {
 	awsRegion  string
 	gcpProject string
+	// awsPartition is the deployer's ARN's partition; "" means "aws".
+	awsPartition string
 	// generation plays the clouds' unique ids: a service account's unique
 	// id changes with it, as it does when a destroyed stack is deployed
 	// again.
@@ -223,7 +226,7 @@ func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	case "aws:index/getCallerIdentity:getCallerIdentity":
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"accountId": mockAccount,
-			"arn":       "arn:aws:iam::" + mockAccount + ":user/deployer",
+			"arn":       "arn:" + cmp.Or(m.awsPartition, "aws") + ":iam::" + mockAccount + ":user/deployer",
 			"id":        mockAccount,
 			"userId":    "AIDA" + strings.ToUpper(shortHash("deployer", 17)),
 		}), nil

@@ -46,6 +46,10 @@ type PrivateLinkArgs struct {
 	// impersonate the caller account.
 	AWSAccountID    string
 	CallerRoleNames []string
+	// AWSPartition is the account's partition ("aws", "aws-us-gov",
+	// "aws-cn"; see awsPartitionOf): it starts the roles' ARNs and names
+	// the AWS STS endpoint the subject tokens describe. "" means "aws".
+	AWSPartition string
 	// LabelerService is the full name of the labeler's Cloud Run service
 	// ("projects/<p>/locations/<r>/services/<name>"), LabelerLocation its
 	// region and LabelerURL its URL.
@@ -92,11 +96,19 @@ func NewPrivateLink(ctx *pulumi.Context, name string, args *PrivateLinkArgs, opt
 	if err := ctx.RegisterComponentResource("crossfaas:gcp:PrivateLink", name, comp, opts...); err != nil {
 		return nil, fmt.Errorf("new private link %s: %w", name, err)
 	}
+	partition := args.AWSPartition
+	if partition == "" {
+		partition = "aws"
+	}
+	stsSuffix, ok := awsDNSSuffixes[partition]
+	if !ok {
+		return nil, fmt.Errorf("new private link %s: the AWS partition %q has no AWS STS endpoint Google's workload identity federation can verify (use aws, aws-us-gov or aws-cn, or crossfaas:labelerAccess public)", name, partition)
+	}
 	parent := pulumi.Parent(comp)
 	afterAPIs := pulumi.DependsOnInputs(args.APIs)
 	roles := make([]string, len(args.CallerRoleNames))
 	for i, name := range args.CallerRoleNames {
-		roles[i] = assumedRoleARN(args.AWSAccountID, name)
+		roles[i] = assumedRoleARN(partition, args.AWSAccountID, name)
 	}
 
 	caller, err := serviceaccount.NewAccount(ctx, name+"-caller", &serviceaccount.AccountArgs{
@@ -174,7 +186,9 @@ func NewPrivateLink(ctx *pulumi.Context, name string, args *PrivateLinkArgs, opt
 	comp.ProviderName = provider.Name
 	comp.CallerEmail = caller.Email
 	comp.CredentialConfig = pulumi.All(provider.Name, caller.Email).ApplyT(func(v []any) string {
-		return string(federation.NewAWSCredentialConfig(v[0].(string), v[1].(string)).JSON())
+		c := federation.NewAWSCredentialConfig(v[0].(string), v[1].(string))
+		c.CredentialSource.RegionalCredVerificationURL = federation.RegionalCredVerificationURLFor(stsSuffix)
+		return string(c.JSON())
 	}).(pulumi.StringOutput)
 	// Until both bindings exist the proxy's calls are refused: publish the
 	// URL after them.
@@ -197,9 +211,27 @@ func NewPrivateLink(ctx *pulumi.Context, name string, args *PrivateLinkArgs, opt
 }
 
 // assumedRoleARN is the ARN AWS STS reports for sessions of a role, without
-// the session name: "arn:aws:sts::<account>:assumed-role/<role>".
-func assumedRoleARN(account, role string) string {
-	return "arn:aws:sts::" + account + ":assumed-role/" + role
+// the session name: "arn:<partition>:sts::<account>:assumed-role/<role>".
+func assumedRoleARN(partition, account, role string) string {
+	return "arn:" + partition + ":sts::" + account + ":assumed-role/" + role
+}
+
+// awsDNSSuffixes are the DNS suffixes of AWS STS's regional endpoints in
+// the partitions the private link supports.
+var awsDNSSuffixes = map[string]string{
+	"aws":        "amazonaws.com",
+	"aws-us-gov": "amazonaws.com",
+	"aws-cn":     "amazonaws.com.cn",
+}
+
+// awsPartitionOf returns the partition of an ARN
+// ("arn:<partition>:<service>:..."), e.g. the caller identity's.
+func awsPartitionOf(arn string) (string, error) {
+	parts := strings.SplitN(arn, ":", 3)
+	if len(parts) < 3 || parts[0] != "arn" || parts[1] == "" {
+		return "", fmt.Errorf("aws partition: %q is not an ARN", arn)
+	}
+	return parts[1], nil
 }
 
 // rolesCondition is the provider's attribute condition: only sessions of

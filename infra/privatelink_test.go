@@ -297,3 +297,47 @@ func TestLabelerBuildAccountHasOnlyItsRoles(t *testing.T) {
 		t.Error("the build and runtime accounts are the same")
 	}
 }
+
+// In another partition every ARN the private link writes, and the AWS STS
+// endpoint of the subject tokens, are that partition's.
+func TestPrivateLinkHonoursThePartition(t *testing.T) {
+	for _, tt := range []struct{ partition, stsHost string }{
+		{"aws-us-gov", "sts.{region}.amazonaws.com"},
+		{"aws-cn", "sts.{region}.amazonaws.com.cn"},
+	} {
+		t.Run(tt.partition, func(t *testing.T) {
+			m := &mocks{awsRegion: "us-east-1", gcpProject: "test-project-123", awsPartition: tt.partition}
+			if _, err := runStackWith(t, m, "dev", testConfig(), fixtures(fixtureArtifacts(t, "l", "p"))); err != nil {
+				t.Fatal(err)
+			}
+			prefix := "arn:" + tt.partition + ":sts::" + mockAccount + ":assumed-role/"
+			proxyRole := m.named(t, typeRole, "proxy-role").Inputs["name"].(string)
+			condition, _ := m.one(t, typeProvider).Inputs["attributeCondition"].(string)
+			if !evalCondition(t, condition, prefix+proxyRole+"/s") || evalCondition(t, condition, "arn:aws:sts::"+mockAccount+":assumed-role/"+proxyRole+"/s") {
+				t.Errorf("condition %q, want it to admit %s sessions only", condition, prefix+proxyRole)
+			}
+			for _, b := range m.all(typeAccountIAMMember) {
+				if member, _ := b.Inputs["member"].(string); !strings.Contains(member, "/attribute.aws_role/"+prefix) {
+					t.Errorf("workload identity user %s = %q, want a principal set of %s roles", b.Name, member, tt.partition)
+				}
+			}
+			raw, _ := get(m.named(t, typeLambda, "proxy-function").Inputs, "environment.variables.LABELER_CREDENTIAL_CONFIG").(string)
+			cfg, err := federation.ParseCredentialConfig([]byte(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := "https://" + tt.stsHost + "?Action=GetCallerIdentity&Version=2011-06-15"; cfg.CredentialSource.RegionalCredVerificationURL != want {
+				t.Errorf("regional_cred_verification_url = %q, want %q", cfg.CredentialSource.RegionalCredVerificationURL, want)
+			}
+			// The one other ARN the program writes itself (the mocks make
+			// the resources' own ARNs).
+			trust, _ := m.named(t, typeRole, "uploads-admin").Inputs["assumeRolePolicy"].(string)
+			if want := `"arn:` + tt.partition + `:iam::` + mockAccount + `:root"`; !strings.Contains(trust, want) {
+				t.Errorf("the uploads admin role trusts %s, want %s", trust, want)
+			}
+		})
+	}
+	if _, err := awsPartitionOf("not-an-arn"); err == nil {
+		t.Error("awsPartitionOf(not-an-arn) succeeded")
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,6 +45,9 @@ type UploadsArgs struct {
 	// AccountID is the AWS account the stack deploys to: the admin role
 	// trusts it, and S3 may invoke the inspector on its behalf only.
 	AccountID string
+	// Partition is the account's AWS partition ("aws", "aws-us-gov",
+	// "aws-cn"), which starts its ARNs; "" means "aws".
+	Partition string
 	// Artifact is the inspector's zip (the "inspector" build artifact).
 	Artifact build.Artifact
 	// LabelerURL is the labeler's URL; CredentialConfig the private link's
@@ -296,7 +300,7 @@ func newUploadsAdmin(ctx *pulumi.Context, name string, args *UploadsArgs, bucket
 		"Version": "2012-10-17",
 		"Statement": []map[string]any{{
 			"Effect":    "Allow",
-			"Principal": map[string]string{"AWS": "arn:aws:iam::" + args.AccountID + ":root"},
+			"Principal": map[string]string{"AWS": "arn:" + cmp.Or(args.Partition, "aws") + ":iam::" + args.AccountID + ":root"},
 			"Action":    "sts:AssumeRole",
 		}},
 	})

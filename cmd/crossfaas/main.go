@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 )
@@ -115,8 +116,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "crossfaas %s: %v\nUsage: crossfaas %s %s\nRun 'crossfaas %s -h' for details.\n", name, err, name, c.synopsis, name)
 		return 2
 	}
-	fmt.Fprintf(stderr, "crossfaas %s: %v\n", name, err)
+	fmt.Fprintf(stderr, "crossfaas %s: %s\n", name, unstutter(name, err))
 	return 1
+}
+
+// unstutter returns err's message without a leading "<name>: " (or
+// "error: "), which the "crossfaas <name>: " before it already says:
+// libraries prefix their errors with their operation, and `promote` fails
+// with "promote: ...".
+func unstutter(name string, err error) string {
+	msg := err.Error()
+	for {
+		trimmed := strings.TrimPrefix(strings.TrimPrefix(msg, name+": "), "error: ")
+		if trimmed == msg {
+			return msg
+		}
+		msg = trimmed
+	}
 }
 
 // usage writes the list of commands to w.

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -55,6 +57,21 @@ func TestRun(t *testing.T) {
 				t.Errorf("run(%q) printed to stderr %q, want it to contain %q", tt.args, &stderr, tt.wantStderr)
 			}
 		})
+	}
+}
+
+// TestNoStutter: a command's error is printed once after "crossfaas
+// <name>: ", without the name or "error: " again.
+func TestNoStutter(t *testing.T) {
+	for _, msg := range []string{"promote: dev is not deployed", "error: promote: dev is not deployed", "promote: error: dev is not deployed"} {
+		promote := commands["promote"]
+		commands["promote"] = command{run: func(context.Context, []string, io.Writer, io.Writer) error { return errors.New(msg) }}
+		var stdout, stderr bytes.Buffer
+		code := run(t.Context(), []string{"promote"}, &stdout, &stderr)
+		commands["promote"] = promote
+		if want := "crossfaas promote: dev is not deployed\n"; code != 1 || stderr.String() != want {
+			t.Errorf("a command failing with %q: exit %d, stderr %q, want 1 and %q", msg, code, &stderr, want)
+		}
 	}
 }
 

@@ -3,17 +3,24 @@ package proxy
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/crossfaas/crossfaas/internal/build"
 	"github.com/crossfaas/crossfaas/internal/lambdatest"
 )
 
 // echoPackage is the baseline of cold starts: the smallest aws-lambda-go
-// function (it returns its event), built with the same release flags.
-const echoPackage = "./internal/lambdatest/echo"
+// function (it returns its event), built with the same release flags;
+// echoGooglePackage is the same with Google's externalaccount package
+// linked in.
+const (
+	echoPackage       = "./internal/lambdatest/echo"
+	echoGooglePackage = "./internal/lambdatest/echogoogle"
+)
 
 // TestColdStart measures first invocations under the emulator, each in a
 // fresh execution environment:
@@ -26,9 +33,13 @@ const echoPackage = "./internal/lambdatest/echo"
 //     init);
 //   - proxy-detect: the same proxy's first GET /detect, which also makes
 //     the whole exchange (subject token, STS, generateIdToken) against the
-//     loopback fakes and calls the labeler behind the Cloud Run front.
+//     loopback fakes and calls the labeler behind the Cloud Run front;
+//   - echo+google: echo with cloud.google.com/go/auth/credentials/externalaccount
+//     linked in, what Google's library would cost the proxy before it does
+//     anything (reported, with its zip's size, not bounded: it is why the
+//     proxy does not link it).
 //
-// echo and proxy-404 run in alternating rounds first; proxy-detect runs
+// echo, proxy-404 and echo+google run in rotating rounds first; proxy-detect runs
 // after them, so that the fakes' work in this process (RS256 signing) does
 // not fall into the others' measurements. It requires the median of
 // proxy-404 to be at most 1.15 times echo's, and reports every median, its
@@ -62,10 +73,18 @@ func TestColdStart(t *testing.T) {
 		firsts          []time.Duration
 	}
 	echo := &variant{name: "echo", pkg: echoPackage, path: "/nope"}
+	google := &variant{name: "echo+google", pkg: echoGooglePackage, path: "/nope"}
 	init404 := &variant{name: "proxy-404", pkg: bootstrapPackage, path: "/nope", env: privateEnv(g, labeler.URL, nil), want: 404}
 	detect := &variant{name: "proxy-detect", pkg: bootstrapPackage, path: "/detect", env: privateEnv(g, labeler.URL, nil), want: 200}
-	for _, v := range []*variant{echo, init404} {
-		lambdatest.Build(t, v.pkg) // build before timing anything
+	for _, v := range []*variant{echo, init404, google} {
+		bin := lambdatest.Build(t, v.pkg) // build before timing anything
+		zipPath := filepath.Join(t.TempDir(), "bootstrap.zip")
+		if err := build.ZipLambda(bin, zipPath); err != nil {
+			t.Fatal(err)
+		}
+		if info, err := os.Stat(zipPath); err == nil {
+			t.Logf("%-12s zip (host build) %d bytes (%.2f MiB)", v.name, info.Size(), float64(info.Size())/(1<<20))
+		}
 	}
 	run := func(v *variant) {
 		fn := lambdatest.Start(t, lambdatest.Options{Package: v.pkg, Env: v.env})
@@ -84,20 +103,17 @@ func TestColdStart(t *testing.T) {
 		}
 		v.firsts = append(v.firsts, took)
 	}
+	rounds := [][]*variant{{echo, init404, google}, {init404, google, echo}, {google, echo, init404}}
 	for i := range runs {
-		if i%2 == 0 {
-			run(echo)
-			run(init404)
-		} else {
-			run(init404)
-			run(echo)
+		for _, v := range rounds[i%len(rounds)] {
+			run(v)
 		}
 	}
 	for range runs {
 		run(detect)
 	}
 	base := quantile(echo.firsts, 0.5)
-	for _, v := range []*variant{echo, init404, detect} {
+	for _, v := range []*variant{echo, init404, google, detect} {
 		t.Logf("%-12s first invocation median %v (%.2fx echo), quartiles %v-%v", v.name,
 			quantile(v.firsts, 0.5).Round(time.Microsecond), ratio(quantile(v.firsts, 0.5), base),
 			quantile(v.firsts, 0.25).Round(time.Microsecond), quantile(v.firsts, 0.75).Round(time.Microsecond))

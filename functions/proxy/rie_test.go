@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,7 +13,6 @@ import (
 	"time"
 
 	"github.com/crossfaas/crossfaas/internal/build"
-	"github.com/crossfaas/crossfaas/internal/googleauthfake"
 	"github.com/crossfaas/crossfaas/internal/lambdatest"
 )
 
@@ -218,127 +215,5 @@ func TestProxyZipSize(t *testing.T) {
 	t.Logf("proxy.zip (host build) is %d bytes (%.2f MiB)", info.Size(), float64(info.Size())/(1<<20))
 	if info.Size() > maxZipSize {
 		t.Errorf("proxy.zip is %d bytes, want at most %d (3 MiB)", info.Size(), maxZipSize)
-	}
-}
-
-// BenchmarkProxyOverheadRIE measures, warm and over loopback, the latency
-// the proxy Lambda adds to a labeler call, for a public labeler and for a
-// private one (behind the Cloud Run front of package googleauthfake, the
-// proxy holding a cached ID token). Each iteration makes three calls in
-// turn: the labeler directly (with the proxy's keep-alive client; for the
-// private labeler with a valid ID token, as any permitted caller sends it),
-// the proxy under the emulator, and a trivial echo function under the
-// emulator with the same event. Reported metrics:
-//
-//   - p50-direct-ms, p50-proxy-ms, p50-echo-ms: median latency of each;
-//   - p50-overhead-ms: p50-proxy-ms − p50-direct-ms, what a caller of the
-//     proxy pays over calling the labeler, the emulator's hop included;
-//   - p50-proxy-own-ms: p50-overhead-ms − p50-echo-ms, the proxy's own share
-//     once the emulator's hop (measured on echo) is taken out;
-//   - labeler-conns: TCP connections the labeler accepted from the proxy
-//     over the whole run, warm-up included (1 when keep-alive works);
-//   - exchanges and proxy-calls (private only): the token exchanges the
-//     proxy made and the calls it served, warm-up included (one exchange
-//     for the whole run when the token cache works).
-//
-// ns/op is the time of all three calls.
-//
-//	go test -run '^$' -bench ProxyOverheadRIE -benchtime 2000x ./functions/proxy/
-func BenchmarkProxyOverheadRIE(b *testing.B) {
-	b.Run("public", func(b *testing.B) {
-		labeler := newFakeLabeler(b, jsonReply(200, labelsJSON))
-		// The direct calls go to a twin labeler so that labeler-conns counts
-		// the proxy's connections only.
-		twin := newFakeLabeler(b, jsonReply(200, labelsJSON))
-		benchmarkOverhead(b, labeler, startProxy(b, labeler.URL, 0), twin.URL, "", nil)
-	})
-	b.Run("private", func(b *testing.B) {
-		g := startGoogle(b, nil)
-		labeler := newPrivateLabeler(b, g, callerAccount, jsonReply(200, labelsJSON))
-		twin := newPrivateLabeler(b, g, callerAccount, jsonReply(200, labelsJSON))
-		// The direct caller's token: a valid ID token for the twin.
-		claims := g.Claims(twin.URL)
-		benchmarkOverhead(b, labeler, startPrivateProxy(b, g, labeler.URL, nil), twin.URL, "Bearer "+g.Mint(claims), g)
-	})
-}
-
-// benchmarkOverhead runs BenchmarkProxyOverheadRIE's measurement: proxyFn
-// serves the labeler, directURL is its twin, called with authorization (if
-// not empty); g, if not nil, counts the token exchanges.
-func benchmarkOverhead(b *testing.B, labeler *fakeLabeler, proxyFn *lambdatest.Function, directURL, authorization string, g *googleauthfake.Google) {
-	echoFn := lambdatest.Start(b, lambdatest.Options{Package: "./internal/lambdatest/echo", Handler: "echo"})
-	directClient := NewClient()
-	directURL += "/?imageUri=gs%3A%2F%2Fb%2Fo.jpg"
-	event := lambdatest.HTTPEvent("GET", "/detect", "imageUri=gs://b/o.jpg", nil, "")
-	ctx := context.Background()
-	proxyCalls := 0
-
-	direct := func() error {
-		req, _ := http.NewRequest(http.MethodGet, directURL, nil)
-		if authorization != "" {
-			req.Header.Set("Authorization", authorization)
-		}
-		resp, err := directClient.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-			return err
-		}
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("direct call: status %d", resp.StatusCode)
-		}
-		return nil
-	}
-	viaProxy := func() error {
-		proxyCalls++
-		payload, err := proxyFn.Invoke(ctx, event)
-		if err != nil {
-			return err
-		}
-		resp, err := decodeResponse(payload)
-		if err != nil || resp.StatusCode != 200 {
-			return fmt.Errorf("proxy call: %s (%v)", payload, err)
-		}
-		return nil
-	}
-	viaEcho := func() error {
-		_, err := echoFn.Invoke(ctx, event)
-		return err
-	}
-	calls := []func() error{direct, viaProxy, viaEcho}
-
-	for range 50 { // warm up: cold starts, connection pools, caches
-		for _, call := range calls {
-			if err := call(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	var latencies [3][]time.Duration
-	for b.Loop() {
-		for i, call := range calls {
-			start := time.Now()
-			if err := call(); err != nil {
-				b.Fatal(err)
-			}
-			latencies[i] = append(latencies[i], time.Since(start))
-		}
-	}
-	p50 := func(d []time.Duration) float64 {
-		slices.Sort(d)
-		return float64(d[len(d)/2].Microseconds()) / 1000
-	}
-	directMs, proxyMs, echoMs := p50(latencies[0]), p50(latencies[1]), p50(latencies[2])
-	b.ReportMetric(directMs, "p50-direct-ms")
-	b.ReportMetric(proxyMs, "p50-proxy-ms")
-	b.ReportMetric(echoMs, "p50-echo-ms")
-	b.ReportMetric(proxyMs-directMs, "p50-overhead-ms")
-	b.ReportMetric(proxyMs-directMs-echoMs, "p50-proxy-own-ms")
-	b.ReportMetric(float64(labeler.newConn.Load()), "labeler-conns")
-	if g != nil {
-		b.ReportMetric(float64(g.Exchanges()), "exchanges")
-		b.ReportMetric(float64(proxyCalls), "proxy-calls")
 	}
 }

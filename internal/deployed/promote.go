@@ -19,10 +19,13 @@ import (
 
 // Reasons a promotion is refused or fails; see RefusedError.
 const (
-	ReasonDirty    = "dirty"    // the working tree has uncommitted changes
-	ReasonStale    = "stale"    // the source stack does not run this commit
-	ReasonDeclined = "declined" // nobody confirmed
-	ReasonMismatch = "mismatch" // after up, the target's digests differ
+	ReasonStacks      = "stacks"       // the stacks named are unknown, ambiguous or the same
+	ReasonDirty       = "dirty"        // the working tree has uncommitted changes
+	ReasonNotDeployed = "not-deployed" // the source stack has no successful update or no function
+	ReasonOtherCommit = "other-commit" // the source was deployed from another commit, or a dirty tree
+	ReasonStale       = "stale"        // the source's digests differ from what this commit builds
+	ReasonDeclined    = "declined"     // nobody confirmed
+	ReasonMismatch    = "mismatch"     // after up, the target's digests differ
 )
 
 // RefusedError is a promotion that was refused, or that deployed and then
@@ -62,12 +65,12 @@ type PromoteOptions struct {
 // confirmation unless opts.Yes, runs up on To and checks that To's digests
 // now equal From's. Every refusal and mismatch is a *RefusedError.
 func Promote(ctx context.Context, opts PromoteOptions) error {
-	if opts.From == "" || opts.To == "" || shortName(opts.From) == shortName(opts.To) {
-		return fmt.Errorf("promote: give two different stacks, e.g. dev prod")
-	}
 	out := opts.Stdout
 	if out == nil {
 		out = io.Discard
+	}
+	if err := opts.resolveStacks(ctx); err != nil {
+		return err
 	}
 	dirty, err := gitDirty(ctx, opts.Root)
 	if err != nil {
@@ -80,6 +83,20 @@ func Promote(ctx context.Context, opts PromoteOptions) error {
 	if err != nil {
 		return fmt.Errorf("promote: %w", err)
 	}
+	from, err := OpenStack(ctx, opts.Workspace, opts.From)
+	if err != nil {
+		return fmt.Errorf("promote: %w", err)
+	}
+	deploy, err := lastDeploy(ctx, from)
+	if err != nil {
+		return fmt.Errorf("promote: %w", err)
+	}
+	switch {
+	case deploy == nil:
+		return refused(ReasonNotDeployed, "promote: %s has never been deployed: run `pulumi up --stack %s` first", opts.From, opts.From)
+	case deploy.Result != "succeeded":
+		return refused(ReasonNotDeployed, "promote: the last update of %s did not succeed (%s): fix it and run `pulumi up --stack %s` first", opts.From, deploy.Result, opts.From)
+	}
 	builder := opts.Build
 	if builder == nil {
 		builder = func(ctx context.Context) ([]build.Artifact, error) {
@@ -90,14 +107,20 @@ func Promote(ctx context.Context, opts PromoteOptions) error {
 	if err != nil {
 		return fmt.Errorf("promote: build this commit: %w", err)
 	}
-	from, err := OpenStack(ctx, opts.Workspace, opts.From)
-	if err != nil {
-		return fmt.Errorf("promote: %w", err)
+	otherCommit := deployedFrom(opts.From, deploy, commit)
+	if stale := notUpToDate(Compare(from, built)); len(stale) > 0 {
+		why := ""
+		if otherCommit != "" {
+			why = otherCommit + "; "
+		}
+		return refused(ReasonStale, "promote: %s does not run this commit (%s): %s%s; run `pulumi up --stack %s` first, or check out the commit %s runs",
+			opts.From, shortCommit(commit), why, strings.Join(stale, "; "), opts.From, opts.From)
 	}
-	fromStatus := Compare(from, built)
-	if stale := notUpToDate(fromStatus); len(stale) > 0 {
-		return refused(ReasonStale, "promote: %s does not run this commit (%s): %s; run `pulumi up --stack %s` first, or check out the commit %s runs",
-			opts.From, shortCommit(commit), strings.Join(stale, "; "), opts.From, opts.From)
+	if otherCommit != "" {
+		// The functions' code is the same; the rest of the stack (roles,
+		// routes, settings) is what the other commit, or the uncommitted
+		// changes, made it.
+		return refused(ReasonOtherCommit, "promote: %s; its functions' digests equal this commit's, but the rest of the stack may not: run `pulumi up --stack %s` at this commit from a clean tree first", otherCommit, opts.From)
 	}
 	if _, err := OpenStack(ctx, opts.Workspace, opts.To); err != nil {
 		return fmt.Errorf("promote: %w", err)
@@ -111,7 +134,7 @@ func Promote(ctx context.Context, opts PromoteOptions) error {
 	fmt.Fprintf(out, "Preview of %s at commit %s:\n", opts.To, shortCommit(commit))
 	preview, err := target.Preview(ctx, optpreview.ProgressStreams(out), optpreview.Message("crossfaas promote: preview "+opts.From+" -> "+opts.To))
 	if err != nil {
-		return fmt.Errorf("promote: preview %s: %w", opts.To, err)
+		return fmt.Errorf("promote: preview %s: %w", opts.To, explainCLI(opts.To, err))
 	}
 	fmt.Fprintf(out, "\n%s: %s\n", opts.To, describeChanges(preview.ChangeSummary))
 	if !opts.Yes {
@@ -124,7 +147,7 @@ func Promote(ctx context.Context, opts PromoteOptions) error {
 		}
 	}
 	if _, err := target.Up(ctx, optup.ProgressStreams(out), optup.Message("crossfaas promote "+opts.From+" -> "+opts.To+" at "+shortCommit(commit))); err != nil {
-		return fmt.Errorf("promote: up %s: %w", opts.To, err)
+		return fmt.Errorf("promote: up %s: %w", opts.To, explainCLI(opts.To, err))
 	}
 
 	to, err := OpenStack(ctx, opts.Workspace, opts.To)
@@ -136,6 +159,45 @@ func Promote(ctx context.Context, opts PromoteOptions) error {
 	}
 	fmt.Fprintf(out, "%s now runs commit %s: the digests of its %d functions equal %s's.\n", opts.To, shortCommit(commit), len(to.Functions()), opts.From)
 	return nil
+}
+
+// resolveStacks checks that From and To name two different stacks of the
+// workspace and replaces them by the names it lists them under.
+func (opts *PromoteOptions) resolveStacks(ctx context.Context) error {
+	if opts.From == "" || opts.To == "" {
+		return refused(ReasonStacks, "promote: give the two stacks, FROM and TO, e.g. dev prod")
+	}
+	stacks, err := opts.Workspace.ListStacks(ctx)
+	if err != nil {
+		return fmt.Errorf("promote: list the stacks (are you logged in to the stack's backend? `pulumi whoami`): %w", explainCLI(opts.From, err))
+	}
+	from, err := resolveStack(stacks, opts.From)
+	if err != nil {
+		return refused(ReasonStacks, "promote: FROM: %v", err)
+	}
+	to, err := resolveStack(stacks, opts.To)
+	if err != nil {
+		return refused(ReasonStacks, "promote: TO: %v", err)
+	}
+	if from == to {
+		return refused(ReasonStacks, "promote: FROM and TO are the same stack, %s: give the stack that runs the commit, then the one to deploy it to, e.g. dev prod", from)
+	}
+	opts.From, opts.To = from, to
+	return nil
+}
+
+// deployedFrom says how the update u of stack name was not deployed from
+// commit with a clean tree, "" when it was.
+func deployedFrom(name string, u *Update, commit string) string {
+	switch {
+	case u.Commit == "":
+		return fmt.Sprintf("the last update of %s does not say which commit it ran from (it ran outside a git checkout)", name)
+	case u.Dirty:
+		return fmt.Sprintf("%s was deployed from commit %s with uncommitted changes, which no commit holds", name, shortCommit(u.Commit))
+	case u.Commit != commit:
+		return fmt.Sprintf("%s was deployed from commit %s, this checkout is at %s", name, shortCommit(u.Commit), shortCommit(commit))
+	}
+	return ""
 }
 
 // notUpToDate describes each function of s that does not run what the tree
@@ -192,7 +254,7 @@ func selectStack(ctx context.Context, ws auto.Workspace, name string) (auto.Stac
 	}
 	st, err := auto.SelectStack(ctx, name, ws)
 	if err != nil {
-		return auto.Stack{}, nil, fmt.Errorf("select stack %s: %w", name, err)
+		return auto.Stack{}, nil, fmt.Errorf("select stack %s: %w", name, explainCLI(name, err))
 	}
 	return st, func() {
 		if prev != nil && prev.Name != name {

@@ -83,12 +83,8 @@ func OpenStack(ctx context.Context, ws auto.Workspace, name string) (*Stack, err
 			return nil, errors.New("open stack: no stack is selected: pass --stack NAME or run `pulumi stack select NAME`")
 		}
 		name = stacks[i].Name
-	} else if !slices.ContainsFunc(stacks, func(s auto.StackSummary) bool { return sameStack(s.Name, name) }) {
-		var names []string
-		for _, s := range stacks {
-			names = append(names, s.Name)
-		}
-		return nil, fmt.Errorf("open stack: stack %q does not exist (stacks: %s): create it with `pulumi stack init %s`", name, orNone(names), name)
+	} else if name, err = resolveStack(stacks, name); err != nil {
+		return nil, fmt.Errorf("open stack: %w", err)
 	}
 	st := &Stack{Name: name, Short: shortName(name), Project: string(proj.Name), ws: ws}
 	st.Prefix = st.Project + "-" + st.Short
@@ -96,7 +92,7 @@ func OpenStack(ctx context.Context, ws auto.Workspace, name string) (*Stack, err
 	// state is read without the stack's secrets provider.
 	out, err := runCLI(ctx, ws, "stack", "export", "--stack", name)
 	if err != nil {
-		return nil, fmt.Errorf("open stack %s: export its state: %w", name, err)
+		return nil, fmt.Errorf("open stack %s: export its state: %w", name, explainCLI(name, err))
 	}
 	var dep apitype.UntypedDeployment
 	if err := json.Unmarshal([]byte(out), &dep); err != nil {
@@ -148,7 +144,7 @@ func (s *Stack) Functions() []Function {
 func (s *Stack) Secret(ctx context.Context, key string) (string, error) {
 	v, err := s.ws.GetConfig(ctx, s.Name, key)
 	if err != nil {
-		return "", fmt.Errorf("stack %s: read %s (for a passphrase-protected stack, set PULUMI_CONFIG_PASSPHRASE): %w", s.Name, key, err)
+		return "", fmt.Errorf("stack %s: read %s: %w", s.Name, key, explainCLI(s.Name, err))
 	}
 	if v.Value == "" {
 		return "", fmt.Errorf("stack %s has no %s: set it with `pulumi config set --secret %s <value>`", s.Name, key, key)
@@ -156,11 +152,31 @@ func (s *Stack) Secret(ctx context.Context, key string) (string, error) {
 	return v.Value, nil
 }
 
-// sameStack reports whether a listed stack name is the one the user named:
-// the Pulumi Cloud lists "org/project/stack" where the user may type
-// "stack".
-func sameStack(listed, name string) bool {
-	return listed == name || shortName(listed) == name || strings.HasSuffix(listed, "/"+name)
+// ErrUnknownStack reports a stack name the workspace does not list.
+var ErrUnknownStack = errors.New("no such stack")
+
+// resolveStack returns the name, as the workspace lists it, of the stack
+// the user called name: the listed name itself, or the last part of one
+// ("dev" for "acme/crossfaas/dev", as the Pulumi Cloud lists it). It fails
+// with an error wrapping ErrUnknownStack when no stack or several match.
+func resolveStack(stacks []auto.StackSummary, name string) (string, error) {
+	var names, matches []string
+	for _, s := range stacks {
+		names = append(names, s.Name)
+		if s.Name == name {
+			return s.Name, nil
+		}
+		if strings.HasSuffix(s.Name, "/"+name) {
+			matches = append(matches, s.Name)
+		}
+	}
+	switch len(matches) {
+	case 1:
+		return matches[0], nil
+	case 0:
+		return "", fmt.Errorf("%w: stack %q does not exist (stacks: %s): create it with `pulumi stack init %s`", ErrUnknownStack, name, orNone(names), name)
+	}
+	return "", fmt.Errorf("%w: %q names %d stacks (%s): give the whole name", ErrUnknownStack, name, len(matches), strings.Join(matches, ", "))
 }
 
 func shortName(name string) string {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -52,6 +53,9 @@ type Status struct {
 	LastUpdate *Update          `json:"lastUpdate,omitempty"`
 	Functions  []FunctionStatus `json:"functions"`
 	Resources  int              `json:"resources"` // custom resources in the state
+	// Deployed is false when the stack holds no resource: never deployed,
+	// or destroyed.
+	Deployed bool `json:"deployed"`
 }
 
 // Compare returns the status of stack st's functions against built, the
@@ -63,10 +67,11 @@ func Compare(st *Stack, built []build.Artifact) Status {
 	s.WebhookURL, _ = st.Output("smsWebhookUrl")
 	s.LabelerURL, _ = st.Output("labelerUrl")
 	for _, r := range st.State.Resources {
-		if r.Custom {
+		if r.Custom && !r.Delete {
 			s.Resources++
 		}
 	}
+	s.Deployed = s.Resources > 0
 	current := map[string]string{}
 	for _, a := range built {
 		current[a.Name] = a.SHA256
@@ -122,6 +127,14 @@ func (s Status) Write(w io.Writer) error {
 	} else {
 		fmt.Fprintln(w, "Last update: never")
 	}
+	if !s.Deployed {
+		what := "has never been deployed"
+		if s.LastUpdate != nil {
+			what = "has nothing deployed"
+		}
+		fmt.Fprintf(w, "Stack %s %s: `pulumi up --stack %s` deploys this tree to it, `crossfaas promote <stack> %s` what another stack runs.\n",
+			s.Stack, what, s.Stack, s.Stack)
+	}
 	fmt.Fprintf(w, "Endpoint:         %s\n", orDash(s.Endpoint))
 	fmt.Fprintf(w, "SMS webhook URL:  %s\n", orDash(s.WebhookURL))
 	fmt.Fprintf(w, "Labeler URL:      %s\n\n", orDash(s.LabelerURL))
@@ -143,24 +156,53 @@ func (s Status) Write(w io.Writer) error {
 // LastUpdate returns the stack's last update from its history, or nil when
 // it has none.
 func LastUpdate(ctx context.Context, st *Stack) (*Update, error) {
-	stdout, err := runCLI(ctx, st.ws, "stack", "history", "--json", "--page-size", "1", "--page", "1", "--stack", st.Name)
+	history, err := readHistory(ctx, st, 1)
+	if err != nil || len(history) == 0 {
+		return nil, err
+	}
+	return history[0], nil
+}
+
+// lastDeploy returns the last update of kind "update" (a `pulumi up`) among
+// the stack's latest 50 operations, skipping refreshes and previews, or
+// nil when there is none.
+func lastDeploy(ctx context.Context, st *Stack) (*Update, error) {
+	history, err := readHistory(ctx, st, 50)
 	if err != nil {
-		return nil, fmt.Errorf("stack %s: read its history: %w", st.Name, err)
+		return nil, err
+	}
+	for _, u := range history {
+		if u.Kind == "update" {
+			return u, nil
+		}
+	}
+	return nil, nil
+}
+
+// readHistory returns the stack's latest n operations, newest first.
+func readHistory(ctx context.Context, st *Stack, n int) ([]*Update, error) {
+	stdout, err := runCLI(ctx, st.ws, "stack", "history", "--json", "--page-size", strconv.Itoa(n), "--page", "1", "--stack", st.Name)
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: read its history: %w", st.Name, explainCLI(st.Name, err))
 	}
 	var history []auto.UpdateSummary
 	if err := json.Unmarshal([]byte(stdout), &history); err != nil {
 		return nil, fmt.Errorf("stack %s: read its history: %w", st.Name, err)
 	}
-	if len(history) == 0 {
-		return nil, nil
+	var out []*Update
+	for _, h := range history {
+		out = append(out, toUpdate(h))
 	}
-	h := history[0]
+	return out, nil
+}
+
+func toUpdate(h auto.UpdateSummary) *Update {
 	u := &Update{Kind: h.Kind, Result: h.Result, Message: h.Message, Commit: h.Environment["git.head"], Dirty: h.Environment["git.dirty"] == "true"}
 	u.Start, _ = time.Parse(time.RFC3339, h.StartTime)
 	if h.EndTime != nil {
 		u.End, _ = time.Parse(time.RFC3339, *h.EndTime)
 	}
-	return u, nil
+	return u
 }
 
 // runCLI runs the workspace's pulumi CLI in its directory with its

@@ -20,34 +20,39 @@ import (
 func TestWebhookNeedsSignature(t *testing.T) {
 	sys := start(t, nil)
 	port := strings.TrimPrefix(sys.GatewayURL, "http://127.0.0.1:")
-	form := url.Values{"MessageSid": {"SM1"}, "From": {"+15555550100"}, "To": {"+15555550199"}, "Body": {"help"}}
-	sign := func(token, u string) string { return smswebhook.Signature(token, u, form) }
-	tests := []struct {
-		name      string
-		host      string // the Host header; "" for 127.0.0.1:<port>
-		signature string
-		want      int
-	}{
-		{"unsigned", "", "", http.StatusForbidden},
-		{"signed with another token", "", sign("not-the-token", sys.GatewayURL+"/sms"), http.StatusForbidden},
-		{"signed with the local token", "", sign(sys.AuthToken, sys.GatewayURL+"/sms"), http.StatusOK},
-		{"signed for localhost, sent to localhost", "localhost:" + port, sign(sys.AuthToken, "http://localhost:"+port+"/sms"), http.StatusOK},
-		{"signed for localhost, sent to 127.0.0.1", "", sign(sys.AuthToken, "http://localhost:"+port+"/sms"), http.StatusForbidden},
-		{"signed for 127.0.0.1, sent to localhost", "localhost:" + port, sign(sys.AuthToken, sys.GatewayURL+"/sms"), http.StatusForbidden},
-		{"signed for another port", "", sign(sys.AuthToken, "http://127.0.0.1:1/sms"), http.StatusForbidden},
-		{"signed for https", "", sign(sys.AuthToken, "https://127.0.0.1:"+port+"/sms"), http.StatusForbidden},
-		{"signed for another path", "", sign(sys.AuthToken, sys.GatewayURL+"/other"), http.StatusForbidden},
-		{"a host the gateway does not serve", "evil.example:" + port, sign(sys.AuthToken, "http://evil.example:"+port+"/sms"), http.StatusForbidden},
+	// Each request is another message (a MessageSid of its own): the
+	// simulator shows a MessageSid once.
+	form := func(i int) url.Values {
+		return url.Values{"MessageSid": {"SM" + strconv.Itoa(1000+i)}, "From": {"+15555550100"}, "To": {"+15555550199"}, "Body": {"help"}}
 	}
-	for _, tt := range tests {
+	tests := []struct {
+		name    string
+		host    string // the Host header; "" for 127.0.0.1:<port>
+		token   string // signs the request for signFor; "" leaves it unsigned
+		signFor string
+		want    int
+	}{
+		{"unsigned", "", "", "", http.StatusForbidden},
+		{"signed with another token", "", "not-the-token", sys.GatewayURL + "/sms", http.StatusForbidden},
+		{"signed with the local token", "", sys.AuthToken, sys.GatewayURL + "/sms", http.StatusOK},
+		{"signed for localhost, sent to localhost", "localhost:" + port, sys.AuthToken, "http://localhost:" + port + "/sms", http.StatusOK},
+		{"signed for localhost, sent to 127.0.0.1", "", sys.AuthToken, "http://localhost:" + port + "/sms", http.StatusForbidden},
+		{"signed for 127.0.0.1, sent to localhost", "localhost:" + port, sys.AuthToken, sys.GatewayURL + "/sms", http.StatusForbidden},
+		{"signed for another port", "", sys.AuthToken, "http://127.0.0.1:1/sms", http.StatusForbidden},
+		{"signed for https", "", sys.AuthToken, "https://127.0.0.1:" + port + "/sms", http.StatusForbidden},
+		{"signed for another path", "", sys.AuthToken, sys.GatewayURL + "/other", http.StatusForbidden},
+		{"a host the gateway does not serve", "evil.example:" + port, sys.AuthToken, "http://evil.example:" + port + "/sms", http.StatusForbidden},
+	}
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			form := form(i)
 			req, _ := http.NewRequest("POST", sys.GatewayURL+"/sms", strings.NewReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			if tt.host != "" {
 				req.Host = tt.host
 			}
-			if tt.signature != "" {
-				req.Header.Set("X-Twilio-Signature", tt.signature)
+			if tt.token != "" {
+				req.Header.Set("X-Twilio-Signature", smswebhook.Signature(tt.token, tt.signFor, form))
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -56,6 +61,19 @@ func TestWebhookNeedsSignature(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != tt.want {
 				t.Errorf("POST /sms %s = %d, want %d", tt.name, resp.StatusCode, tt.want)
+			}
+			if tt.want != http.StatusForbidden || tt.host != "" {
+				return // the gateway refuses other hosts before the simulator sees them
+			}
+			// The page shows the refused webhook under its message, saying why.
+			var why string
+			for _, e := range sys.Phone.Thread(0) {
+				if e.Kind == "error" && e.InReplyTo == form.Get("MessageSid") {
+					why = e.Body
+				}
+			}
+			if !strings.Contains(why, "HTTP 403") || !strings.Contains(why, "X-Twilio-Signature") {
+				t.Errorf("the page shows the refused webhook %s as %q, want the 403 and why (the signature)", tt.name, why)
 			}
 		})
 	}

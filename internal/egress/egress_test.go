@@ -39,6 +39,33 @@ func TestCheck(t *testing.T) {
 		{"fd12:3456::1", "", "private"},
 		{"100.64.0.1", "", "private"},
 		{"172.32.0.1", "", ""},
+		// IPv6 forms of IPv4 addresses: each carries the IPv4 address's
+		// verdict.
+		{"::ffff:10.0.0.1", "", "private"},                        // IPv4-mapped
+		{"::ffff:a9fe:a9fe", "link-local", "link-local"},          // IPv4-mapped, in hex
+		{"::169.254.169.254", "link-local", "link-local"},         // IPv4-compatible
+		{"::127.0.0.1", "IPv4-compatible", "loopback"},            // IPv4-compatible
+		{"::10.1.2.3", "IPv4-compatible", "private"},              // IPv4-compatible
+		{"::93.184.216.34", "IPv4-compatible", "IPv4-compatible"}, // deprecated, unroutable
+		{"::ffff:0:169.254.169.254", "link-local", "link-local"},  // IPv4-translated
+		{"::ffff:0:192.168.0.1", "", "private"},                   // IPv4-translated
+		{"64:ff9b::169.254.169.254", "NAT64", "NAT64"},
+		{"64:ff9b::7f00:1", "", "loopback"},
+		{"64:ff9b::10.0.0.1", "", "private"},
+		{"64:ff9b::100.100.100.200", "metadata", "metadata"},
+		{"64:ff9b::93.184.216.34", "", ""},
+		{"64:ff9b:1::a9fe:a9fe", "local-use NAT64", "local-use NAT64"},
+		{"2002:a9fe:a9fe::1", "6to4", "6to4"},
+		{"2002:a9fe:a9fe::1", "link-local", "link-local"},
+		{"2002:7f00:1::1", "", "loopback"},
+		{"2002:c0a8:101::1", "", "private"},
+		{"2002:5db8:d822::1", "", ""},
+		{"2001:0:a9fe:a9fe::1", "Teredo server", "Teredo server"},
+		{"2001:0:5db8:d822:0:0:5601:5656", "link-local", "link-local"}, // client ^ ffffffff = 169.254.169.169
+		{"2001:0:5db8:d822:0:0:80ff:fffe", "", "loopback"},             // client 127.0.0.1
+		{"2001:0:5db8:d822:0:0:f5ff:fefe", "", "private"},              // client 10.0.1.1
+		{"2001:0:5db8:d822::a247:2bdd", "", ""},                        // client 93.184.212.34
+		{"2001:4860::1", "", ""},                                       // 2001::/32 only is Teredo
 	}
 	for _, tt := range tests {
 		t.Run(tt.addr, func(t *testing.T) {

@@ -71,6 +71,14 @@ const (
 	awsCredentialsURL = "http://169.254.169.254/latest/meta-data/iam/security-credentials"
 )
 
+// RegionalCredVerificationURLFor returns the regional_cred_verification_url
+// for the AWS partition whose DNS suffix is dnsSuffix ("amazonaws.com" for
+// aws and aws-us-gov, "amazonaws.com.cn" for aws-cn), with the {region}
+// placeholder.
+func RegionalCredVerificationURLFor(dnsSuffix string) string {
+	return strings.Replace(DefaultRegionalCredVerificationURL, ".amazonaws.com?", "."+dnsSuffix+"?", 1)
+}
+
 // generateAccessTokenSuffix ends the impersonation URL gcloud writes; the
 // ID token endpoint is the same resource with generateIdToken.
 const (

@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -28,6 +30,10 @@ const maxResponseBody = 64 << 10
 
 // maxDescription bounds the service's own words kept in an Error.
 const maxDescription = 300
+
+// minSecretLen is the shortest text clean treats as a secret: anything
+// shorter (an empty session token) would blank out ordinary words.
+const minSecretLen = 8
 
 // Steps of an exchange, as Error.Step names them.
 const (
@@ -54,6 +60,10 @@ type Error struct {
 	// Err is the underlying failure when the service did not answer (a
 	// connection or context error) or the step failed locally.
 	Err error
+	// RetryAt, when set, is when the Source will next try an exchange:
+	// the error is a past failure handed out again during the pause after
+	// it, and no request was made for it.
+	RetryAt time.Time
 }
 
 // Error describes the failure, e.g. "federation: token exchange at
@@ -82,6 +92,11 @@ func (e *Error) Error() string {
 		b.WriteString(": ")
 		b.WriteString(e.Err.Error())
 	}
+	if !e.RetryAt.IsZero() {
+		b.WriteString(" (no new exchange before ")
+		b.WriteString(e.RetryAt.UTC().Format(time.RFC3339))
+		b.WriteString(")")
+	}
 	return b.String()
 }
 
@@ -97,8 +112,9 @@ type stsResponse struct {
 }
 
 // exchangeToken trades a subject token for a federated access token at
-// cfg's token_url.
-func exchangeToken(ctx context.Context, client *http.Client, cfg CredentialConfig, subjectToken string) (string, error) {
+// cfg's token_url. secrets are removed from the service's error text, as
+// the subject token is.
+func exchangeToken(ctx context.Context, client *http.Client, cfg CredentialConfig, subjectToken string, secrets ...string) (string, error) {
 	form := url.Values{
 		"audience":             {cfg.Audience},
 		"grant_type":           {grantTypeTokenExchange},
@@ -127,7 +143,8 @@ func exchangeToken(ctx context.Context, client *http.Client, cfg CredentialConfi
 			ErrorDescription string `json:"error_description"`
 		}
 		if json.Unmarshal(answer, &oauth) == nil {
-			e.Code, e.Description = clean(oauth.Error, subjectToken), clean(oauth.ErrorDescription, subjectToken)
+			secrets := append([]string{subjectToken}, secrets...)
+			e.Code, e.Description = clean(oauth.Error, secrets...), clean(oauth.ErrorDescription, secrets...)
 		}
 		return "", e
 	}
@@ -199,11 +216,24 @@ func do(client *http.Client, req *http.Request) (int, []byte, error) {
 	return resp.StatusCode, body, nil
 }
 
-// clean bounds a service's error text and removes secret from it, should
-// the service ever echo what it was sent.
-func clean(s, secret string) string {
-	if secret != "" {
-		s = strings.ReplaceAll(s, secret, "[redacted]")
+// clean bounds a service's error text and removes secrets from it, should
+// the service ever echo what it was sent: each secret as it is, and as
+// URL query and path encoding or the subject token's URL decoding would
+// show it.
+func clean(s string, secrets ...string) string {
+	var forms []string
+	for _, secret := range secrets {
+		forms = append(forms, secret, url.QueryEscape(secret), url.PathEscape(secret))
+		if decoded, err := url.QueryUnescape(secret); err == nil {
+			forms = append(forms, decoded)
+		}
+	}
+	// Longest first, so that a secret inside another goes with it.
+	slices.SortFunc(forms, func(a, b string) int { return len(b) - len(a) })
+	for _, form := range forms {
+		if len(form) >= minSecretLen {
+			s = strings.ReplaceAll(s, form, redacted)
+		}
 	}
 	s = strings.ToValidUTF8(strings.TrimSpace(s), "?")
 	if len(s) <= maxDescription {

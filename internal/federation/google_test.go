@@ -2,6 +2,7 @@ package federation_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -222,3 +223,81 @@ func (r *statusRecorder) Header() http.Header {
 }
 func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
 func (r *statusRecorder) WriteHeader(s int)           { r.status = s }
+
+// Google's library and ours, against the same fakes, send the same token
+// exchange (every form field but the subject token, whose shape
+// TestSubjectTokenMatchesGoogles compares) and the same generateIdToken
+// request, and get ID tokens with the same header and claims.
+func TestGoogleLibraryAndOursMakeTheSameRequests(t *testing.T) {
+	g := startGoogle(t, nil)
+	googles := googleIDToken(t, g)
+	split := len(g.Requests())
+	tok, err := newSource(t, g, nil).Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := g.Requests()
+	google, ours := all[:split], all[split:]
+	if len(google) != 2 || len(ours) != 2 {
+		t.Fatalf("requests: Google's library %d, ours %d; want 2 each (exchange, generateIdToken)", len(google), len(ours))
+	}
+	for i, step := range []string{"sts", "iamcredentials"} {
+		a, b := google[i], ours[i]
+		a.ContentType, _, _ = strings.Cut(a.ContentType, ";")
+		b.ContentType, _, _ = strings.Cut(b.ContentType, ";")
+		if a.Service != step || b.Service != step {
+			t.Errorf("request %d: services %q and %q, want %q", i, a.Service, b.Service, step)
+		}
+		if fmt.Sprintf("%+v", a) != fmt.Sprintf("%+v", b) {
+			t.Errorf("%s request differs:\nGoogle's %+v\nours     %+v", step, a, b)
+		}
+	}
+	if f := ours[0].Form; f.Get("scope") != federation.ScopeCloudPlatform || f.Get("audience") != g.Audience() {
+		t.Errorf("our exchange form = %v, want the cloud-platform scope and the pool provider as audience", f)
+	}
+	if b := ours[1].Body; b["audience"] != testAudience || b["includeEmail"] != true {
+		t.Errorf("our generateIdToken body = %v, want the service URL as audience and includeEmail", b)
+	}
+
+	req, _ := http.NewRequest(http.MethodGet, testAudience, nil)
+	tok.SetAuthHeader(req)
+	mine := strings.TrimPrefix(req.Header.Get("Authorization"), "Bearer ")
+	headerA, claimsA := jwtParts(t, googles)
+	headerB, claimsB := jwtParts(t, mine)
+	if fmt.Sprint(headerA) != fmt.Sprint(headerB) {
+		t.Errorf("ID token headers differ: Google's %v, ours %v", headerA, headerB)
+	}
+	lifetime := func(c map[string]any) float64 { return c["exp"].(float64) - c["iat"].(float64) }
+	if lifetime(claimsA) != lifetime(claimsB) {
+		t.Errorf("ID token lifetimes differ: Google's %v s, ours %v s", lifetime(claimsA), lifetime(claimsB))
+	}
+	for _, c := range []map[string]any{claimsA, claimsB} {
+		delete(c, "exp")
+		delete(c, "iat")
+	}
+	if fmt.Sprint(claimsA) != fmt.Sprint(claimsB) {
+		t.Errorf("ID token claims differ:\nGoogle's %v\nours     %v", claimsA, claimsB)
+	}
+	if claimsB["aud"] != testAudience || claimsB["email"] != testAccount {
+		t.Errorf("our ID token's claims = %v, want aud %s and email %s", claimsB, testAudience, testAccount)
+	}
+}
+
+// jwtParts decodes a JWT's header and claims, without checking it.
+func jwtParts(t *testing.T, raw string) (header, claims map[string]any) {
+	t.Helper()
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		t.Fatalf("%d parts in an ID token, want 3", len(parts))
+	}
+	for i, into := range []*map[string]any{&header, &claims} {
+		b, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err == nil {
+			err = json.Unmarshal(b, into)
+		}
+		if err != nil {
+			t.Fatalf("ID token part %d: %v", i, err)
+		}
+	}
+	return header, claims
+}

@@ -30,6 +30,10 @@ const (
 	// fallbackLifetime is assumed for a token whose expiry cannot be read,
 	// as Google's library assumes for every generated ID token.
 	fallbackLifetime = time.Hour
+	// DefaultMinBackoff and DefaultMaxBackoff bound the pause after failed
+	// exchanges (see Options.MinBackoff).
+	DefaultMinBackoff = time.Second
+	DefaultMaxBackoff = 30 * time.Second
 )
 
 // Options configure a Source.
@@ -47,6 +51,7 @@ type Options struct {
 	// token names. "" means AWS_REGION, then AWS_DEFAULT_REGION, read once.
 	Region string
 	// Client makes the requests to Google; nil means a client of its own.
+	// Its CheckRedirect is replaced: redirects are refused.
 	Client *http.Client
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -55,6 +60,13 @@ type Options struct {
 	RefreshBefore time.Duration
 	// ExchangeTimeout bounds one refresh; zero means DefaultExchangeTimeout.
 	ExchangeTimeout time.Duration
+	// MinBackoff and MaxBackoff pace exchanges after a failure: for
+	// MinBackoff after a failed exchange no new one starts, and callers
+	// without a usable token get that failure at once; each further
+	// failure in a row doubles the pause, up to MaxBackoff. A success
+	// ends it. Zero means DefaultMinBackoff and DefaultMaxBackoff.
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
 }
 
 // Source hands out ID tokens for one audience, fetching them lazily: the
@@ -63,9 +75,12 @@ type Options struct {
 // starts a refresh in the background and still gets the cached token, as
 // do the calls during the refresh: a slow or failing Google delays no
 // request while a valid token is at hand. Only without a token that has 30
-// seconds left do callers wait, for a refresh they all share. A failed
-// refresh is tried again by the next call. A Source is safe for concurrent
-// use.
+// seconds left do callers wait, for a refresh they all share. After a
+// failed refresh, Google's endpoints are left alone for a pause that
+// doubles with each failure in a row (Options.MinBackoff, MaxBackoff):
+// meanwhile callers get the cached token if it is still usable, else the
+// last failure at once; the first call after the pause tries again. A
+// Source is safe for concurrent use.
 type Source struct {
 	cfg             CredentialConfig
 	audience        string
@@ -75,10 +90,12 @@ type Source struct {
 	now             func() time.Time
 	refreshBefore   time.Duration
 	exchangeTimeout time.Duration
+	backoff         backoff
 
 	mu     sync.Mutex
 	cached Token
 	flight *flight // the refresh in progress, if any
+	failed failure // the failed refreshes in a row, if any
 }
 
 // flight is one refresh that callers wait for together.
@@ -96,6 +113,10 @@ func NewSource(opts Options) (*Source, error) {
 	if u, err := url.Parse(opts.Audience); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("new token source: audience %q is not the http(s) URL of a service", opts.Audience)
 	}
+	// The tokens go to the audience: never in clear over a network.
+	if err := checkEndpoint(opts.Audience); err != nil {
+		return nil, fmt.Errorf("new token source: audience: %w", err)
+	}
 	s := &Source{
 		cfg:             opts.Config,
 		audience:        opts.Audience,
@@ -105,6 +126,7 @@ func NewSource(opts Options) (*Source, error) {
 		now:             opts.Now,
 		refreshBefore:   opts.RefreshBefore,
 		exchangeTimeout: opts.ExchangeTimeout,
+		backoff:         backoff{min: opts.MinBackoff, max: opts.MaxBackoff},
 	}
 	if s.credentials == nil {
 		s.credentials = func(context.Context) (AWSCredentials, error) { return CredentialsFromEnv(os.Getenv) }
@@ -118,9 +140,14 @@ func NewSource(opts Options) (*Source, error) {
 	} else if !validRegion(s.region) {
 		return nil, fmt.Errorf("new token source: %q is not an AWS region", s.region)
 	}
-	if s.client == nil {
-		s.client = &http.Client{}
+	// Google's token endpoints do not redirect; following one would send
+	// the subject token, or the federated token, wherever it pointed.
+	client := http.Client{}
+	if s.client != nil {
+		client = *s.client
 	}
+	client.CheckRedirect = refuseRedirect
+	s.client = &client
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -129,6 +156,12 @@ func NewSource(opts Options) (*Source, error) {
 	}
 	if s.exchangeTimeout <= 0 {
 		s.exchangeTimeout = DefaultExchangeTimeout
+	}
+	if s.backoff.min <= 0 {
+		s.backoff.min = DefaultMinBackoff
+	}
+	if s.backoff.max < s.backoff.min {
+		s.backoff.max = max(DefaultMaxBackoff, s.backoff.min)
 	}
 	return s, nil
 }
@@ -140,7 +173,8 @@ func (s *Source) Audience() string { return s.audience }
 // seconds to live (starting a background refresh once it is due), else a
 // new one. It waits for an exchange at most until ctx ends; the exchange
 // itself goes on (bounded by Options.ExchangeTimeout) for the callers after.
-// A failed exchange is an *Error.
+// A failed exchange is an *Error; during the pause after one (see Source)
+// it is returned again, with Error.RetryAt set, and no request is made.
 func (s *Source) Token(ctx context.Context) (Token, error) {
 	s.mu.Lock()
 	now := s.now()
@@ -150,6 +184,14 @@ func (s *Source) Token(ctx context.Context) (Token, error) {
 		return cached, nil
 	}
 	f := s.flight
+	if f == nil && s.failed.pausing(now) {
+		last := s.failed.err
+		s.mu.Unlock()
+		if cached.valid() && now.Before(cached.expiry.Add(-minUsableLife)) {
+			return cached, nil
+		}
+		return Token{}, last
+	}
 	if f == nil {
 		f = &flight{done: make(chan struct{})}
 		s.flight = f
@@ -191,6 +233,9 @@ func (s *Source) refresh(ctx context.Context, f *flight) {
 	s.mu.Lock()
 	if f.err == nil {
 		s.cached = f.tok
+		s.failed = failure{}
+	} else {
+		s.failed.record(f.err, s.now(), s.backoff)
 	}
 	s.flight = nil
 	s.mu.Unlock()
@@ -204,11 +249,11 @@ func (s *Source) fetch(ctx context.Context) (Token, error) {
 	if err != nil {
 		return Token{}, &Error{Step: StepCredentials, Err: err}
 	}
-	subject, err := SubjectToken(ctx, s.cfg, creds, s.region, s.now())
+	subject, signature, err := signedSubject(ctx, s.cfg, creds, s.region, s.now())
 	if err != nil {
 		return Token{}, &Error{Step: StepSubjectToken, Err: err}
 	}
-	federated, err := exchangeToken(ctx, s.client, s.cfg, subject)
+	federated, err := exchangeToken(ctx, s.client, s.cfg, subject, signature, creds.SessionToken, creds.SecretAccessKey)
 	if err != nil {
 		return Token{}, err
 	}
@@ -275,4 +320,9 @@ func (t Token) LogValue() slog.Value { return slog.StringValue(redacted) }
 // IsTimeout reports whether err is a token fetch that ran out of time.
 func IsTimeout(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded)
+}
+
+// refuseRedirect is the token client's CheckRedirect.
+func refuseRedirect(req *http.Request, _ []*http.Request) error {
+	return fmt.Errorf("refused a redirect to %s: token endpoints do not redirect", req.URL.Redacted())
 }

@@ -95,16 +95,23 @@ type awsRequestHeader struct {
 // with creds by AWS Signature Version 4. The signing service is the first
 // label of the URL's host ("sts"), as Google's library derives it.
 func SubjectToken(ctx context.Context, cfg CredentialConfig, creds AWSCredentials, region string, signedAt time.Time) (string, error) {
+	token, _, err := signedSubject(ctx, cfg, creds, region, signedAt)
+	return token, err
+}
+
+// signedSubject returns SubjectToken's token and the request's SigV4
+// signature, which errors must not show.
+func signedSubject(ctx context.Context, cfg CredentialConfig, creds AWSCredentials, region string, signedAt time.Time) (token, signature string, err error) {
 	if !validRegion(region) {
-		return "", fmt.Errorf("subject token: %q is not an AWS region", region)
+		return "", "", fmt.Errorf("subject token: %q is not an AWS region", region)
 	}
 	if creds.AccessKeyID == "" || creds.SecretAccessKey == "" {
-		return "", errors.New("subject token: the AWS credentials are incomplete")
+		return "", "", errors.New("subject token: the AWS credentials are incomplete")
 	}
 	target := strings.Replace(cfg.regionalCredVerificationURL(), "{region}", region, 1)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, nil)
 	if err != nil {
-		return "", fmt.Errorf("subject token: regional_cred_verification_url: %w", err)
+		return "", "", fmt.Errorf("subject token: regional_cred_verification_url: %w", err)
 	}
 	req.Header.Set(targetResourceHeader, cfg.Audience)
 	host := req.URL.Host
@@ -115,7 +122,7 @@ func SubjectToken(ctx context.Context, cfg CredentialConfig, creds AWSCredential
 		SessionToken:    creds.SessionToken,
 	}, req, emptyPayloadHash, service, region, signedAt)
 	if err != nil {
-		return "", fmt.Errorf("subject token: sign: %w", err)
+		return "", "", fmt.Errorf("subject token: sign: %w", err)
 	}
 
 	// The signer signs the host without adding a Host header; the token
@@ -136,9 +143,10 @@ func SubjectToken(ctx context.Context, cfg CredentialConfig, creds AWSCredential
 	})
 	b, err := json.Marshal(signed)
 	if err != nil {
-		return "", fmt.Errorf("subject token: %w", err)
+		return "", "", fmt.Errorf("subject token: %w", err)
 	}
-	return url.QueryEscape(string(b)), nil
+	_, signature, _ = strings.Cut(req.Header.Get("Authorization"), "Signature=")
+	return url.QueryEscape(string(b)), signature, nil
 }
 
 // validRegion reports whether region looks like an AWS region

@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 )
@@ -15,7 +16,9 @@ import (
 // new token of the same account would be refused again.
 //
 // A failed token fetch fails the request with an *Error, which errors.As
-// finds through the *url.Error an http.Client returns.
+// finds through the *url.Error an http.Client returns. A request in plain
+// http to a host that is not loopback fails without a token fetched or a
+// byte sent.
 type Transport struct {
 	// Source provides the tokens. Required.
 	Source *Source
@@ -28,6 +31,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	base := t.Base
 	if base == nil {
 		base = http.DefaultTransport
+	}
+	// A bearer token is as good as a password to whoever sees it: it
+	// never travels in clear over a network (a redirect followed by the
+	// client included).
+	if err := checkEndpoint(req.URL.String()); err != nil {
+		closeBody(req)
+		return nil, fmt.Errorf("federation: not sending an ID token: %w", err)
 	}
 	tok, err := t.Source.Token(req.Context())
 	if err != nil {

@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -117,6 +118,20 @@ type Google struct {
 	sensitive  []string // every subject token signature, federated and ID token seen
 	subjects   []string // the subject tokens received, in order
 	rejections []string // why the front refused requests, in order
+	requests   []Request
+}
+
+// Request is a request STS or IAM Credentials received, without its
+// secrets: a client's requests can be compared with another's.
+type Request struct {
+	// Service is "sts" or "iamcredentials".
+	Service string
+	// Method, Path and ContentType are the request's.
+	Method, Path, ContentType string
+	// Form is an exchange's form without subject_token (see
+	// SubjectTokens); Body is generateIdToken's JSON body.
+	Form url.Values
+	Body map[string]any
 }
 
 // federatedToken is what STS knows of an access token it issued.
@@ -251,6 +266,21 @@ func (g *Google) SubjectTokens() []string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return append([]string(nil), g.subjects...)
+}
+
+// Requests returns the requests STS and IAM Credentials received, valid or
+// not, in order.
+func (g *Google) Requests() []Request {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]Request(nil), g.requests...)
+}
+
+// record keeps r for Requests.
+func (g *Google) record(r Request) {
+	g.mu.Lock()
+	g.requests = append(g.requests, r)
+	g.mu.Unlock()
 }
 
 // Rejections returns why the front refused requests, in order.

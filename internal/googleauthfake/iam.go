@@ -2,6 +2,7 @@ package googleauthfake
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -51,10 +52,13 @@ func (g *Google) serveGenerateIDToken(w http.ResponseWriter, r *http.Request) {
 		IncludeEmail bool   `json:"includeEmail"`
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+	raw, err := io.ReadAll(r.Body)
+	var fields map[string]any
+	if err != nil || json.Unmarshal(raw, &fields) != nil || json.Unmarshal(raw, &body) != nil {
 		writeGoogleError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Invalid JSON payload received.")
 		return
 	}
+	g.record(Request{Service: "iamcredentials", Method: r.Method, Path: r.URL.Path, ContentType: r.Header.Get("Content-Type"), Body: fields})
 	if body.Audience == "" {
 		writeGoogleError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "The audience is required.")
 		return

@@ -45,6 +45,13 @@ func (g *Google) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
+	form := url.Values{}
+	for k, v := range f {
+		if k != "subject_token" {
+			form[k] = v
+		}
+	}
+	g.record(Request{Service: "sts", Method: r.Method, Path: r.URL.Path, ContentType: r.Header.Get("Content-Type"), Form: form})
 	switch {
 	case f.Get("grant_type") != grantTypeTokenExchange:
 		writeSTSError(w, stsError{400, "unsupported_grant_type", fmt.Sprintf("grant_type must be %s", grantTypeTokenExchange)})

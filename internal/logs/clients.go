@@ -7,6 +7,11 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
+
+	"cloud.google.com/go/auth"
+	"cloud.google.com/go/auth/credentials"
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"cloud.google.com/go/logging/logadmin"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -55,6 +60,11 @@ func NewSources(ctx context.Context, targets []Target) ([]Source, io.Closer, err
 					closers.Close()
 					return nil, nil, fmt.Errorf("logs: AWS configuration: %w", err)
 				}
+				if err := checkAWSCredentials(ctx, cfg, t.Function); err != nil {
+					closers.Close()
+					return nil, nil, err
+				}
+				cfg.Credentials = markedCredentials{cfg.Credentials}
 				c = cloudwatchlogs.NewFromConfig(cfg, NoRetries)
 				aws[t.Region] = c
 			}
@@ -66,6 +76,13 @@ func NewSources(ctx context.Context, targets []Target) ([]Source, io.Closer, err
 				if ep := os.Getenv(EnvLoggingEndpoint); ep != "" {
 					opts = append(opts, option.WithEndpoint(ep), option.WithoutAuthentication(),
 						option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+				} else {
+					creds, err := googleCredentials(ctx, t.Function)
+					if err != nil {
+						closers.Close()
+						return nil, nil, err
+					}
+					opts = append(opts, option.WithAuthCredentials(creds))
 				}
 				var err error
 				c, err = logadmin.NewClient(ctx, t.Project, opts...)
@@ -83,6 +100,70 @@ func NewSources(ctx context.Context, targets []Target) ([]Source, io.Closer, err
 		}
 	}
 	return sources, closers, nil
+}
+
+// credentialsTimeout bounds the look-up of each cloud's credentials
+// before the first query: a metadata service that does not answer means
+// there are none.
+const credentialsTimeout = 15 * time.Second
+
+// checkAWSCredentials fails, saying what to set, when the SDK's default
+// chain finds no AWS credentials to read function's logs with. Without
+// this check the chain's last resort, EC2's metadata service, fails with
+// a network error on a laptop, which looks transient and would be retried
+// for as long as `logs -t` runs.
+func checkAWSCredentials(ctx context.Context, cfg aws.Config, function string) error {
+	if cfg.Credentials == nil {
+		return fmt.Errorf("logs: no AWS credentials to read the logs of %s: %s", function, awsCredentialsHint)
+	}
+	ctx, cancel := context.WithTimeout(ctx, credentialsTimeout)
+	defer cancel()
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		return fmt.Errorf("logs: no AWS credentials to read the logs of %s: %s (%w)", function, awsCredentialsHint, err)
+	}
+	return nil
+}
+
+// A credentialsError is a failure to get credentials. It is never
+// transient, even when its cause is a network error: credentials that
+// expire during `logs -t` (an SSO session, say) end the tail with a
+// message instead of retrying for ever.
+type credentialsError struct{ err error }
+
+func (e *credentialsError) Error() string {
+	return "no AWS credentials (" + awsCredentialsHint + "): " + e.err.Error()
+}
+func (e *credentialsError) Unwrap() error { return e.err }
+
+// markedCredentials makes every error of its provider a *credentialsError.
+type markedCredentials struct{ aws.CredentialsProvider }
+
+func (m markedCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	c, err := m.CredentialsProvider.Retrieve(ctx)
+	if err != nil {
+		return c, &credentialsError{err}
+	}
+	return c, nil
+}
+
+const awsCredentialsHint = "configure them as for the AWS CLI (`aws configure`, `aws sso login` with AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+
+// googleCredentials returns Application Default Credentials able to read
+// Cloud Logging, having fetched a token once, or an error saying what to
+// set: for the same reason as checkAWSCredentials, a metadata server that
+// does not answer must not be retried for ever.
+func googleCredentials(ctx context.Context, function string) (*auth.Credentials, error) {
+	const hint = "run `gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS to a credentials file"
+	creds, err := credentials.DetectDefault(&credentials.DetectOptions{Scopes: []string{"https://www.googleapis.com/auth/logging.read"}})
+	if err != nil {
+		return nil, fmt.Errorf("logs: no Google Cloud credentials to read the logs of %s: %s (%w)", function, hint, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, credentialsTimeout)
+	defer cancel()
+	if _, err := creds.Token(ctx); err != nil {
+		return nil, fmt.Errorf("logs: no Google Cloud credentials to read the logs of %s: %s (%w)", function, hint, err)
+	}
+	return creds, nil
 }
 
 // Hint adds what to do to an error from Stream, when there is something

@@ -25,6 +25,9 @@ func Transient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
 	}
+	if _, ok := errors.AsType[*credentialsError](err); ok {
+		return false
+	}
 	if retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary {
 		return true
 	}

@@ -364,6 +364,7 @@ func TestTransient(t *testing.T) {
 		{"grpc denied", status.Error(codes.PermissionDenied, "no"), false},
 		{"grpc bad filter", status.Error(codes.InvalidArgument, "filter"), false},
 		{"connection refused", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, true},
+		{"credentials lost mid-tail", fmt.Errorf("get identity: %w", &credentialsError{&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}}), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,11 +3,14 @@
 // bot, each function invocation, the labeler answering), with the time,
 // the function, the MessageSid and what happened:
 //
-//	14:02:11       phone     MM1a2b3c4d  texted the bot "face match celebs" (image/jpeg, 38 KB)
-//	14:02:11       request   MM1a2b3c4d  job published: match celebs · 200 in 3 ms
-//	14:02:12       match     MM1a2b3c4d  job done: matched · 412 ms
-//	14:02:12       respond   MM1a2b3c4d  sms sent · 2 ms
-//	14:02:15 WARN  match     MM5e6f7a8b  step failed, will be retried: twilio media: ... · attempt 1 of 3, retry in 2s
+//	14:02:11       phone     MM1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d texted the bot "face match celebs" (media_type=image/jpeg, media_bytes=38112)
+//	14:02:11       request   MM1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d job published (command=match, collection=celebs) · 200, 3 ms
+//	14:02:12       match     MM1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d job done (collection=celebs, result=matched) · 412 ms
+//	14:02:12       respond   MM1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d sms sent (to=********0100) · 2 ms
+//	14:02:15 WARN  match     MM5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b step failed, will be retried: twilio media: ... · attempt 1 of 3, retry in 2s
+//
+// The MessageSid is shown whole: it is what `crossfaas logs --grep` and
+// the page's messages (on hover) show, and a prefix of it is not unique.
 //
 // A hop is a record carrying the attribute HopKey: the gateway and the
 // local SNS log one when an invocation ends, with its request id; what the
@@ -203,24 +206,15 @@ func (st *state) write(rec record, level slog.Level, text, details string) error
 		source = "dev"
 	}
 	source = strings.TrimPrefix(source, st.opts.Prefix)
-	sid := ShortSid(rec.str("sid"))
+	sid := rec.str("sid")
 	if sid == "" {
 		sid = "-"
 	}
 	if details != "" {
 		text += " · " + details
 	}
-	_, err := fmt.Fprintf(st.w, "%s %-5s %-9s %-10s %s\n", rec.Time.Format(time.TimeOnly), lvl, source, sid, oneLine(text))
+	_, err := fmt.Fprintf(st.w, "%s %-5s %-9s %-34s %s\n", rec.Time.Format(time.TimeOnly), lvl, source, sid, oneLine(text))
 	return err
-}
-
-// ShortSid shortens a Twilio id to its prefix and first 8 hex digits
-// ("MM1a2b3c4d"), as the phone simulator's page shows it.
-func ShortSid(sid string) string {
-	if len(sid) > 10 {
-		return sid[:10]
-	}
-	return sid
 }
 
 // keys are the attributes describe shows, in order, for a record that is

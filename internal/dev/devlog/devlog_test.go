@@ -48,10 +48,10 @@ func TestHumanLines(t *testing.T) {
 
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	want := []string{
-		`^\d\d:\d\d:\d\d       match     MM01234567 job done \(collection=celebs, result=matched\) · 412 ms$`,
-		`^\d\d:\d\d:\d\d WARN  match     MM01234567 step failed, will be retried: twilio media: status 500; claim not released · 5 ms, attempt 1 of 3, retry in 2s$`,
-		`^\d\d:\d\d:\d\d WARN  gateway   -          request for a host this API does not serve$`,
-		`^\d\d:\d\d:\d\d       phone     MM01234567 texted the bot "face match celebs"$`,
+		`^\d\d:\d\d:\d\d       match     MM0123456789abcdef0123456789abcdef job done \(collection=celebs, result=matched\) · 412 ms$`,
+		`^\d\d:\d\d:\d\d WARN  match     MM0123456789abcdef0123456789abcdef step failed, will be retried: twilio media: status 500; claim not released · 5 ms, attempt 1 of 3, retry in 2s$`,
+		`^\d\d:\d\d:\d\d WARN  gateway   -                                  request for a host this API does not serve$`,
+		`^\d\d:\d\d:\d\d       phone     MM0123456789abcdef0123456789abcdef texted the bot "face match celebs"$`,
 	}
 	if len(lines) != len(want) {
 		t.Fatalf("got %d lines, want %d:\n%s", len(lines), len(want), &out)

@@ -21,9 +21,9 @@ function formatTime(iso) {
   return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 }
 
-// shortSid is how the terminal shows a MessageSid too: its prefix and
-// first 8 hex digits.
-const shortSid = (sid) => (sid || "").slice(0, 10);
+// sidText is how the terminal shows a MessageSid too: whole, since a
+// prefix is not unique and `crossfaas logs --grep` wants all of it.
+const sidText = (sid) => sid || "";
 
 // stick is true unless the user scrolled up to read: then new messages and
 // late-loading photos do not move the thread. Only the user's own
@@ -182,7 +182,7 @@ function fileChip(type) {
 function metaText(e) {
   const t = formatTime(e.time);
   switch (e.kind) {
-    case "sent": return t + " · " + shortSid(e.messageSid);
+    case "sent": return t + " · " + sidText(e.messageSid);
     case "ack": return t + " · webhook answered " + e.status;
     case "received": return t + " · SMS from " + e.from;
     default: return t;
@@ -279,7 +279,7 @@ async function refreshDeadLetters() {
       summary.textContent = l.summary;
       const when = document.createElement("div");
       when.className = "when";
-      when.textContent = formatTime(l.time) + (l.messageSid ? " · " + shortSid(l.messageSid) : "");
+      when.textContent = formatTime(l.time) + (l.messageSid ? " · " + sidText(l.messageSid) : "");
       li.append(summary, when);
       return li;
     }));
