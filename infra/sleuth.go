@@ -337,7 +337,7 @@ func NewSleuth(ctx *pulumi.Context, name string, args *SleuthArgs, opts ...pulum
 			// addcol sends nothing to Twilio: no secrets.
 			handler: sleuth.HandlerAddCollection, trigger: topicAddCollection,
 			environment: commandEnv,
-			statements:  []PolicyStatement{publish(topicResponses, topicFailures), useLedger, faces("CreateCollection")},
+			statements:  []PolicyStatement{publish(topicResponses, topicFailures), useLedger, faces("CreateCollection", "DescribeCollection")},
 			onFailure:   failures,
 		},
 		{
