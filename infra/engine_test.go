@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,12 +25,18 @@ import (
 // takes seconds; a loaded CI machine gets ample room.
 const engineTimeout = 5 * time.Minute
 
-// engineSecrets are the Twilio credentials of the engine tests' stacks:
-// sentinels that must never appear in plain text in state or CLI output.
+// engineSecrets are the Twilio credentials and allowed senders of the
+// engine tests' stacks: sentinels that must never appear in plain text in
+// state or CLI output.
 var engineSecrets = map[string]string{
-	configTwilioAccountSID: "AC5e9f1d2c3b4a59687766554433221100",
-	configTwilioAuthToken:  "sentinel-engine-auth-token-7d2e91",
+	configTwilioAccountSID:              "AC5e9f1d2c3b4a59687766554433221100",
+	configTwilioAuthToken:               "sentinel-engine-auth-token-7d2e91",
+	configNamespace + ":allowedSenders": "+15551234567," + engineSenderSentinel,
 }
+
+// engineSenderSentinel is an allowed sender that appears nowhere else:
+// only the SSM parameter may hold it, as ciphertext.
+const engineSenderSentinel = "+15550004242"
 
 // inlineProgram is what infra's main runs, with the build rooted at the
 // checkout root (an inline program is told no project directory).
@@ -325,6 +332,26 @@ func TestEngineStages(t *testing.T) {
 		}
 	}
 
+	t.Run("allowed senders only in their SSM parameter", func(t *testing.T) {
+		for _, name := range []string{"dev", "prod"} {
+			found := 0
+			for _, r := range states[name].resources {
+				if r.Type != "aws:ssm/parameter:Parameter" || !strings.HasSuffix(string(r.URN), "::sleuth-allowed-senders") {
+					continue
+				}
+				found++
+				// The export shows secrets decrypted: the parameter's
+				// value is the configured list.
+				if v, _ := json.Marshal(r.Outputs["value"]); !strings.Contains(string(v), engineSenderSentinel) || r.Outputs["type"] != "SecureString" {
+					t.Errorf("%s: SSM parameter %s = type %v, value %s, want a SecureString holding %s", name, r.URN, r.Outputs["type"], v, engineSenderSentinel)
+				}
+			}
+			if found != 1 {
+				t.Errorf("%s: %d allowed-senders SSM parameters in the state, want 1", name, found)
+			}
+		}
+	})
+
 	t.Run("no shared physical names", func(t *testing.T) {
 		dev := statePhysicalNames(states["dev"])
 		for name, urn := range statePhysicalNames(states["prod"]) {
@@ -467,7 +494,9 @@ func statePhysicalNames(s stackState) map[string]string {
 // assertNoSentinels fails when any text holds a sentinel secret.
 func assertNoSentinels(t *testing.T, texts map[string]string) {
 	t.Helper()
-	for key, secret := range engineSecrets {
+	secrets := maps.Clone(engineSecrets)
+	secrets["an allowed sender"] = engineSenderSentinel
+	for key, secret := range secrets {
 		for what, text := range texts {
 			if strings.Contains(text, secret) {
 				t.Errorf("%s holds %s in plain text", what, key)

@@ -18,7 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/crossfaas/crossfaas/functions/sleuth"
-	"github.com/crossfaas/crossfaas/functions/sleuth/awsx"
+	"github.com/crossfaas/crossfaas/functions/sleuth/awsenv"
 	"github.com/crossfaas/crossfaas/functions/sleuth/ledger"
 	"github.com/crossfaas/crossfaas/functions/sleuth/request"
 	"github.com/crossfaas/crossfaas/functions/sleuth/worker"
@@ -301,9 +301,9 @@ func TestSleuthEnvironmentSatisfiesTheHandlers(t *testing.T) {
 			// Every handler but addcol and request (which reads only the auth
 			// token, checked above by ConfigFromEnv) reads the Twilio
 			// credentials.
-			_, err := awsx.SecretsFromEnv(ssm.New(ssm.Options{Region: "us-east-1"}))
+			_, err := awsenv.SecretsFromEnv(ssm.New(ssm.Options{Region: "us-east-1"}))
 			if wantErr := handler == sleuth.HandlerAddCollection || handler == sleuth.HandlerRequest; (err != nil) != wantErr {
-				t.Errorf("awsx.SecretsFromEnv() error = %v, want an error: %v", err, wantErr)
+				t.Errorf("awsenv.SecretsFromEnv() error = %v, want an error: %v", err, wantErr)
 			}
 		})
 	}
@@ -419,8 +419,9 @@ func TestSleuthRolePolicies(t *testing.T) {
 				s.mocks.named(t, typeParameter, "sleuth-allowed-senders").Outputs["arn"].(string)),
 		},
 		sleuth.HandlerAddCollection: ledger(map[string][]string{
-			"sns:Publish":                  responsesAndFailures,
-			"rekognition:CreateCollection": {collections},
+			"sns:Publish":                    responsesAndFailures,
+			"rekognition:CreateCollection":   {collections},
+			"rekognition:DescribeCollection": {collections},
 		}),
 		sleuth.HandlerAddImage: ledger(map[string][]string{
 			"sns:Publish":            responsesAndFailures,

@@ -39,9 +39,9 @@ func TestSleuthCleanupOnDestroy(t *testing.T) {
 	if !reflect.DeepEqual(input.Keep, []string{"crossfaas-dev.celebs"}) {
 		t.Errorf("cleanup keeps %q, want the stack-managed crossfaas-dev.celebs only", input.Keep)
 	}
-	// Deleted before the function, its policy, its log group and the
-	// managed collection: it depends on them.
-	for _, dep := range []string{"sleuth-cleanup-policy", "sleuth-cleanup-logs", "sleuth-collection"} {
+	// Deleted (the function called) before the function, its role, its
+	// policy, its log group and the managed collection: it depends on them.
+	for _, dep := range []string{"sleuth-cleanup-function", "sleuth-cleanup-role", "sleuth-cleanup-policy", "sleuth-cleanup-logs", "sleuth-collection"} {
 		if !slices.ContainsFunc(inv.Dependencies, func(urn string) bool { return strings.HasSuffix(urn, "::"+dep) }) {
 			t.Errorf("invocation depends on %v, want %s among them", inv.Dependencies, dep)
 		}

@@ -118,6 +118,11 @@ type Faces interface {
 	// CreateCollection creates the collection; created is false when it
 	// already existed (not an error).
 	CreateCollection(ctx context.Context, collectionID string) (created bool, err error)
+	// CollectionCreated returns when the collection was created (a read,
+	// safe to retry): how a retry tells a collection its own uncertain
+	// CreateCollection made from one that existed before it.
+	// ErrCollectionNotFound.
+	CollectionCreated(ctx context.Context, collectionID string) (time.Time, error)
 	// IndexFace adds the largest face of image (JPEG or PNG bytes) under
 	// externalID (see FaceExternalID). ErrNoFace when there is none,
 	// ErrCollectionNotFound.

@@ -36,8 +36,9 @@ type sleuthCleanupArgs struct {
 // lifecycle scope CRUD: when the invocation is deleted, Pulumi invokes the
 // function with tf.action "delete" and it deletes every collection whose
 // id starts with "<prefix>." (sleuth.CollectionID) but args.Keep. The
-// invocation depends on the function, so it is deleted, and the function
-// called, before the function and its role go.
+// invocation depends, explicitly, on the function, its role, its policy,
+// its log group and the managed collection, so on destroy it is deleted,
+// and the function called, while all of them still exist.
 //
 // The function may list collections (ListCollections has no resource
 // scope) and delete only the stack's own: IAM holds it to the prefix even
@@ -70,7 +71,7 @@ func newSleuthCleanup(ctx *pulumi.Context, name string, args sleuthCleanupArgs, 
 		FunctionName:   fn.Function.Name,
 		Input:          pulumi.String(string(input)),
 		LifecycleScope: pulumi.String("CRUD"),
-	}, parent, pulumi.DependsOn(append([]pulumi.Resource{fn.Policy, fn.LogGroup}, dependsOn...)))
+	}, parent, pulumi.DependsOn(append([]pulumi.Resource{fn.Function, fn.Role, fn.Policy, fn.LogGroup}, dependsOn...)))
 	if err != nil {
 		return nil, nil, fmt.Errorf("cleanup: invocation: %w", err)
 	}

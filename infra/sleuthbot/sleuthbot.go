@@ -211,7 +211,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			// addcol sends nothing to Twilio: no secrets.
 			handler: sleuth.HandlerAddCollection, trigger: TopicAddCollection,
 			environment: commandEnv,
-			statements:  []golambda.PolicyStatement{publish(TopicResponses, TopicFailures), useLedger, faces("CreateCollection")},
+			statements:  []golambda.PolicyStatement{publish(TopicResponses, TopicFailures), useLedger, faces("CreateCollection", "DescribeCollection")},
 			onFailure:   failures,
 		},
 		{

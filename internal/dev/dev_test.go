@@ -180,6 +180,9 @@ var errUnavailable = errors.New("service unavailable")
 func (failingFaces) CreateCollection(context.Context, string) (bool, error) {
 	return false, errUnavailable
 }
+func (failingFaces) CollectionCreated(context.Context, string) (time.Time, error) {
+	return time.Time{}, errUnavailable
+}
 func (failingFaces) IndexFace(context.Context, string, string, []byte) error { return errUnavailable }
 func (failingFaces) FaceIndexed(context.Context, string, string) (bool, error) {
 	return false, errUnavailable

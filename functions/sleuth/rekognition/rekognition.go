@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -21,6 +22,7 @@ import (
 // of aws-sdk-go-v2 implements it.
 type API interface {
 	CreateCollection(ctx context.Context, in *awsrek.CreateCollectionInput, optFns ...func(*awsrek.Options)) (*awsrek.CreateCollectionOutput, error)
+	DescribeCollection(ctx context.Context, in *awsrek.DescribeCollectionInput, optFns ...func(*awsrek.Options)) (*awsrek.DescribeCollectionOutput, error)
 	IndexFaces(ctx context.Context, in *awsrek.IndexFacesInput, optFns ...func(*awsrek.Options)) (*awsrek.IndexFacesOutput, error)
 	SearchFacesByImage(ctx context.Context, in *awsrek.SearchFacesByImageInput, optFns ...func(*awsrek.Options)) (*awsrek.SearchFacesByImageOutput, error)
 	ListFaces(ctx context.Context, in *awsrek.ListFacesInput, optFns ...func(*awsrek.Options)) (*awsrek.ListFacesOutput, error)
@@ -94,6 +96,23 @@ func (f *Faces) CreateCollection(ctx context.Context, collectionID string) (bool
 	default:
 		return false, fmt.Errorf("rekognition: create collection %s: %w", collectionID, err)
 	}
+}
+
+// CollectionCreated returns collectionID's creation time, as
+// DescribeCollection reports it (a read, safe to retry). It returns
+// sleuth.ErrCollectionNotFound.
+func (f *Faces) CollectionCreated(ctx context.Context, collectionID string) (time.Time, error) {
+	if !validID(collectionID, false) {
+		return time.Time{}, fmt.Errorf("rekognition: describe collection: invalid id %q", collectionID)
+	}
+	out, err := f.api.DescribeCollection(ctx, &awsrek.DescribeCollectionInput{CollectionId: aws.String(collectionID)})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("rekognition: describe collection %s: %w", collectionID, userError(err))
+	}
+	if out.CreationTimestamp == nil {
+		return time.Time{}, fmt.Errorf("rekognition: describe collection %s: no creation time in the response", collectionID)
+	}
+	return *out.CreationTimestamp, nil
 }
 
 // IndexFace adds the largest face of image to collectionID under

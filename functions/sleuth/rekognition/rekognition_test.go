@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"testing"
+	"time"
 
 	awsrek "github.com/aws/aws-sdk-go-v2/service/rekognition"
 	"github.com/aws/aws-sdk-go-v2/service/rekognition/types"
@@ -275,5 +276,26 @@ func TestNoResend(t *testing.T) {
 				t.Errorf("%s sent %d times after a throttle, want twice", op, n)
 			}
 		})
+	}
+}
+
+func TestCollectionCreated(t *testing.T) {
+	faces, fake := setup(t)
+	ctx := context.Background()
+	before := time.Now().Add(-time.Second)
+	if _, err := faces.CreateCollection(ctx, celebs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := faces.CollectionCreated(ctx, celebs)
+	if err != nil || got.Before(before) || got.After(time.Now()) {
+		t.Errorf("CollectionCreated(new) = %v, %v, want a time after %v", got, err, before)
+	}
+	old := time.Date(2025, 1, 2, 3, 4, 5, 600e6, time.UTC)
+	fake.AddCollectionAt("crossfaas-dev.old", old)
+	if got, err := faces.CollectionCreated(ctx, "crossfaas-dev.old"); err != nil || !got.Equal(old) {
+		t.Errorf("CollectionCreated(old) = %v, %v, want %v", got, err, old)
+	}
+	if _, err := faces.CollectionCreated(ctx, "crossfaas-dev.missing"); !errors.Is(err, sleuth.ErrCollectionNotFound) {
+		t.Errorf("CollectionCreated(missing) error = %v, want %v", err, sleuth.ErrCollectionNotFound)
 	}
 }

@@ -11,12 +11,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/crossfaas/crossfaas/functions/sleuth"
-	"github.com/crossfaas/crossfaas/functions/sleuth/awsx"
+	"github.com/crossfaas/crossfaas/functions/sleuth/awsenv"
 )
 
 // FromEnv builds the handler as the request Lambda runs it, at cold start:
 // the configuration from ConfigFromEnv, SSM and SNS clients from
-// awsx.LambdaConfig (so AWS_ENDPOINT_URL_SSM and AWS_ENDPOINT_URL_SNS
+// awsenv.LambdaConfig (so AWS_ENDPOINT_URL_SSM and AWS_ENDPOINT_URL_SNS
 // redirect them) and an SNS publisher. The Twilio auth token and the
 // allowed senders are read, in one GetParameters call, from the SSM
 // parameters named by sleuth.EnvAuthTokenParam and
@@ -39,17 +39,17 @@ func FromEnv(ctx context.Context, logger *slog.Logger) (*Handler, error) {
 			return nil, fmt.Errorf("request config: %s is not set: it names the SSM parameter to read", env)
 		}
 	}
-	awsCfg, err := awsx.LambdaConfig()
+	awsCfg, err := awsenv.LambdaConfig()
 	if err != nil {
 		return nil, fmt.Errorf("request: %w", err)
 	}
 	ssmClient := ssm.NewFromConfig(awsCfg)
 	h := newHandler(cfg, Deps{
-		Publisher: awsx.NewSNSPublisher(sns.NewFromConfig(awsCfg)),
+		Publisher: awsenv.NewSNSPublisher(sns.NewFromConfig(awsCfg)),
 		Logger:    logger,
 	})
 	go func() {
-		values, err := awsx.GetSecureStrings(ctx, ssmClient, params[:]...)
+		values, err := awsenv.GetSecureStrings(ctx, ssmClient, params[:]...)
 		if err != nil {
 			h.setSecrets("", nil, fmt.Errorf("request: %w", err))
 			return

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/crossfaas/crossfaas/functions/sleuth"
-	"github.com/crossfaas/crossfaas/functions/sleuth/awsx/awsxtest"
+	"github.com/crossfaas/crossfaas/functions/sleuth/awsenv/awsenvtest"
 )
 
 // setRequestEnv sets the request Lambda's environment for the rest of the
@@ -21,7 +21,7 @@ import (
 // a variable).
 func setRequestEnv(t *testing.T, ssmURL, snsURL string, overrides map[string]string) {
 	t.Helper()
-	awsxtest.Setenv(t, map[string]string{"SSM": ssmURL, "SNS": snsURL})
+	awsenvtest.Setenv(t, map[string]string{"SSM": ssmURL, "SNS": snsURL})
 	t.Setenv("AWS_DEFAULT_REGION", "")
 	for k, v := range map[string]string{
 		sleuth.EnvAddCollectionTopic:  testTopics[sleuth.VerbAddCollection],
@@ -39,7 +39,7 @@ func setRequestEnv(t *testing.T, ssmURL, snsURL string, overrides map[string]str
 }
 
 // gatedSSM is a fake SSM that holds every request until open is closed.
-func gatedSSM(t *testing.T, fake *awsxtest.SSM) (endpoint string, open func()) {
+func gatedSSM(t *testing.T, fake *awsenvtest.SSM) (endpoint string, open func()) {
 	t.Helper()
 	target, err := url.Parse(fake.URL)
 	if err != nil {
@@ -66,8 +66,8 @@ func gatedSSM(t *testing.T, fake *awsxtest.SSM) (endpoint string, open func()) {
 }
 
 func TestFromEnv(t *testing.T) {
-	ssm := awsxtest.NewSSM(t, map[string]string{authTokenParam: testToken, allowedSendersParam: "*"})
-	sns := awsxtest.NewSNS(t, testTopics[sleuth.VerbAddCollection])
+	ssm := awsenvtest.NewSSM(t, map[string]string{authTokenParam: testToken, allowedSendersParam: "*"})
+	sns := awsenvtest.NewSNS(t, testTopics[sleuth.VerbAddCollection])
 	ssmURL, open := gatedSSM(t, ssm)
 	setRequestEnv(t, ssmURL, sns.URL, nil)
 
@@ -117,8 +117,8 @@ func TestFromEnv(t *testing.T) {
 }
 
 func TestFromEnvTokenFails(t *testing.T) {
-	ssm := awsxtest.NewSSM(t, map[string]string{authTokenParam: testToken, allowedSendersParam: "*", "/blank": "", "/bad-list": "+15550001111,5550002222"})
-	sns := awsxtest.NewSNS(t)
+	ssm := awsenvtest.NewSSM(t, map[string]string{authTokenParam: testToken, allowedSendersParam: "*", "/blank": "", "/bad-list": "+15550001111,5550002222"})
+	sns := awsenvtest.NewSNS(t)
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -194,8 +194,8 @@ func TestNewReady(t *testing.T) {
 // TestFromEnvAllowList: the allowed senders come from their SSM parameter,
 // not from the environment.
 func TestFromEnvAllowList(t *testing.T) {
-	ssm := awsxtest.NewSSM(t, map[string]string{authTokenParam: testToken, allowedSendersParam: " +15550001111 , +447700900123"})
-	sns := awsxtest.NewSNS(t)
+	ssm := awsenvtest.NewSSM(t, map[string]string{authTokenParam: testToken, allowedSendersParam: " +15550001111 , +447700900123"})
+	sns := awsenvtest.NewSNS(t)
 	setRequestEnv(t, ssm.URL, sns.URL, nil)
 	h, err := FromEnv(t.Context(), slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/crossfaas/crossfaas/functions/sleuth"
-	"github.com/crossfaas/crossfaas/functions/sleuth/awsx/awsxtest"
+	"github.com/crossfaas/crossfaas/functions/sleuth/awsenv/awsenvtest"
 	"github.com/crossfaas/crossfaas/gobuild"
 	"github.com/crossfaas/crossfaas/internal/build"
 	"github.com/crossfaas/crossfaas/internal/lambdatest"
@@ -40,21 +40,21 @@ const rieURL = "https://" + lambdatest.EventDomainName + "/sms"
 
 // cloud is the fake AWS a bootstrap under the emulator talks to.
 type cloud struct {
-	sns *awsxtest.SNS
-	ssm *awsxtest.SSM
+	sns *awsenvtest.SNS
+	ssm *awsenvtest.SSM
 	env map[string]string // the function's environment, as the stack sets it
 }
 
 func newCloud(t testing.TB) *cloud {
 	c := &cloud{
-		sns: awsxtest.NewSNS(t, slices.Collect(maps.Values(testTopics))...),
-		ssm: awsxtest.NewSSM(t, map[string]string{
+		sns: awsenvtest.NewSNS(t, slices.Collect(maps.Values(testTopics))...),
+		ssm: awsenvtest.NewSSM(t, map[string]string{
 			accountSIDParam:     "AC0123456789abcdef0123456789abcdef",
 			authTokenParam:      testToken,
 			allowedSendersParam: "*",
 		}),
 	}
-	c.env = awsxtest.Env(t, map[string]string{"SNS": c.sns.URL, "SSM": c.ssm.URL})
+	c.env = awsenvtest.Env(t, map[string]string{"SNS": c.sns.URL, "SSM": c.ssm.URL})
 	maps.Copy(c.env, map[string]string{
 		sleuth.EnvAddCollectionTopic:  testTopics[sleuth.VerbAddCollection],
 		sleuth.EnvAddImageTopic:       testTopics[sleuth.VerbAddImage],
@@ -131,7 +131,7 @@ func checkRequestLambda(t *testing.T, fn *lambdatest.Function, c *cloud) {
 	// The auth token and the allowed senders were read once, in one call,
 	// decrypted; the account SID is not needed to check signatures.
 	reqs := c.ssm.BatchRequests()
-	if want := []awsxtest.GetParameterRequest{{Name: authTokenParam + "," + allowedSendersParam, WithDecryption: true}}; !slices.Equal(reqs, want) || len(c.ssm.Requests()) != 0 {
+	if want := []awsenvtest.GetParameterRequest{{Name: authTokenParam + "," + allowedSendersParam, WithDecryption: true}}; !slices.Equal(reqs, want) || len(c.ssm.Requests()) != 0 {
 		t.Errorf("SSM served GetParameters %+v and GetParameter %+v, want %+v only", reqs, c.ssm.Requests(), want)
 	}
 	for _, errs := range [][]error{c.sns.Errors(), c.ssm.Errors()} {

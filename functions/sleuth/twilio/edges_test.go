@@ -17,12 +17,13 @@ import (
 )
 
 // TestFetchRefusesNonMediaURLs: the account's credentials go only to
-// <API>/2010-04-01/Accounts/<this SID>/Messages/MM.../Media/ME..., so any
+// <API>/2010-04-01/Accounts/<this SID>/Messages/{SM,MM}.../Media/ME..., so any
 // other URL on the API host is refused before a request is made.
 func TestFetchRefusesNonMediaURLs(t *testing.T) {
 	f := newMediaFakes(t)
 	const (
 		mm    = "MM0123456789abcdef0123456789abcdef"
+		sm    = "SM0123456789abcdef0123456789abcdef"
 		me    = "ME0123456789abcdef0123456789abcdef"
 		other = "AC00000000000000000000000000000000"
 	)
@@ -31,7 +32,10 @@ func TestFetchRefusesNonMediaURLs(t *testing.T) {
 		{"another account", accounts + other + "/Messages/" + mm + "/Media/" + me},
 		{"Messages list", accounts + accountSID + "/Messages.json"},
 		{"a message, not its media", accounts + accountSID + "/Messages/" + mm + ".json"},
-		{"SMS sid instead of MM", accounts + accountSID + "/Messages/SM0123456789abcdef0123456789abcdef/Media/" + me},
+		{"media sid as the message", accounts + accountSID + "/Messages/" + me + "/Media/" + me},
+		{"call sid as the message", accounts + accountSID + "/Messages/CA0123456789abcdef0123456789abcdef/Media/" + me},
+		{"message sid as the media", accounts + accountSID + "/Messages/" + mm + "/Media/" + sm},
+		{"lower-case sm prefix", accounts + accountSID + "/Messages/sm0123456789abcdef0123456789abcdef/Media/" + me},
 		{"short media sid", accounts + accountSID + "/Messages/" + mm + "/Media/ME0123"},
 		{"media list", accounts + accountSID + "/Messages/" + mm + "/Media.json"},
 		{"encoded dot segments", accounts + accountSID + "/Messages/" + mm + "/Media/%2e%2e/%2e%2e/%2e%2e/Calls.json"},
@@ -54,9 +58,17 @@ func TestFetchRefusesNonMediaURLs(t *testing.T) {
 			}
 		})
 	}
-	// The same shape with this account's SID is fetched.
-	if _, err := f.media.Fetch(context.Background(), f.api.URL+accounts+accountSID+"/Messages/"+mm+"/Media/"+me, "image/jpeg"); errors.Is(err, sleuth.ErrMediaHost) {
-		t.Errorf("Fetch(this account's media) error = %v, want no host refusal", err)
+	// The same shape with this account's SID is fetched, for a message
+	// SID of either kind: Twilio gives MM to some messages with media and
+	// SM to others.
+	for _, msg := range []string{mm, sm} {
+		before := f.transport.n.Load()
+		if _, err := f.media.Fetch(context.Background(), f.api.URL+accounts+accountSID+"/Messages/"+msg+"/Media/"+me, "image/jpeg"); errors.Is(err, sleuth.ErrMediaHost) {
+			t.Errorf("Fetch(this account's media of %s) error = %v, want no host refusal", msg, err)
+		}
+		if n := f.transport.n.Load() - before; n == 0 {
+			t.Errorf("Fetch(this account's media of %s) made no request", msg)
+		}
 	}
 }
 

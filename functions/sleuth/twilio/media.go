@@ -176,7 +176,10 @@ func (m *Media) allowed(u *url.URL) bool {
 // messages on the API host, the only URLs given the account's
 // credentials:
 //
-//	<API URL>/2010-04-01/Accounts/<this account's SID>/Messages/MM<32 hex>/Media/ME<32 hex>
+//	<API URL>/2010-04-01/Accounts/<this account's SID>/Messages/<SM or MM><32 hex>/Media/ME<32 hex>
+//
+// A message's SID starts with SM or MM (Twilio gives MM to some messages
+// with media, SM to others); a media file's always with ME.
 //
 // with no query, fragment, user info or percent-encoding in the path (an
 // escaped "/" or dot segment could lead the server elsewhere than the path
@@ -192,7 +195,7 @@ func (m *Media) isMedia(u *url.URL) bool {
 		return false
 	}
 	message, media, ok := strings.Cut(rest, "/Media/")
-	return ok && isSID(message, "MM") && isSID(media, "ME")
+	return ok && (isSID(message, "SM") || isSID(message, "MM")) && isSID(media, "ME")
 }
 
 // isSID reports whether s is a Twilio SID of the kind prefix: the prefix

@@ -107,8 +107,9 @@ func (s *Sender) Send(ctx context.Context, from, to, body string) (string, error
 const sentLimit = 200
 
 // Sent returns the SIDs of the messages from from to to whose body is
-// body and that Twilio created at since or later (to the second, Twilio's
-// precision), oldest first. It reads the Messages resource filtered by To
+// body, as Twilio may have transformed it (smart encoding, the trial
+// account's prefix: see sameBody), and that Twilio created at since or
+// later (to the second, Twilio's precision), oldest first. It reads the Messages resource filtered by To
 // and From, at most the latest sentLimit messages, within SendTimeout.
 func (s *Sender) Sent(ctx context.Context, from, to, body string, since time.Time) ([]string, error) {
 	if from == "" || to == "" {
@@ -132,7 +133,7 @@ func (s *Sender) Sent(ctx context.Context, from, to, body string, since time.Tim
 	var found []sent
 	since = since.Truncate(time.Second)
 	for _, m := range msgs {
-		if m.Sid == nil || m.Body == nil || *m.Body != body || m.DateCreated == nil {
+		if m.Sid == nil || m.Body == nil || !sameBody(*m.Body, body) || m.DateCreated == nil {
 			continue
 		}
 		created, err := parseDate(*m.DateCreated)

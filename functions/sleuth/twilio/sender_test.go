@@ -244,3 +244,49 @@ func TestSendThenSent(t *testing.T) {
 		})
 	}
 }
+
+// TestSentToleratesTwilioTransformations: Sent finds a message whose body
+// Twilio changed, by smart encoding (typographic quotes, dashes, the
+// ellipsis) or, on a trial account, with its prefix, and only that one.
+func TestSentToleratesTwilioTransformations(t *testing.T) {
+	const (
+		from, to = "+15005550006", "+15551234567"
+		body     = "Face matched \u201cMel\u201d \u2013 it\u2019s him\u2026"
+	)
+	for _, tt := range []struct {
+		name       string
+		trial      bool
+		wantStored string
+	}{
+		{"smart encoding", false, `Face matched "Mel" - it's him...`},
+		{"trial account and smart encoding", true, `Sent from your Twilio trial account - Face matched "Mel" - it's him...`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			api := twiliofake.New(t, accountSID, authToken, nil)
+			api.SetTrial(tt.trial)
+			sender, err := twilio.NewSender(twilio.Config{AccountSID: accountSID, AuthToken: authToken, APIURL: api.URL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			since := time.Now().Add(-time.Minute)
+			sid, err := sender.Send(ctx, from, to, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := sender.Send(ctx, from, to, "Face matched Mel"); err != nil {
+				t.Fatal(err)
+			}
+			if msgs := api.Messages(); len(msgs) != 2 || msgs[0].Body != tt.wantStored {
+				t.Fatalf("Twilio stored %+v, want the body %q first", msgs, tt.wantStored)
+			}
+			got, err := sender.Sent(ctx, from, to, body, since)
+			if err != nil || len(got) != 1 || got[0] != sid {
+				t.Errorf("Sent(%q) = %q, %v, want [%s]", body, got, err, sid)
+			}
+			if got, err := sender.Sent(ctx, from, to, "Face matched \u201cMel\u201d", since); err != nil || len(got) != 0 {
+				t.Errorf("Sent(another body) = %q, %v, want none", got, err)
+			}
+		})
+	}
+}

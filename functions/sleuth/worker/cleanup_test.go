@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/crossfaas/crossfaas/functions/sleuth"
-	"github.com/crossfaas/crossfaas/functions/sleuth/awsx/awsxtest"
+	"github.com/crossfaas/crossfaas/functions/sleuth/awsenv/awsenvtest"
 	"github.com/crossfaas/crossfaas/functions/sleuth/internal/awsfake"
 	"github.com/crossfaas/crossfaas/functions/sleuth/worker"
 	"github.com/crossfaas/crossfaas/internal/lambdatest"
@@ -68,7 +68,7 @@ func TestCleanupDeletesOnlyTheStacksCollections(t *testing.T) {
 	t.Cleanup(cloud.Close)
 	mine := cleanupCollections(cloud)
 	t.Setenv(sleuth.EnvPrefix, prefix)
-	awsxtest.Setenv(t, map[string]string{"REKOGNITION": cloud.URL()})
+	awsenvtest.Setenv(t, map[string]string{"REKOGNITION": cloud.URL()})
 	handle, err := worker.CleanupFromEnv(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -41,7 +41,8 @@ type Config struct {
 	// parameters of the Twilio credentials (respond, failure, addimg and
 	// match).
 	AccountSIDParam, AuthTokenParam string
-	// Now is the ledger's clock; nil means time.Now.
+	// Now is the clock of the ledger and of the attempt markers; nil means
+	// time.Now.
 	Now func() time.Time
 	// FunctionTimeout is the function's timeout as the stack set it: the
 	// work of an invocation ends with it, and its claims LeaseMargin later.
@@ -124,7 +125,7 @@ func isID(s string, max int, lower bool) bool {
 // CROSSFAAS_PREFIX; command handlers also SLEUTH_RESPONSES_TOPIC_ARN.
 // SLEUTH_MATCH_THRESHOLD, SLEUTH_TWILIO_API_URL, SLEUTH_TWILIO_MEDIA_HOSTS
 // and SLEUTH_WIKIPEDIA_URL are optional. (The Twilio credentials' SSM parameter names are read by
-// awsx.SecretsFromEnv.) Errors name the variable at fault.
+// awsenv.SecretsFromEnv.) Errors name the variable at fault.
 func ConfigFromEnv(handler string) (Config, error) {
 	cfg := Config{Threshold: DefaultThreshold}
 	var missing []string

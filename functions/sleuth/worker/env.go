@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/crossfaas/crossfaas/functions/sleuth"
-	"github.com/crossfaas/crossfaas/functions/sleuth/awsx"
+	"github.com/crossfaas/crossfaas/functions/sleuth/awsenv"
 	"github.com/crossfaas/crossfaas/functions/sleuth/ledger"
 	"github.com/crossfaas/crossfaas/functions/sleuth/rekognition"
 	"github.com/crossfaas/crossfaas/functions/sleuth/twilio"
@@ -51,7 +51,7 @@ func CleanupFromEnv(ctx context.Context, logger *slog.Logger) (func(context.Cont
 // HandlerRespond or HandlerFailure) from the environment: ConfigFromEnv,
 // the AWS SDK's configuration (AWS_ENDPOINT_URL_<SERVICE> included) and,
 // for every handler but addcol, the Twilio credentials read from SSM by
-// awsx.Secrets. Each function builds only the clients it uses, so its IAM
+// awsenv.Secrets. Each function builds only the clients it uses, so its IAM
 // role needs nothing more. ctx bounds the start-up calls.
 func HandlerFromEnv(ctx context.Context, name string, logger *slog.Logger) (func(context.Context, events.SNSEvent) error, error) {
 	cfg, err := ConfigFromEnv(name)
@@ -81,7 +81,7 @@ func NewHandler(ctx context.Context, name string, cfg Config, awsCfg aws.Config,
 		if cfg.AccountSIDParam == "" || cfg.AuthTokenParam == "" {
 			return nil, fmt.Errorf("worker: %s and %s must name the SSM parameters of the Twilio credentials", sleuth.EnvAccountSIDParam, sleuth.EnvAuthTokenParam)
 		}
-		secrets := awsx.NewSecrets(ssm.NewFromConfig(awsCfg), cfg.AccountSIDParam, cfg.AuthTokenParam)
+		secrets := awsenv.NewSecrets(ssm.NewFromConfig(awsCfg), cfg.AccountSIDParam, cfg.AuthTokenParam)
 		creds, err := secrets.LoadTwilio(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("worker: twilio credentials: %w", err)
@@ -111,7 +111,7 @@ func NewHandler(ctx context.Context, name string, cfg Config, awsCfg aws.Config,
 
 	deps := Deps{
 		Faces:     rekognition.New(awsrek.NewFromConfig(awsCfg)),
-		Publisher: awsx.NewSNSPublisher(sns.NewFromConfig(awsCfg)),
+		Publisher: awsenv.NewSNSPublisher(sns.NewFromConfig(awsCfg)),
 		Ledger:    led,
 		Logger:    logger,
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/crossfaas/crossfaas/functions/sleuth"
-	"github.com/crossfaas/crossfaas/functions/sleuth/awsx/awsxtest"
+	"github.com/crossfaas/crossfaas/functions/sleuth/awsenv/awsenvtest"
 	"github.com/crossfaas/crossfaas/functions/sleuth/internal/awsfake"
 	"github.com/crossfaas/crossfaas/functions/sleuth/worker"
 )
@@ -24,7 +24,7 @@ const (
 // the stack would at the real services.
 func setenv(t *testing.T, cloud *awsfake.Cloud, tw *fakeTwilio, wikiURL string) {
 	t.Helper()
-	awsxtest.Setenv(t, map[string]string{
+	awsenvtest.Setenv(t, map[string]string{
 		"REKOGNITION": cloud.URL(), "DYNAMODB": cloud.URL(), "SNS": cloud.URL(), "SSM": cloud.URL(),
 	})
 	for k, v := range map[string]string{

@@ -89,6 +89,17 @@ func (r *underRIE) invoke(ctx context.Context, handler string, ev events.SNSEven
 	case !errors.As(err, &fnErr):
 		r.t.Fatalf("invoke %s: %v", handler, err)
 	case fnErr.Type == "Sandbox.Timedout":
+		// Lambda gives the retry of a timed-out invocation a fresh
+		// environment whose init has a budget of its own. The emulator
+		// instead resets, and restarts the runtime (a "suppressed init")
+		// inside the next invocation, after that invocation's timer
+		// started: on a loaded machine the retry's cold start (the
+		// bootstrap started again, its SSM reads) ate much of the 3 s and
+		// the retry was killed too, a third attempt. So the next attempt
+		// gets a new emulator, whose init runs before the timer, as
+		// Lambda's gets a new environment.
+		fn.Close()
+		delete(r.fns, handler)
 		return errCrashed
 	case strings.Contains(fnErr.Message, sleuth.ErrInProgress.Error()):
 		return fmt.Errorf("%w: %w", sleuth.ErrInProgress, err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +97,9 @@ type scenario struct {
 	effect func(w *world) error
 	// commandStep is the ledger step a command scenario must leave done.
 	commandStep string
+	// smsStep is the ledger step of the SMS ("sms:<reply step>"), which
+	// must be left done with the SID of the one message sent.
+	smsStep string
 }
 
 // scenarios are every worker's: the three commands, respond, failure.
@@ -118,7 +122,7 @@ func scenarios() []scenario {
 	failed := sleuth.Job{Command: sleuth.VerbAddImage, Collection: "celebs", Name: "mel_gibson", From: user, To: botNumber, MessageSid: faultSid}
 	return []scenario{
 		{
-			handler: sleuth.HandlerAddCollection, event: jobEvent(addcol), commandStep: "addcol",
+			handler: sleuth.HandlerAddCollection, event: jobEvent(addcol), commandStep: "addcol", smsStep: "sms:addcol",
 			wantSMS: "Collection faultcol was created.",
 			effect: func(w *world) error {
 				if _, ok := w.cloud.Rekognition.Faces(sleuth.CollectionID(prefix, faultCol)); !ok {
@@ -128,7 +132,7 @@ func scenarios() []scenario {
 			},
 		},
 		{
-			handler: sleuth.HandlerAddImage, event: addimgJob, commandStep: "addimg",
+			handler: sleuth.HandlerAddImage, event: addimgJob, commandStep: "addimg", smsStep: "sms:addimg",
 			wantSMS: "Picture of Mel Gibson added to collection celebs.",
 			effect: func(w *world) error {
 				faces, _ := w.cloud.Rekognition.Faces(celebs)
@@ -145,16 +149,16 @@ func scenarios() []scenario {
 			},
 		},
 		{
-			handler: sleuth.HandlerMatch, event: matchJob, commandStep: "match",
+			handler: sleuth.HandlerMatch, event: matchJob, commandStep: "match", smsStep: "sms:match",
 			setup:   func(w *world) { w.cloud.Rekognition.AddFace(celebs, "mel_gibson", "mel") },
 			wantSMS: "Face matched Mel Gibson with 99.1% similarity.\n\n" + melBio,
 		},
 		{
-			handler: sleuth.HandlerRespond, wantSMS: reply.Body,
+			handler: sleuth.HandlerRespond, wantSMS: reply.Body, smsStep: "sms:" + reply.Step,
 			event: func(*world) events.SNSEvent { return snsRecords("responses", mustJSON(reply)) },
 		},
 		{
-			handler: sleuth.HandlerFailure, wantSMS: "Sorry, that failed. Please try again later.",
+			handler: sleuth.HandlerFailure, wantSMS: "Sorry, that failed. Please try again later.", smsStep: "sms:failure",
 			event: func(*world) events.SNSEvent { return snsRecords("failures", destinationFor(failed)) },
 		},
 	}
@@ -202,6 +206,13 @@ type outcome struct {
 	attempts   int  // invocations of the faulted worker
 	inProgress bool // a retry found the step still claimed
 	apology    bool // the retries ran out and the failure handler ran
+	// spent is how many attempts faults before the checked one cost
+	// (zero: the checked fault is the only one).
+	spent int
+	// arm, when set, is called before each attempt from the second on.
+	arm func(attempt int)
+	// noRespond leaves out the respond invocations after a command.
+	noRespond bool
 }
 
 // check asserts the end state: exactly one correct SMS, the side effect
@@ -226,11 +237,26 @@ func (sc scenario) check(w *world, out outcome) error {
 			problems = append(problems, fmt.Sprintf("step %s is %v, want done", sc.commandStep, item))
 		}
 	}
+	if sc.smsStep != "" && len(msgs) == 1 {
+		key := faultSid + "#" + sc.smsStep
+		if item, _ := w.cloud.DynamoDB.Get(table, key); item["status"].String() != `"done"` || item["result"].String() != strconv.Quote(msgs[0].SID) {
+			problems = append(problems, fmt.Sprintf("sms step %s is %v, want done with the result %s", sc.smsStep, item, msgs[0].SID))
+		}
+		if item, _ := w.cloud.DynamoDB.Get(table, "twilio-message#"+msgs[0].SID); item["step"].String() != strconv.Quote(key) {
+			problems = append(problems, fmt.Sprintf("message %s adopted as %v, want by %s", msgs[0].SID, item, key))
+		}
+	}
+	call, kind, _ := w.inj.Injected()
+	if sends, want := countCalls(w.inj.Calls(), isSend), wantSends(call, kind); sends != want {
+		problems = append(problems, fmt.Sprintf("Twilio sends = %d, want %d", sends, want))
+	}
 	switch {
+	case out.attempts != 1+out.spent && resentSafely(call, kind):
+		problems = append(problems, fmt.Sprintf("answered at attempt %d, want %d: the %s fault on %s is the client's to absorb", out.attempts, 1+out.spent, kind, call))
 	case out.apology:
 		problems = append(problems, "retries ran out: the user got the apology")
-	case out.attempts > 2:
-		problems = append(problems, fmt.Sprintf("answered at attempt %d, want the first retry at the latest", out.attempts))
+	case out.attempts > 2+out.spent:
+		problems = append(problems, fmt.Sprintf("answered at attempt %d, want %d at the latest", out.attempts, 2+out.spent))
 	case out.inProgress:
 		problems = append(problems, "a retry found the step still claimed")
 	}
@@ -238,6 +264,49 @@ func (sc scenario) check(w *world, out outcome) error {
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// isSend reports whether c sends an SMS.
+func isSend(c faults.Call) bool { return c.Service == "twilio" && c.Op == "POST Messages.json" }
+
+func countCalls(calls []faults.Call, match func(faults.Call) bool) int {
+	n := 0
+	for _, c := range calls {
+		if match(c) {
+			n++
+		}
+	}
+	return n
+}
+
+// wantSends is how many times the SMS is sent to Twilio under a kind
+// fault at call: once, whatever happens, except after a 500 on the send
+// itself, which Twilio answered without sending.
+func wantSends(call faults.Call, kind faults.Kind) int {
+	if kind == faults.Transient && isSend(call) {
+		return 2
+	}
+	return 1
+}
+
+// resentSafely reports whether a kind fault at call is absorbed by the
+// client within the invocation, so the first attempt must answer: a lost
+// response or a 500 on a call the SDK sends again (the ledger's DynamoDB
+// calls, whose owner token makes a re-sent claim find its own; SSM; SNS;
+// Rekognition's reads) or that the Wikipedia client retries. The calls
+// that change things and are sent once (CreateCollection, IndexFaces, the
+// Twilio send) and the media download may take Lambda's first retry.
+func resentSafely(call faults.Call, kind faults.Kind) bool {
+	if kind != faults.Lost && kind != faults.Transient {
+		return false
+	}
+	switch call.Service {
+	case "dynamodb", "ssm", "sns", "wikipedia":
+		return true
+	case "rekognition":
+		return call.Op != "CreateCollection" && call.Op != "IndexFaces"
+	}
+	return false
 }
 
 // invoker runs attempts of the sleuth handlers: in process, or the real
@@ -253,11 +322,17 @@ type invoker interface {
 // replay runs handler's invocation with the fault set on w, then Lambda's
 // configured retries (two) while it fails, then the failure handler; and,
 // for commands, the respond handler for every reply published.
-func replay(ctx context.Context, w *world, inv invoker, handler string, ev events.SNSEvent) outcome {
+func replay(ctx context.Context, w *world, inv invoker, handler string, ev events.SNSEvent, opts ...outcome) outcome {
 	var out outcome
+	if len(opts) > 0 {
+		out = opts[0]
+	}
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
 			inv.retry(attempt - 1)
+			if out.arm != nil {
+				out.arm(attempt)
+			}
 		}
 		out.attempts = attempt
 		err := inv.invoke(ctx, handler, ev)
@@ -279,7 +354,7 @@ func replay(ctx context.Context, w *world, inv invoker, handler string, ev event
 			break
 		}
 	}
-	if handler == sleuth.HandlerAddCollection || handler == sleuth.HandlerAddImage || handler == sleuth.HandlerMatch {
+	if !out.noRespond && (handler == sleuth.HandlerAddCollection || handler == sleuth.HandlerAddImage || handler == sleuth.HandlerMatch) {
 		for _, p := range w.cloud.SNS.Published() {
 			if p.TopicARN == responsesTopic {
 				_ = inv.invoke(ctx, sleuth.HandlerRespond, snsRecords("responses", p.Message))

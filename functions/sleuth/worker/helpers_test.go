@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/crossfaas/crossfaas/functions/sleuth"
-	"github.com/crossfaas/crossfaas/functions/sleuth/awsx"
+	"github.com/crossfaas/crossfaas/functions/sleuth/awsenv"
 	"github.com/crossfaas/crossfaas/functions/sleuth/internal/awsfake"
 	"github.com/crossfaas/crossfaas/functions/sleuth/internal/twiliofake"
 	"github.com/crossfaas/crossfaas/functions/sleuth/ledger"
@@ -209,7 +209,7 @@ func newHarness(t *testing.T) *harness {
 		worker.Config{Prefix: prefix, ResponsesTopicARN: responsesTopic, Threshold: 85, FunctionTimeout: 10 * time.Second},
 		worker.Deps{
 			Faces:       rekognition.New(awsrek.NewFromConfig(awsCfg)),
-			Publisher:   awsx.NewSNSPublisher(sns.NewFromConfig(awsCfg)),
+			Publisher:   awsenv.NewSNSPublisher(sns.NewFromConfig(awsCfg)),
 			Ledger:      led,
 			Media:       media,
 			Biographies: bios,

@@ -23,8 +23,10 @@
 //     the claim. A later attempt that finds the marker reconciles instead
 //     of calling blindly: IndexFaces indexes under
 //     "<name>:<MessageSid>" and a retry first looks for that face;
-//     CreateCollection's "already exists" after our own recorded attempt
-//     is our collection, created.
+//     CreateCollection's marker holds the attempt's time, and an "already
+//     exists" after it is our collection, created, when DescribeCollection
+//     dates the collection at or after that time (less createSkew), and
+//     someone else's, existing, when it dates it before.
 //   - respond claims "<MessageSid>#sms:<reply step>" around the Twilio
 //     send, records the attempt's time first and, after an uncertain
 //     attempt, looks the message up in Twilio's Messages resource before
@@ -41,14 +43,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/crossfaas/crossfaas/functions/sleuth"
-	"github.com/crossfaas/crossfaas/functions/sleuth/command"
 )
 
 // BiographyTimeout bounds the biography lookup of a match: without it the
@@ -83,6 +83,7 @@ type Worker struct {
 	threshold float64
 	responses string
 	timeout   time.Duration
+	now       func() time.Time
 	log       *slog.Logger
 }
 
@@ -103,11 +104,14 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 	if log == nil {
 		log = lambdacontext.NewLogger()
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Worker{
 		faces: deps.Faces, media: deps.Media, bios: deps.Biographies,
 		publisher: deps.Publisher, ledger: deps.Ledger,
 		prefix: cfg.Prefix, threshold: cfg.Threshold, responses: cfg.ResponsesTopicARN,
-		timeout: cfg.timeout(), log: log,
+		timeout: cfg.timeout(), now: cfg.Now, log: log,
 	}, nil
 }
 
@@ -222,121 +226,6 @@ func (w *Worker) Process(ctx context.Context, job sleuth.Job) error {
 	}
 	log.InfoContext(ctx, "job done")
 	return nil
-}
-
-// Attempt markers: what a command recorded before its call that changes
-// things.
-const (
-	markerCreate = "create-collection"
-	markerIndex  = "index-face"
-)
-
-// run does the work of the job's command under claim.
-func (w *Worker) run(ctx context.Context, log *slog.Logger, job sleuth.Job, claim sleuth.Claim) (outcome, error) {
-	collectionID := sleuth.CollectionID(w.prefix, job.Collection)
-	switch job.Command {
-	case sleuth.VerbAddCollection:
-		if claim.Attempt == "" {
-			if err := w.ledger.Attempt(ctx, claim, markerCreate); err != nil {
-				return outcome{}, err
-			}
-		}
-		created, err := w.faces.CreateCollection(ctx, collectionID)
-		switch {
-		case err != nil:
-			return w.userOutcome(job, err)
-		case created:
-			return outcome{reply: replyCreated(job.Collection), result: "created"}, nil
-		case claim.Attempt != "":
-			// An earlier attempt of this step called CreateCollection and
-			// died, or lost the answer: the collection is its.
-			log.InfoContext(ctx, "collection found created by an earlier attempt")
-			return outcome{reply: replyCreated(job.Collection), result: "created"}, nil
-		default:
-			return outcome{reply: replyExists(job.Collection), result: "exists"}, nil
-		}
-	case sleuth.VerbAddImage:
-		externalID := sleuth.FaceExternalID(job.Name, job.MessageSid)
-		if claim.Attempt != "" {
-			indexed, err := w.faces.FaceIndexed(ctx, collectionID, externalID)
-			if err != nil {
-				return w.userOutcome(job, err)
-			}
-			if indexed {
-				log.InfoContext(ctx, "face found indexed by an earlier attempt")
-				return outcome{reply: replyAdded(job), result: "indexed"}, nil
-			}
-		}
-		image, err := w.fetch(ctx, job)
-		if err != nil {
-			return w.userOutcome(job, err)
-		}
-		if claim.Attempt == "" {
-			if err := w.ledger.Attempt(ctx, claim, markerIndex); err != nil {
-				return outcome{}, err
-			}
-		}
-		if err := w.faces.IndexFace(ctx, collectionID, externalID, image); err != nil {
-			return w.userOutcome(job, err)
-		}
-		return outcome{reply: replyAdded(job), result: "indexed"}, nil
-	default: // sleuth.VerbMatch, by check; no side effect
-		image, err := w.fetch(ctx, job)
-		if err != nil {
-			return w.userOutcome(job, err)
-		}
-		match, err := w.faces.SearchFace(ctx, collectionID, image, w.threshold)
-		if err != nil {
-			return w.userOutcome(job, err)
-		}
-		return outcome{reply: replyMatched(match, w.biography(ctx, log, match)), result: "matched"}, nil
-	}
-}
-
-// successReply rebuilds the success reply of addcol and addimg, for steps
-// recorded done before the ledger kept replies.
-func (w *Worker) successReply(job sleuth.Job) string {
-	if job.Command == sleuth.VerbAddCollection {
-		return replyCreated(job.Collection)
-	}
-	return replyAdded(job)
-}
-
-// userOutcome turns an error the user caused into its reply; any other
-// error is returned for a retry.
-func (w *Worker) userOutcome(job sleuth.Job, err error) (outcome, error) {
-	if reply, result, ok := userReply(job, w.threshold, err); ok {
-		return outcome{reply: reply, result: result, problem: true}, nil
-	}
-	return outcome{}, err
-}
-
-// errNoImage is the user's: a command that needs a photo came without.
-var errNoImage = fmt.Errorf("%w: no image attached", sleuth.ErrMediaRefused)
-
-// fetch downloads the job's image.
-func (w *Worker) fetch(ctx context.Context, job sleuth.Job) ([]byte, error) {
-	if job.MediaURL == "" {
-		return nil, errNoImage
-	}
-	return w.media.Fetch(ctx, job.MediaURL, job.MediaContentType)
-}
-
-// biography returns the biography of a match's person, or the line that
-// replaces it: a match is worth sending without one.
-func (w *Worker) biography(ctx context.Context, log *slog.Logger, m sleuth.Match) string {
-	ctx, cancel := context.WithTimeout(ctx, BiographyTimeout)
-	defer cancel()
-	bio, err := w.bios.Biography(ctx, command.DisplayName(sleuth.PersonName(m.ExternalID)))
-	switch {
-	case err == nil && strings.TrimSpace(bio) != "":
-		return bio
-	case err == nil || errors.Is(err, sleuth.ErrNoBiography):
-		return replyNoBio
-	default:
-		log.WarnContext(ctx, "biography unavailable", "name", m.ExternalID, "error", err)
-		return replyBioDown
-	}
 }
 
 // publish publishes the reply to job; problem marks a reply explaining

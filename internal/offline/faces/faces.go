@@ -47,12 +47,13 @@ import (
 const FileName = "faces.db"
 
 // Buckets of the database: meta holds the descriptor version the file was
-// written with; collections holds one nested bucket per collection, whose
+// written with and each collection's creation time (createdKey); collections holds one nested bucket per collection, whose
 // keys are big-endian face sequence numbers and whose values are JSON
 // records.
 var (
 	metaBucket        = []byte("meta")
 	versionKey        = []byte("descriptorVersion")
+	createdPrefix     = "created:" // + collection id: its creation time, RFC 3339
 	collectionsBucket = []byte("collections")
 )
 
@@ -150,11 +151,41 @@ func (e *Engine) CreateCollection(ctx context.Context, collectionID string) (cre
 			return nil
 		}
 		created = true
-		_, err := all.CreateBucket([]byte(collectionID))
-		return err
+		if _, err := all.CreateBucket([]byte(collectionID)); err != nil {
+			return err
+		}
+		return tx.Bucket(metaBucket).Put(createdKey(collectionID), []byte(e.now().UTC().Format(time.RFC3339Nano)))
 	})
 	if err != nil {
 		return false, fmt.Errorf("faces: create collection %q: %w", collectionID, err)
+	}
+	return created, nil
+}
+
+// createdKey is the meta key of a collection's creation time.
+func createdKey(collectionID string) []byte { return []byte(createdPrefix + collectionID) }
+
+// CollectionCreated returns when the collection was created; the zero time
+// for one created before the engine recorded creation times. Errors wrap
+// sleuth.ErrCollectionNotFound for a missing collection.
+func (e *Engine) CollectionCreated(ctx context.Context, collectionID string) (time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, fmt.Errorf("faces: describe collection %q: %w", collectionID, err)
+	}
+	var created time.Time
+	err := e.db.View(func(tx *bolt.Tx) error {
+		if _, err := collection(tx, collectionID); err != nil {
+			return err
+		}
+		if v := tx.Bucket(metaBucket).Get(createdKey(collectionID)); v != nil {
+			var err error
+			created, err = time.Parse(time.RFC3339Nano, string(v))
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("faces: describe collection %q: %w", collectionID, err)
 	}
 	return created, nil
 }

@@ -2,7 +2,11 @@ package faces
 
 import (
 	"context"
+	"errors"
 	"testing"
+	"time"
+
+	"github.com/crossfaas/crossfaas/functions/sleuth"
 )
 
 func TestCollections(t *testing.T) {
@@ -30,5 +34,22 @@ func TestCollections(t *testing.T) {
 	cancel()
 	if _, err := e.Collections(ctx); err == nil {
 		t.Errorf("Collections(canceled context) = nil error, want one")
+	}
+}
+
+func TestCollectionCreated(t *testing.T) {
+	e, _ := openEngine(t)
+	at := time.Date(2026, 5, 4, 3, 2, 1, 0, time.UTC)
+	e.now = func() time.Time { return at }
+	mustCreate(t, e, "people")
+	e.now = func() time.Time { return at.Add(time.Hour) }
+	if created, err := e.CreateCollection(context.Background(), "people"); err != nil || created {
+		t.Fatalf("CreateCollection(existing) = %v, %v, want false, nil", created, err)
+	}
+	if got, err := e.CollectionCreated(context.Background(), "people"); err != nil || !got.Equal(at) {
+		t.Errorf("CollectionCreated(people) = %v, %v, want %v (the first creation)", got, err, at)
+	}
+	if _, err := e.CollectionCreated(context.Background(), "nobody"); !errors.Is(err, sleuth.ErrCollectionNotFound) {
+		t.Errorf("CollectionCreated(missing) error = %v, want %v", err, sleuth.ErrCollectionNotFound)
 	}
 }

@@ -5,14 +5,15 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"sort"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // Rekognition fakes the Rekognition operations sleuth uses (CreateCollection,
-// IndexFaces, SearchFacesByImage, ListFaces, ListCollections and
-// DeleteCollection, the list operations paginated like Rekognition's), with
+// DescribeCollection, IndexFaces, SearchFacesByImage, ListFaces,
+// ListCollections and DeleteCollection, the list operations paginated like
+// Rekognition's), with
 // in-memory collections. It decides who is in an image with Identify; the
 // default reads the marker FaceJPEG and FacePNG write.
 type Rekognition struct {
@@ -28,6 +29,7 @@ type Rekognition struct {
 
 	mu          sync.Mutex
 	collections map[string][]IndexedFace
+	created     map[string]time.Time // CreationTimestamp of each collection
 	calls       map[string]int
 	index       []IndexFacesRequest
 	search      []SearchFacesRequest
@@ -61,7 +63,7 @@ type SearchFacesRequest struct {
 
 // NewRekognition returns a fake with no collections.
 func NewRekognition() *Rekognition {
-	return &Rekognition{collections: map[string][]IndexedFace{}, calls: map[string]int{}}
+	return &Rekognition{collections: map[string][]IndexedFace{}, created: map[string]time.Time{}, calls: map[string]int{}}
 }
 
 // The marker FaceJPEG and FacePNG put after the image's magic number.
@@ -134,21 +136,15 @@ func (f *Rekognition) Faces(collectionID string) ([]IndexedFace, bool) {
 	return append([]IndexedFace(nil), faces...), ok
 }
 
-// AddCollection creates a collection, as if CreateCollection had run.
-func (f *Rekognition) AddCollection(collectionID string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if _, ok := f.collections[collectionID]; !ok {
-		f.collections[collectionID] = []IndexedFace{}
-	}
-}
-
 // AddFace indexes a face of person under externalID, as if IndexFaces had
 // run; the collection is created when missing.
 func (f *Rekognition) AddFace(collectionID, externalID, person string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.nextID++
+	if _, ok := f.collections[collectionID]; !ok {
+		f.created[collectionID] = time.Now().Add(-time.Hour)
+	}
 	f.collections[collectionID] = append(f.collections[collectionID],
 		IndexedFace{FaceID: fmt.Sprintf("face-%04d", f.nextID), ExternalImageID: externalID, Person: person})
 }
@@ -178,6 +174,8 @@ func (f *Rekognition) serve(w http.ResponseWriter, r *http.Request, op string) {
 	switch op {
 	case "CreateCollection":
 		f.createCollection(w, r)
+	case "DescribeCollection":
+		f.describeCollection(w, r)
 	case "IndexFaces":
 		f.indexFaces(w, r)
 	case "SearchFacesByImage":
@@ -191,30 +189,6 @@ func (f *Rekognition) serve(w http.ResponseWriter, r *http.Request, op string) {
 	default:
 		writeJSONError(w, http.StatusBadRequest, "UnknownOperationException", "fake does not implement "+op)
 	}
-}
-
-func (f *Rekognition) createCollection(w http.ResponseWriter, r *http.Request) {
-	var in struct{ CollectionId string }
-	if !decodeJSON(w, r, &in) {
-		return
-	}
-	if !collectionIDPattern.MatchString(in.CollectionId) {
-		writeJSONError(w, http.StatusBadRequest, "ValidationException", "invalid CollectionId")
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if _, ok := f.collections[in.CollectionId]; ok {
-		writeJSONError(w, http.StatusBadRequest, "ResourceAlreadyExistsException",
-			"The collection id: "+in.CollectionId+" already exists")
-		return
-	}
-	f.collections[in.CollectionId] = []IndexedFace{}
-	writeJSON(w, rekJSON, map[string]any{
-		"CollectionArn":    "aws:rekognition:us-east-1:123456789012:collection/" + in.CollectionId,
-		"FaceModelVersion": "7.0",
-		"StatusCode":       200,
-	})
 }
 
 // identify applies Identify, answering the error itself when the image is
@@ -400,54 +374,4 @@ func (f *Rekognition) listFaces(w http.ResponseWriter, r *http.Request) {
 		resp["NextToken"] = next
 	}
 	writeJSON(w, rekJSON, resp)
-}
-
-// Collections returns the ids of the collections, sorted.
-func (f *Rekognition) Collections() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	ids := make([]string, 0, len(f.collections))
-	for id := range f.collections {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
-}
-
-func (f *Rekognition) listCollections(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		MaxResults int
-		NextToken  string
-	}
-	if !decodeJSON(w, r, &in) {
-		return
-	}
-	ids := f.Collections()
-	start, end, next, ok := page(in.NextToken, in.MaxResults, len(ids))
-	if !ok {
-		writeJSONError(w, http.StatusBadRequest, "InvalidPaginationTokenException", "invalid NextToken")
-		return
-	}
-	resp := map[string]any{"CollectionIds": ids[start:end]}
-	if next != "" {
-		resp["NextToken"] = next
-	}
-	writeJSON(w, rekJSON, resp)
-}
-
-func (f *Rekognition) deleteCollection(w http.ResponseWriter, r *http.Request) {
-	var in struct{ CollectionId string }
-	if !decodeJSON(w, r, &in) {
-		return
-	}
-	f.mu.Lock()
-	_, ok := f.collections[in.CollectionId]
-	delete(f.collections, in.CollectionId)
-	f.mu.Unlock()
-	if !ok {
-		writeJSONError(w, http.StatusBadRequest, "ResourceNotFoundException",
-			"The collection id: "+in.CollectionId+" does not exist")
-		return
-	}
-	writeJSON(w, rekJSON, map[string]any{"StatusCode": 200})
 }

@@ -56,9 +56,12 @@ type Injector struct {
 	mu      sync.Mutex
 	calls   []Call
 	at      int // the number of the call to fault, from 1; 0: none
+	base    int // calls[base:] are counted towards at
 	kind    Kind
 	match   func(Call) bool
 	hit     bool
+	hitCall Call // the call the fault was injected into, and the fault
+	hitKind Kind
 	held    chan struct{} // closed by Release
 	holding bool
 	crashed chan struct{} // closed when a Crash fault is hit
@@ -80,7 +83,16 @@ func (in *Injector) Crashed() <-chan struct{} {
 func (in *Injector) Set(n int, kind Kind, match func(Call) bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	in.calls, in.at, in.kind, in.match, in.hit = nil, n, kind, match, false
+	in.calls, in.at, in.kind, in.match, in.hit, in.base = nil, n, kind, match, false, 0
+	in.crashed = make(chan struct{})
+}
+
+// Arm is Set keeping the calls seen: the n-th call from now that match
+// accepts gets kind, and Injected reports this fault from now on.
+func (in *Injector) Arm(n int, kind Kind, match func(Call) bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.at, in.kind, in.match, in.hit, in.base = n, kind, match, false, len(in.calls)
 	in.crashed = make(chan struct{})
 }
 
@@ -108,6 +120,17 @@ func (in *Injector) Hit() bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return in.hit
+}
+
+// Injected returns the call the fault was injected into and the fault;
+// ok is false when none was.
+func (in *Injector) Injected() (call Call, kind Kind, ok bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if !in.hit {
+		return Call{}, None, false
+	}
+	return in.hitCall, in.hitKind, true
 }
 
 // Release lets held requests go (their connections are closed) and stops
@@ -142,13 +165,13 @@ func (in *Injector) Wrap(service string, op func(*http.Request) string, h http.H
 		kind := None
 		if in.at > 0 && !in.hit && (in.match == nil || in.match(call)) {
 			n := 0
-			for _, c := range in.calls {
+			for _, c := range in.calls[in.base:] {
 				if in.match == nil || in.match(c) {
 					n++
 				}
 			}
 			if n == in.at {
-				kind, in.hit = in.kind, true
+				kind, in.hit, in.hitCall, in.hitKind = in.kind, true, call, in.kind
 				if kind == Crash {
 					in.holding = true
 				}

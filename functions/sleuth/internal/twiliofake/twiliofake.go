@@ -28,6 +28,7 @@ type API struct {
 	media         map[string]Media // by media SID
 	messages      []Message
 	fail          []int // statuses to answer message creation with, in order
+	trial         bool  // bodies get the trial account's prefix
 	mediaRequests int
 }
 
@@ -39,7 +40,8 @@ type Media struct {
 	Status int
 }
 
-// Message is a message created through the API.
+// Message is a message created through the API; Body as Twilio stores
+// it (smart encoded when asked, with the trial prefix on a trial account).
 type Message struct {
 	SID, From, To, Body string
 	Created             time.Time
@@ -59,10 +61,24 @@ func New(t testing.TB, sid, token string, now func() time.Time) *API {
 	return api
 }
 
+// SetTrial makes the fake a trial account's: Twilio puts "Sent from your
+// Twilio trial account - " before the body of every message it sends.
+func (api *API) SetTrial(trial bool) {
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	api.trial = trial
+}
+
+// smartEncoded is what Twilio's smart encoding (SmartEncoded=true) does to
+// the characters the tests use: typographic quotes, dashes and the
+// ellipsis become their GSM-7 look-alikes.
+var smartEncoded = strings.NewReplacer("\u201c", `"`, "\u201d", `"`, "\u2018", "'", "\u2019", "'",
+	"\u2013", "-", "\u2014", "-", "\u2026", "...")
+
 // MessagesPath is the path of the account's Messages resource.
 func (api *API) MessagesPath() string { return "/2010-04-01/Accounts/" + api.sid + "/Messages.json" }
 
-// AddMedia serves a media file of message messageSid (MM...) as mediaSID
+// AddMedia serves a media file of message messageSid (SM... or MM...) as mediaSID
 // (ME...) and returns its URL.
 func (api *API) AddMedia(messageSid, mediaSID, contentType string, body []byte) string {
 	api.mu.Lock()
@@ -155,6 +171,12 @@ func (api *API) create(w http.ResponseWriter, r *http.Request) {
 	if from == "" || to == "" || body == "" {
 		writeError(w, http.StatusBadRequest, 21604, "From, To and Body are required")
 		return
+	}
+	if r.PostForm.Get("SmartEncoded") == "true" {
+		body = smartEncoded.Replace(body)
+	}
+	if api.trial {
+		body = "Sent from your Twilio trial account - " + body
 	}
 	m := Message{SID: fmt.Sprintf("SM%032x", len(api.messages)+1), From: from, To: to, Body: body, Created: api.now().UTC()}
 	api.messages = append(api.messages, m)

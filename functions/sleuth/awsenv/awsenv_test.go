@@ -1,4 +1,4 @@
-package awsx_test
+package awsenv_test
 
 import (
 	"context"
@@ -16,8 +16,8 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/crossfaas/crossfaas/functions/sleuth"
-	"github.com/crossfaas/crossfaas/functions/sleuth/awsx"
-	"github.com/crossfaas/crossfaas/functions/sleuth/awsx/awsxtest"
+	"github.com/crossfaas/crossfaas/functions/sleuth/awsenv"
+	"github.com/crossfaas/crossfaas/functions/sleuth/awsenv/awsenvtest"
 )
 
 const topic = "arn:aws:sns:us-east-1:123456789012:crossfaas-dev-sleuth-addcol"
@@ -26,7 +26,7 @@ const topic = "arn:aws:sns:us-east-1:123456789012:crossfaas-dev-sleuth-addcol"
 // endpoints redirected through AWS_ENDPOINT_URL_<SERVICE>.
 func loadConfig(t *testing.T, endpoints map[string]string) aws.Config {
 	t.Helper()
-	awsxtest.Setenv(t, endpoints)
+	awsenvtest.Setenv(t, endpoints)
 	cfg, err := config.LoadDefaultConfig(context.Background())
 	if err != nil {
 		t.Fatalf("config.LoadDefaultConfig() error = %v", err)
@@ -56,8 +56,8 @@ func TestSNSPublisher(t *testing.T) {
 		{"not JSON", []byte("plain text & <xml> é"), map[string]string{}},
 		{"JSON array", []byte(`["command"]`), map[string]string{}},
 	}
-	fake := awsxtest.NewSNS(t, topic)
-	pub := awsx.NewSNSPublisher(sns.NewFromConfig(loadConfig(t, map[string]string{"SNS": fake.URL})))
+	fake := awsenvtest.NewSNS(t, topic)
+	pub := awsenv.NewSNSPublisher(sns.NewFromConfig(loadConfig(t, map[string]string{"SNS": fake.URL})))
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if err := pub.Publish(context.Background(), topic, tt.message); err != nil {
@@ -82,8 +82,8 @@ func TestSNSPublisher(t *testing.T) {
 }
 
 func TestSNSPublisherErrors(t *testing.T) {
-	fake := awsxtest.NewSNS(t, topic)
-	pub := awsx.NewSNSPublisher(sns.NewFromConfig(loadConfig(t, map[string]string{"SNS": fake.URL})))
+	fake := awsenvtest.NewSNS(t, topic)
+	pub := awsenv.NewSNSPublisher(sns.NewFromConfig(loadConfig(t, map[string]string{"SNS": fake.URL})))
 	ctx := context.Background()
 
 	err := pub.Publish(ctx, topic+"-missing", []byte("x"))
@@ -125,18 +125,18 @@ func TestSNSPublisherErrors(t *testing.T) {
 }
 
 func TestSecretsLoadTwilio(t *testing.T) {
-	fake := awsxtest.NewSSM(t, map[string]string{
+	fake := awsenvtest.NewSSM(t, map[string]string{
 		"/crossfaas/dev/twilio/account-sid": "AC0123456789abcdef0123456789abcdef",
 		"/crossfaas/dev/twilio/auth-token":  "s3cr3t-token",
 	})
 	cfg := loadConfig(t, map[string]string{"SSM": fake.URL})
 	t.Setenv(sleuth.EnvAccountSIDParam, "/crossfaas/dev/twilio/account-sid")
 	t.Setenv(sleuth.EnvAuthTokenParam, "/crossfaas/dev/twilio/auth-token")
-	secrets, err := awsx.SecretsFromEnv(ssm.NewFromConfig(cfg))
+	secrets, err := awsenv.SecretsFromEnv(ssm.NewFromConfig(cfg))
 	if err != nil {
 		t.Fatalf("SecretsFromEnv() error = %v", err)
 	}
-	want := awsx.TwilioCredentials{AccountSID: "AC0123456789abcdef0123456789abcdef", AuthToken: "s3cr3t-token"}
+	want := awsenv.TwilioCredentials{AccountSID: "AC0123456789abcdef0123456789abcdef", AuthToken: "s3cr3t-token"}
 	for range 3 {
 		got, err := secrets.LoadTwilio(context.Background())
 		if err != nil {
@@ -166,24 +166,24 @@ func TestSecretsLoadTwilio(t *testing.T) {
 }
 
 func TestSecretsErrors(t *testing.T) {
-	fake := awsxtest.NewSSM(t, map[string]string{"sid": "AC1", "token": "t", "blank": ""})
+	fake := awsenvtest.NewSSM(t, map[string]string{"sid": "AC1", "token": "t", "blank": ""})
 	client := ssm.NewFromConfig(loadConfig(t, map[string]string{"SSM": fake.URL}))
 	ctx := context.Background()
 
-	_, err := awsx.NewSecrets(client, "sid", "missing").LoadTwilio(ctx)
+	_, err := awsenv.NewSecrets(client, "sid", "missing").LoadTwilio(ctx)
 	var notFound *ssmtypes.ParameterNotFound
 	if !errors.As(err, &notFound) || !strings.Contains(err.Error(), "ssm get parameter missing: ") {
 		t.Errorf("LoadTwilio(missing token) error = %v, want a ParameterNotFound naming the parameter", err)
 	}
 
-	_, err = awsx.NewSecrets(client, "blank", "token").LoadTwilio(ctx)
+	_, err = awsenv.NewSecrets(client, "blank", "token").LoadTwilio(ctx)
 	if err == nil || err.Error() != "ssm get parameter blank: empty value" {
 		t.Errorf("LoadTwilio(blank sid) error = %v, want %q", err, "ssm get parameter blank: empty value")
 	}
 
 	// A failure is not cached: once the parameter exists, the same Secrets loads.
-	later := awsxtest.NewSSM(t, map[string]string{"sid": "AC1"})
-	secrets := awsx.NewSecrets(ssm.NewFromConfig(loadConfig(t, map[string]string{"SSM": later.URL})), "sid", "token")
+	later := awsenvtest.NewSSM(t, map[string]string{"sid": "AC1"})
+	secrets := awsenv.NewSecrets(ssm.NewFromConfig(loadConfig(t, map[string]string{"SSM": later.URL})), "sid", "token")
 	if _, err := secrets.LoadTwilio(ctx); err == nil {
 		t.Fatalf("LoadTwilio() before the token exists: error = nil")
 	}
@@ -195,7 +195,7 @@ func TestSecretsErrors(t *testing.T) {
 
 	t.Setenv(sleuth.EnvAccountSIDParam, "sid")
 	t.Setenv(sleuth.EnvAuthTokenParam, "")
-	if _, err := awsx.SecretsFromEnv(client); err == nil || !strings.Contains(err.Error(), sleuth.EnvAuthTokenParam) {
+	if _, err := awsenv.SecretsFromEnv(client); err == nil || !strings.Contains(err.Error(), sleuth.EnvAuthTokenParam) {
 		t.Errorf("SecretsFromEnv() without %s: error = %v, want it to name the variable", sleuth.EnvAuthTokenParam, err)
 	}
 }

@@ -1,4 +1,4 @@
-package awsx
+package awsenv
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package awsx_test
+package awsenv_test
 
 import (
 	"context"
@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"github.com/crossfaas/crossfaas/functions/sleuth/awsx"
-	"github.com/crossfaas/crossfaas/functions/sleuth/awsx/awsxtest"
+	"github.com/crossfaas/crossfaas/functions/sleuth/awsenv"
+	"github.com/crossfaas/crossfaas/functions/sleuth/awsenv/awsenvtest"
 )
 
 // awsVars are the variables that change what LambdaConfig or
@@ -103,7 +103,7 @@ func TestLambdaConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			setLambdaEnv(t, tt.vars)
-			cfg, err := awsx.LambdaConfig()
+			cfg, err := awsenv.LambdaConfig()
 			if tt.errSubstr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.errSubstr) {
 					t.Fatalf("LambdaConfig() error = %v, want one containing %q", err, tt.errSubstr)
@@ -154,7 +154,7 @@ func TestLambdaConfigEndpoints(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			setLambdaEnv(t, lambdaVars(tt.vars))
-			lambdaCfg, err := awsx.LambdaConfig()
+			lambdaCfg, err := awsenv.LambdaConfig()
 			if err != nil {
 				t.Fatalf("LambdaConfig() error = %v", err)
 			}
@@ -181,8 +181,8 @@ func TestLambdaConfigEndpoints(t *testing.T) {
 // LambdaConfig: requests are signed with the environment's credentials,
 // session token included, and the clients share one HTTP client.
 func TestLambdaConfigClients(t *testing.T) {
-	ssmFake := awsxtest.NewSSM(t, map[string]string{"/crossfaas-dev/sleuth/twilio-auth-token": "s3cr3t"})
-	snsFake := awsxtest.NewSNS(t, topic)
+	ssmFake := awsenvtest.NewSSM(t, map[string]string{"/crossfaas-dev/sleuth/twilio-auth-token": "s3cr3t"})
+	snsFake := awsenvtest.NewSNS(t, topic)
 	var (
 		mu     sync.Mutex
 		tokens []string
@@ -205,14 +205,14 @@ func TestLambdaConfigClients(t *testing.T) {
 		return srv.URL
 	}
 	setLambdaEnv(t, lambdaVars(map[string]string{
-		"AWS_REGION":            awsxtest.Region,
-		"AWS_ACCESS_KEY_ID":     awsxtest.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY": awsxtest.SecretAccessKey,
+		"AWS_REGION":            awsenvtest.Region,
+		"AWS_ACCESS_KEY_ID":     awsenvtest.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY": awsenvtest.SecretAccessKey,
 		"AWS_ENDPOINT_URL":      "http://127.0.0.1:1", // overridden by both service variables
 		"AWS_ENDPOINT_URL_SSM":  recordToken(ssmFake.URL),
 		"AWS_ENDPOINT_URL_SNS":  recordToken(snsFake.URL),
 	}))
-	cfg, err := awsx.LambdaConfig()
+	cfg, err := awsenv.LambdaConfig()
 	if err != nil {
 		t.Fatalf("LambdaConfig() error = %v", err)
 	}
@@ -222,11 +222,11 @@ func TestLambdaConfigClients(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	got, err := awsx.GetSecureString(ctx, ssmClient, "/crossfaas-dev/sleuth/twilio-auth-token")
+	got, err := awsenv.GetSecureString(ctx, ssmClient, "/crossfaas-dev/sleuth/twilio-auth-token")
 	if err != nil || got != "s3cr3t" {
 		t.Errorf("GetSecureString() = %q, %v, want %q", got, err, "s3cr3t")
 	}
-	if err := awsx.NewSNSPublisher(snsClient).Publish(ctx, topic, []byte(`{"command":"addcol"}`)); err != nil {
+	if err := awsenv.NewSNSPublisher(snsClient).Publish(ctx, topic, []byte(`{"command":"addcol"}`)); err != nil {
 		t.Errorf("Publish() error = %v", err)
 	}
 	if n := len(snsFake.Published()); n != 1 {

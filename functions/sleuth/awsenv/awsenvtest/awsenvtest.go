@@ -1,9 +1,9 @@
-// Package awsxtest serves the wire-level fakes of package awsfake for SNS
+// Package awsenvtest serves the wire-level fakes of package awsfake for SNS
 // (query protocol) and SSM (JSON 1.1) on one loopback server per service,
 // with the environment that points the real aws-sdk-go-v2 clients at them
 // through endpoint overrides, in-process or in a Lambda bootstrap run under
 // the Runtime Interface Emulator.
-package awsxtest
+package awsenvtest
 
 import (
 	"net/http/httptest"
@@ -25,7 +25,7 @@ const (
 )
 
 // Env returns the environment that makes config.LoadDefaultConfig and
-// awsx.LambdaConfig build a config for the fakes: static credentials,
+// awsenv.LambdaConfig build a config for the fakes: static credentials,
 // Region, no shared config files, no instance metadata, and
 // AWS_ENDPOINT_URL_<SERVICE> for each entry of endpoints (service id, e.g.
 // "SNS", to base URL). Pass it to a Lambda bootstrap's environment, or use
