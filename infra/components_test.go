@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crossfaas/crossfaas/infra/golambda"
+	"github.com/crossfaas/crossfaas/infra/httpapi"
+	"github.com/crossfaas/crossfaas/infra/privatelink"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -23,9 +26,9 @@ func TestComponentsRefuseNilArgs(t *testing.T) {
 		make func(ctx *pulumi.Context) error
 	}{
 		{"NewLabeler", func(ctx *pulumi.Context) error { _, err := NewLabeler(ctx, "x", nil); return err }},
-		{"NewHTTPAPI", func(ctx *pulumi.Context) error { _, err := NewHTTPAPI(ctx, "x", nil); return err }},
+		{"httpapi.New", func(ctx *pulumi.Context) error { _, err := httpapi.New(ctx, "x", nil); return err }},
 		{"NewProxy", func(ctx *pulumi.Context) error { _, err := NewProxy(ctx, "x", nil); return err }},
-		{"NewLambdaFunction", func(ctx *pulumi.Context) error { _, err := NewLambdaFunction(ctx, "x", nil); return err }},
+		{"golambda.New", func(ctx *pulumi.Context) error { _, err := golambda.New(ctx, "x", nil); return err }},
 		{"NewProxy without API", func(ctx *pulumi.Context) error {
 			_, err := NewProxy(ctx, "x", &ProxyArgs{LabelerURL: pulumi.String("https://l")})
 			return err
@@ -34,9 +37,9 @@ func TestComponentsRefuseNilArgs(t *testing.T) {
 			_, err := NewLabeler(ctx, "x", &LabelerArgs{FunctionName: "f", BucketName: "b", ServiceAccountID: "account", Project: "p", Region: "r"})
 			return err
 		}},
-		{"NewPrivateLink", func(ctx *pulumi.Context) error { _, err := NewPrivateLink(ctx, "x", nil); return err }},
-		{"NewPrivateLink without labeler", func(ctx *pulumi.Context) error {
-			_, err := NewPrivateLink(ctx, "x", &PrivateLinkArgs{Project: "p", Prefix: "crossfaas-dev", CallerAccountID: "caller",
+		{"privatelink.New", func(ctx *pulumi.Context) error { _, err := privatelink.New(ctx, "x", nil); return err }},
+		{"privatelink.New without labeler", func(ctx *pulumi.Context) error {
+			_, err := privatelink.New(ctx, "x", &privatelink.Args{Project: "p", Prefix: "crossfaas-dev", CallerAccountID: "caller",
 				AWSAccountID: mockAccount, CallerRoleNames: []string{"crossfaas-dev-proxy"}})
 			return err
 		}},
@@ -45,8 +48,8 @@ func TestComponentsRefuseNilArgs(t *testing.T) {
 				Source: fixtureArtifacts(t, "l", "p")[0]})
 			return err
 		}},
-		{"NewHTTPAPI without throttling", func(ctx *pulumi.Context) error {
-			_, err := NewHTTPAPI(ctx, "x", &HTTPAPIArgs{Name: "crossfaas-dev-api"})
+		{"httpapi.New without throttling", func(ctx *pulumi.Context) error {
+			_, err := httpapi.New(ctx, "x", &httpapi.Args{Name: "crossfaas-dev-api"})
 			return err
 		}},
 	}
@@ -70,32 +73,13 @@ func TestComponentsRefuseNilArgs(t *testing.T) {
 	}
 }
 
-func TestRouteSourceArn(t *testing.T) {
-	tests := []struct {
-		routeKey string
-		want     string
-	}{
-		{"GET /detect", "/*/GET/detect"},
-		{"POST /sms", "/*/POST/sms"},
-		{"ANY /detect", "/*/*/detect"},
-		{"GET /items/{id}", "/*/GET/items/*"},
-		{"DELETE /a/{b}/c/{d+}", "/*/DELETE/a/*/c/*"},
-		{"GET /", "/*/GET/"},
-	}
-	for _, tt := range tests {
-		if got := routeSourceArn(tt.routeKey); got != tt.want {
-			t.Errorf("routeSourceArn(%q) = %q, want %q", tt.routeKey, got, tt.want)
-		}
-	}
-}
-
 func TestAddLambdaRoute(t *testing.T) {
 	m, err := runComponents(t, func(ctx *pulumi.Context) error {
-		api, err := NewHTTPAPI(ctx, "api", &HTTPAPIArgs{Name: "crossfaas-dev-api", ThrottlingBurstLimit: 5, ThrottlingRateLimit: 1})
+		api, err := httpapi.New(ctx, "api", &httpapi.Args{Name: "crossfaas-dev-api", ThrottlingBurstLimit: 5, ThrottlingRateLimit: 1})
 		if err != nil {
 			return err
 		}
-		fn, err := NewLambdaFunction(ctx, "sms", &LambdaFunctionArgs{
+		fn, err := golambda.New(ctx, "sms", &golambda.Args{
 			Name: "crossfaas-dev-sms", Artifact: fixtureArtifacts(t, "l", "p")[1], Handler: "request",
 			MemoryMB: 128, TimeoutSeconds: 5, LogRetentionDays: 7,
 		})
@@ -103,14 +87,14 @@ func TestAddLambdaRoute(t *testing.T) {
 			return err
 		}
 		for _, bad := range []string{"", "GET detect", "FETCH /x", "$default", "GET /a b"} {
-			if _, err := api.AddLambdaRoute(ctx, "bad", &LambdaRouteArgs{RouteKey: bad, Function: fn.Function}); err == nil {
+			if _, err := api.AddLambdaRoute(ctx, "bad", &httpapi.LambdaRouteArgs{RouteKey: bad, Function: fn.Function}); err == nil {
 				t.Errorf("AddLambdaRoute(%q) succeeded, want an error", bad)
 			}
 		}
 		if _, err := api.AddLambdaRoute(ctx, "nil", nil); err == nil {
 			t.Error("AddLambdaRoute(nil) succeeded, want an error")
 		}
-		_, err = api.AddLambdaRoute(ctx, "sms", &LambdaRouteArgs{RouteKey: "POST /sms", Function: fn.Function})
+		_, err = api.AddLambdaRoute(ctx, "sms", &httpapi.LambdaRouteArgs{RouteKey: "POST /sms", Function: fn.Function})
 		return err
 	})
 	if err != nil {
@@ -134,10 +118,10 @@ func TestAddLambdaRoute(t *testing.T) {
 func TestLambdaFunctionPolicy(t *testing.T) {
 	t.Run("extra statements follow the log statement", func(t *testing.T) {
 		m, err := runComponents(t, func(ctx *pulumi.Context) error {
-			_, err := NewLambdaFunction(ctx, "worker", &LambdaFunctionArgs{
+			_, err := golambda.New(ctx, "worker", &golambda.Args{
 				Name: "crossfaas-dev-worker", Artifact: fixtureArtifacts(t, "l", "p")[1], Handler: "bootstrap",
 				MemoryMB: 128, TimeoutSeconds: 5, LogRetentionDays: 7,
-				Statements: []PolicyStatement{{
+				Statements: []golambda.PolicyStatement{{
 					Actions:   []string{"sns:Publish"},
 					Resources: pulumi.StringArray{pulumi.String("arn:aws:sns:us-east-1:123456789012:crossfaas-dev-responses")},
 				}},
@@ -166,10 +150,10 @@ func TestLambdaFunctionPolicy(t *testing.T) {
 		t.Run("refuses "+strings.Join(actions, ","), func(t *testing.T) {
 			var made error
 			_, err := runComponents(t, func(ctx *pulumi.Context) error {
-				_, made = NewLambdaFunction(ctx, "worker", &LambdaFunctionArgs{
+				_, made = golambda.New(ctx, "worker", &golambda.Args{
 					Name: "crossfaas-dev-worker", Artifact: fixtureArtifacts(t, "l", "p")[1], Handler: "bootstrap",
 					MemoryMB: 128, TimeoutSeconds: 5, LogRetentionDays: 7,
-					Statements: []PolicyStatement{{Actions: actions, Resources: pulumi.StringArray{pulumi.String("arn:aws:sns:us-east-1:1:t")}}},
+					Statements: []golambda.PolicyStatement{{Actions: actions, Resources: pulumi.StringArray{pulumi.String("arn:aws:sns:us-east-1:1:t")}}},
 				})
 				return nil
 			})
@@ -184,10 +168,10 @@ func TestLambdaFunctionPolicy(t *testing.T) {
 
 	t.Run("a statement without resources fails the deployment", func(t *testing.T) {
 		_, err := runComponents(t, func(ctx *pulumi.Context) error {
-			_, err := NewLambdaFunction(ctx, "worker", &LambdaFunctionArgs{
+			_, err := golambda.New(ctx, "worker", &golambda.Args{
 				Name: "crossfaas-dev-worker", Artifact: fixtureArtifacts(t, "l", "p")[1], Handler: "bootstrap",
 				MemoryMB: 128, TimeoutSeconds: 5, LogRetentionDays: 7,
-				Statements: []PolicyStatement{{Actions: []string{"sns:Publish"}, Resources: pulumi.StringArray{}}},
+				Statements: []golambda.PolicyStatement{{Actions: []string{"sns:Publish"}, Resources: pulumi.StringArray{}}},
 			})
 			return err
 		})

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/logging/apiv2/loggingpb"
-	"github.com/crossfaas/crossfaas/internal/build"
+	"github.com/crossfaas/crossfaas/gobuild"
 	"github.com/crossfaas/crossfaas/internal/deployed"
 	"github.com/crossfaas/crossfaas/internal/enginetest"
 	"github.com/crossfaas/crossfaas/internal/enginetest/testprovider"
@@ -371,7 +371,7 @@ func testPromote(t *testing.T, c *engineCheckout) {
 // withChangedProxy returns a Builder that builds as b does but deploys a
 // proxy zip with different bytes to prod.
 func withChangedProxy(b Builder) Builder {
-	return func(ctx *pulumi.Context) ([]build.Artifact, error) {
+	return func(ctx *pulumi.Context) ([]gobuild.Artifact, error) {
 		arts, err := b(ctx)
 		if err != nil || ctx.Stack() != "prod" {
 			return arts, err
@@ -398,7 +398,7 @@ func withChangedProxy(b Builder) Builder {
 			if err != nil {
 				return nil, err
 			}
-			arts[i] = build.Artifact{Name: "proxy", Path: path, Size: int64(len(data) + 1), SHA256: sum}
+			arts[i] = gobuild.Artifact{Name: "proxy", Path: path, Size: int64(len(data) + 1), SHA256: sum}
 		}
 		return arts, nil
 	}

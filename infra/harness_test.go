@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/crossfaas/crossfaas/internal/build"
+	"github.com/crossfaas/crossfaas/gobuild"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 )
@@ -61,24 +61,24 @@ const (
 // fixtureArtifacts writes a stand-in labeler source zip and proxy zip
 // with the given contents, and the sleuth and inspector zips, and returns
 // them as the build would, in that order.
-func fixtureArtifacts(t *testing.T, labelerZip, proxyZip string) []build.Artifact {
+func fixtureArtifacts(t *testing.T, labelerZip, proxyZip string) []gobuild.Artifact {
 	t.Helper()
 	dir := t.TempDir()
-	var arts []build.Artifact
+	var arts []gobuild.Artifact
 	for _, f := range []struct{ name, content string }{{"labeler", labelerZip}, {"proxy", proxyZip}, {"sleuth", fixtureSleuthZip}, {"sleuth-request", fixtureSleuthRequestZip}, {"inspector", fixtureInspectorZip}} {
 		path := filepath.Join(dir, f.name+".zip")
 		if err := os.WriteFile(path, []byte(f.content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		sum := sha256.Sum256([]byte(f.content))
-		arts = append(arts, build.Artifact{Name: f.name, Path: path, Size: int64(len(f.content)), SHA256: hex.EncodeToString(sum[:])})
+		arts = append(arts, gobuild.Artifact{Name: f.name, Path: path, Size: int64(len(f.content)), SHA256: hex.EncodeToString(sum[:])})
 	}
 	return arts
 }
 
 // fixtures returns a Builder handing out arts.
-func fixtures(arts []build.Artifact) Builder {
-	return func(*pulumi.Context) ([]build.Artifact, error) { return arts, nil }
+func fixtures(arts []gobuild.Artifact) Builder {
+	return func(*pulumi.Context) ([]gobuild.Artifact, error) { return arts, nil }
 }
 
 // stackRun is the result of running the program under mocks.

@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/crossfaas/crossfaas/internal/build"
-	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudfunctionsv2"
+	"github.com/crossfaas/crossfaas/gobuild"
+	"github.com/crossfaas/crossfaas/infra/gofunction"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudrunv2"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/projects"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
@@ -58,7 +58,7 @@ type LabelerArgs struct {
 	Region  string
 	// Source is the zip of functions/labeler's source (the "labeler" build
 	// artifact); Cloud Build compiles it.
-	Source build.Artifact
+	Source gobuild.Artifact
 	// Runtime is the Cloud Functions runtime id, e.g. "go126".
 	Runtime string
 	// Memory is in Cloud Functions notation, e.g. "256M".
@@ -188,18 +188,6 @@ func NewLabeler(ctx *pulumi.Context, name string, args *LabelerArgs, opts ...pul
 		return nil, fmt.Errorf("new labeler %s: source bucket: %w", name, err)
 	}
 
-	// Naming the object by its content makes a source change a new object,
-	// hence a changed buildConfig, hence a rebuild and redeploy.
-	object, err := storage.NewBucketObject(ctx, name+"-source-zip", &storage.BucketObjectArgs{
-		Bucket:      bucket.Name,
-		Name:        pulumi.String(fmt.Sprintf("%s-%s.zip", args.Source.Name, args.Source.SHA256)),
-		Source:      pulumi.NewFileAsset(args.Source.Path),
-		ContentType: pulumi.String("application/zip"),
-	}, parent)
-	if err != nil {
-		return nil, fmt.Errorf("new labeler %s: source object: %w", name, err)
-	}
-
 	// Its own identity, with no project roles: the default compute
 	// service account would run a public function as a project Editor.
 	account, err := serviceaccount.NewAccount(ctx, name+"-runtime", &serviceaccount.AccountArgs{
@@ -253,41 +241,29 @@ func NewLabeler(ctx *pulumi.Context, name string, args *LabelerArgs, opts ...pul
 		runtimeGrants = append(runtimeGrants, grant)
 	}
 
-	fn, err := cloudfunctionsv2.NewFunction(ctx, name, &cloudfunctionsv2.FunctionArgs{
-		Name:        pulumi.String(args.FunctionName),
-		Project:     pulumi.String(args.Project),
-		Location:    pulumi.String(args.Region),
-		Description: pulumi.String("Labels images with Cloud Vision"),
-		BuildConfig: &cloudfunctionsv2.FunctionBuildConfigArgs{
-			Runtime:    pulumi.String(args.Runtime),
-			EntryPoint: pulumi.String(labelerEntryPoint),
-			// "projects/<project>/serviceAccounts/<email>".
-			ServiceAccount: builder.Name,
-			Source: &cloudfunctionsv2.FunctionBuildConfigSourceArgs{
-				StorageSource: &cloudfunctionsv2.FunctionBuildConfigSourceStorageSourceArgs{
-					Bucket: bucket.Name,
-					Object: object.Name,
-					// The exact bytes uploaded: a later write to the same
-					// name cannot change what is built.
-					Generation: object.Generation,
-				},
-			},
-		},
-		ServiceConfig: &cloudfunctionsv2.FunctionServiceConfigArgs{
-			AvailableMemory:            pulumi.String(args.Memory),
-			TimeoutSeconds:             pulumi.Int(args.TimeoutSeconds),
-			MinInstanceCount:           pulumi.Int(0),
-			MaxInstanceCount:           pulumi.Int(args.MaxInstances),
-			IngressSettings:            pulumi.String("ALLOW_ALL"),
-			AllTrafficOnLatestRevision: pulumi.Bool(true),
-			ServiceAccountEmail:        account.Email,
-			EnvironmentVariables:       environment,
-		},
-		Labels: args.Labels,
-	}, parent, afterAPIs, pulumi.DependsOn(append(grants, runtimeGrants...)))
+	gofn, err := gofunction.New(ctx, name, &gofunction.Args{
+		Name:                args.FunctionName,
+		Project:             args.Project,
+		Region:              args.Region,
+		Source:              args.Source,
+		EntryPoint:          labelerEntryPoint,
+		Runtime:             args.Runtime,
+		Bucket:              bucket.Name,
+		BuildServiceAccount: builder.Name,
+		ServiceAccountEmail: account.Email,
+		Description:         "Labels images with Cloud Vision",
+		Memory:              args.Memory,
+		TimeoutSeconds:      args.TimeoutSeconds,
+		MaxInstances:        args.MaxInstances,
+		Environment:         environment,
+		Labels:              args.Labels,
+		FunctionOptions:     []pulumi.ResourceOption{afterAPIs, pulumi.DependsOn(append(grants, runtimeGrants...))},
+		FormerParent:        comp,
+	}, parent)
 	if err != nil {
-		return nil, fmt.Errorf("new labeler %s: function: %w", name, err)
+		return nil, fmt.Errorf("new labeler %s: %w", name, err)
 	}
+	fn, object := gofn.Function, gofn.Object
 	service := fn.ServiceConfig.Service().Elem()
 
 	url := fn.Url

@@ -3,7 +3,7 @@
 // proxy Lambda behind an API Gateway HTTP API on AWS, wiring the labeler's
 // URL into the proxy, and the sleuth SMS bot (POST /sms on the same API).
 // Unless crossfaas:labelerAccess is public, only the proxy may invoke the
-// labeler: the private link (privatelink.go) federates the proxy's AWS role
+// labeler: the private link (infra/privatelink) federates the proxy's AWS role
 // to a Google service account, with no key anywhere.
 //
 // It builds the functions itself (internal/build, cached by Go's build
@@ -30,6 +30,13 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/crossfaas/crossfaas/infra/uploads"
+
+	"github.com/crossfaas/crossfaas/infra/sleuthbot"
+
+	"github.com/crossfaas/crossfaas/gobuild"
+	"github.com/crossfaas/crossfaas/infra/httpapi"
+	"github.com/crossfaas/crossfaas/infra/privatelink"
 	"github.com/crossfaas/crossfaas/internal/build"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -44,7 +51,7 @@ func main() {
 
 // Builder produces the deployable artifacts; the program needs "labeler",
 // "proxy", "sleuth", "sleuth-request" and "inspector". Tests substitute fixtures for the real build.
-type Builder func(ctx *pulumi.Context) ([]build.Artifact, error)
+type Builder func(ctx *pulumi.Context) ([]gobuild.Artifact, error)
 
 // buildArtifacts returns the Builder the program uses: it builds every
 // target of internal/build for the repository at root ("" means the one
@@ -52,7 +59,7 @@ type Builder func(ctx *pulumi.Context) ([]build.Artifact, error)
 // by programs run inline through the Automation API, which Pulumi tells no
 // project directory.
 func buildArtifacts(root, outDir string) Builder {
-	return func(ctx *pulumi.Context) ([]build.Artifact, error) {
+	return func(ctx *pulumi.Context) ([]gobuild.Artifact, error) {
 		root := root
 		if root == "" {
 			var err error
@@ -60,7 +67,7 @@ func buildArtifacts(root, outDir string) Builder {
 				return nil, fmt.Errorf("build artifacts: %w", err)
 			}
 		}
-		arts, err := build.All(ctx.Context(), build.Options{Root: root, OutDir: outDir})
+		arts, err := build.All(ctx.Context(), gobuild.Options{Root: root, OutDir: outDir})
 		if err != nil {
 			return nil, fmt.Errorf("build artifacts: %w", err)
 		}
@@ -108,19 +115,19 @@ func program(ctx *pulumi.Context, builder Builder) (*deployment, error) {
 type deployment struct {
 	Labeler *Labeler
 	// PrivateLink is nil when the labeler is public.
-	PrivateLink *PrivateLink
+	PrivateLink *privatelink.Link
 	// LabelerURL is the labeler's URL, known once the proxy may call it.
 	LabelerURL pulumi.StringOutput
-	API        *HTTPAPI
+	API        *httpapi.API
 	Proxy      *Proxy
-	Sleuth     *Sleuth
-	Uploads    *Uploads
-	Artifacts  []build.Artifact
+	Sleuth     *sleuthbot.Bot
+	Uploads    *uploads.Pipeline
+	Artifacts  []gobuild.Artifact
 }
 
 // deploy creates the stack's components from a valid config and the built
 // artifacts.
-func deploy(ctx *pulumi.Context, cfg Config, arts []build.Artifact) (*deployment, error) {
+func deploy(ctx *pulumi.Context, cfg Config, arts []gobuild.Artifact) (*deployment, error) {
 	labelerSource, err := findArtifact(arts, "labeler")
 	if err != nil {
 		return nil, err
@@ -145,7 +152,7 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []build.Artifact) (*deployment
 	private := cfg.LabelerAccess == LabelerPrivate
 	var extraAPIs []string
 	if private {
-		extraAPIs = privateLinkAPIs
+		extraAPIs = privatelink.APIs
 	}
 	labeler, err := NewLabeler(ctx, "labeler", &LabelerArgs{
 		FunctionName:          cfg.Name("labeler"),
@@ -171,27 +178,27 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []build.Artifact) (*deployment
 	}
 
 	// The proxy's and the inspector's roles are named like their
-	// functions (NewLambdaFunction).
+	// functions (golambda.New).
 	caller, err := aws.GetCallerIdentity(ctx, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("find the AWS account: %w", err)
 	}
 	// The caller's ARN names the partition (aws, aws-us-gov, aws-cn) that
 	// every ARN the stack writes starts with.
-	partition, err := awsPartitionOf(caller.Arn)
+	partition, err := privatelink.AWSPartitionOf(caller.Arn)
 	if err != nil {
 		return nil, fmt.Errorf("find the AWS account: %w", err)
 	}
 	labelerURL, credentialConfig := labeler.URL, pulumi.StringInput(nil)
-	var link *PrivateLink
+	var link *privatelink.Link
 	if private {
-		link, err = NewPrivateLink(ctx, "private-link", &PrivateLinkArgs{
+		link, err = privatelink.New(ctx, "private-link", &privatelink.Args{
 			Project:         cfg.GCPProject,
 			Prefix:          cfg.Prefix,
 			CallerAccountID: boundedName(cfg.Name("caller"), 30),
 			AWSAccountID:    caller.AccountId,
 			AWSPartition:    partition,
-			CallerRoleNames: []string{cfg.Name("proxy"), inspectorName(cfg.Prefix)},
+			CallerRoleNames: []string{cfg.Name("proxy"), uploads.InspectorName(cfg.Prefix)},
 			LabelerService:  labeler.ServiceName,
 			LabelerLocation: cfg.GCPRegion,
 			LabelerURL:      labeler.URL,
@@ -207,7 +214,7 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []build.Artifact) (*deployment
 	if cfg.APIAccessLogs {
 		accessLogDays = cfg.LogRetentionDays
 	}
-	api, err := NewHTTPAPI(ctx, "api", &HTTPAPIArgs{
+	api, err := httpapi.New(ctx, "api", &httpapi.Args{
 		Name:                   cfg.Name("api"),
 		AccessLogRetentionDays: accessLogDays,
 		ThrottlingBurstLimit:   cfg.APIThrottlingBurst,
@@ -233,7 +240,7 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []build.Artifact) (*deployment
 		return nil, err
 	}
 
-	bot, err := NewSleuth(ctx, "sleuth", &SleuthArgs{
+	bot, err := sleuthbot.New(ctx, "sleuth", &sleuthbot.Args{
 		Prefix:                cfg.Prefix,
 		Artifact:              sleuthZip,
 		RequestArtifact:       sleuthRequestZip,
@@ -252,7 +259,7 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []build.Artifact) (*deployment
 	if err != nil {
 		return nil, err
 	}
-	uploads, err := NewUploads(ctx, "uploads", &UploadsArgs{
+	pipeline, err := uploads.New(ctx, "uploads", &uploads.Args{
 		Prefix:           cfg.Prefix,
 		BucketName:       cfg.UploadsBucketName(caller.AccountId),
 		AccountID:        caller.AccountId,
@@ -269,7 +276,7 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []build.Artifact) (*deployment
 	if err != nil {
 		return nil, err
 	}
-	return &deployment{Labeler: labeler, PrivateLink: link, LabelerURL: labelerURL, API: api, Proxy: proxy, Sleuth: bot, Uploads: uploads, Artifacts: arts}, nil
+	return &deployment{Labeler: labeler, PrivateLink: link, LabelerURL: labelerURL, API: api, Proxy: proxy, Sleuth: bot, Uploads: pipeline, Artifacts: arts}, nil
 }
 
 // Outputs returns the stack outputs: endpoint, labelerUrl, smsWebhookUrl,
@@ -291,11 +298,11 @@ func (d *deployment) Outputs() pulumi.Map {
 }
 
 // findArtifact returns the artifact called name.
-func findArtifact(arts []build.Artifact, name string) (build.Artifact, error) {
+func findArtifact(arts []gobuild.Artifact, name string) (gobuild.Artifact, error) {
 	for _, a := range arts {
 		if a.Name == name {
 			return a, nil
 		}
 	}
-	return build.Artifact{}, fmt.Errorf("find artifact: the build produced no %q artifact", name)
+	return gobuild.Artifact{}, fmt.Errorf("find artifact: the build produced no %q artifact", name)
 }

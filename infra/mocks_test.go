@@ -13,6 +13,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 )
 
 // mockAccount is the AWS account the mocks pretend to deploy into.
@@ -38,6 +39,8 @@ type recorded struct {
 	Dependencies []string
 	// At is when the registration reached the mocks.
 	At time.Time
+	// Aliases are the registration's alias specs.
+	Aliases []*pulumirpc.Alias
 }
 
 // mocks answers resource registrations like the real providers would,
@@ -67,7 +70,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	set := func(key string, v any) { outs[resource.PropertyKey(key)] = resource.NewPropertyValue(v) }
 	var id string
 	switch args.TypeToken {
-	case "crossfaas:gcp:Labeler", "crossfaas:gcp:PrivateLink", "crossfaas:aws:HTTPAPI", "crossfaas:aws:Proxy", "crossfaas:aws:Sleuth", "crossfaas:aws:Uploads":
+	case "crossfaas:gcp:Labeler", "crossfaas:gcp:PrivateLink", "crossfaas:aws:GoLambda", "crossfaas:gcp:GoFunction", "crossfaas:aws:HTTPAPI", "crossfaas:aws:Proxy", "crossfaas:aws:Sleuth", "crossfaas:aws:Uploads":
 		id = ""
 	case "aws:s3/bucketV2:BucketV2":
 		id = str("bucket")
@@ -214,6 +217,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		SecretInputs: secrets,
 		Dependencies: args.RegisterRPC.GetDependencies(),
 		At:           time.Now(),
+		Aliases:      args.RegisterRPC.GetAliases(),
 	})
 	m.mu.Unlock()
 	return id, outs, nil

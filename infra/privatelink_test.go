@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crossfaas/crossfaas/infra/privatelink"
 	"github.com/crossfaas/crossfaas/internal/federation"
 )
 
@@ -124,7 +125,7 @@ func TestPrivateLinkByDefault(t *testing.T) {
 			}
 		}
 		mapping, _ := provider.Inputs["attributeMapping"].(map[string]any)
-		if mapping["google.subject"] != "assertion.arn" || mapping["attribute.aws_role"] != awsRoleMapping {
+		if mapping["google.subject"] != "assertion.arn" || mapping["attribute.aws_role"] != privatelink.AWSRoleMapping {
 			t.Errorf("attribute mapping = %v, want google.subject and Google's attribute.aws_role", mapping)
 		}
 	})
@@ -193,7 +194,7 @@ func TestPrivateLinkByDefault(t *testing.T) {
 		for _, s := range m.all(typeAPIService) {
 			enabled = append(enabled, s.Inputs["service"].(string))
 		}
-		for _, api := range privateLinkAPIs {
+		for _, api := range privatelink.APIs {
 			if !slices.Contains(enabled, api) {
 				t.Errorf("enabled APIs %v lack %s", enabled, api)
 			}
@@ -241,31 +242,6 @@ func TestPoolIDSurvivesDestroyAndUp(t *testing.T) {
 // validPoolID is Google's rule for pool and provider ids.
 func validPoolID(id string) bool {
 	return regexp.MustCompile(`^[a-z0-9-]{4,32}$`).MatchString(id) && !strings.HasPrefix(id, "gcp-")
-}
-
-func TestWorkloadPoolID(t *testing.T) {
-	tests := []struct {
-		prefix     string
-		wantPrefix string
-	}{
-		{"crossfaas-dev", "crossfaas-dev-"},
-		{"crossfaas-a-very-long-stack-name-indeed", "crossfaas-a-very-long-sta-"},
-		{"crossfaas-abcdefghijklmno-", "crossfaas-abcdefghijklmno-"},
-		{"gcp-dev", "p-gcp-dev-"},
-		{"ab", "ab-"},
-	}
-	for _, tt := range tests {
-		id := workloadPoolID(tt.prefix, "112233445566778899001")
-		if !validPoolID(id) || !strings.HasPrefix(id, tt.wantPrefix) || strings.Contains(id, "--") {
-			t.Errorf("workloadPoolID(%q) = %q, want a valid id starting %q", tt.prefix, id, tt.wantPrefix)
-		}
-		if other := workloadPoolID(tt.prefix, "998877665544332211009"); other == id {
-			t.Errorf("workloadPoolID(%q) is %q for two unique ids", tt.prefix, id)
-		}
-	}
-	if validPoolID(awsProviderID) == false {
-		t.Errorf("provider id %q is not valid", awsProviderID)
-	}
 }
 
 func TestLabelerBuildAccountHasOnlyItsRoles(t *testing.T) {
@@ -337,7 +313,7 @@ func TestPrivateLinkHonoursThePartition(t *testing.T) {
 			}
 		})
 	}
-	if _, err := awsPartitionOf("not-an-arn"); err == nil {
-		t.Error("awsPartitionOf(not-an-arn) succeeded")
+	if _, err := privatelink.AWSPartitionOf("not-an-arn"); err == nil {
+		t.Error("privatelink.AWSPartitionOf(not-an-arn) succeeded")
 	}
 }

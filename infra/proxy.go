@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/crossfaas/crossfaas/internal/build"
+	"github.com/crossfaas/crossfaas/gobuild"
+	"github.com/crossfaas/crossfaas/infra/golambda"
+	"github.com/crossfaas/crossfaas/infra/httpapi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -19,9 +21,9 @@ type ProxyArgs struct {
 	// FunctionName is the Lambda's physical name, carrying the stack prefix.
 	FunctionName string
 	// Artifact is the proxy's Lambda zip (the "proxy" build artifact).
-	Artifact build.Artifact
+	Artifact gobuild.Artifact
 	// API is the HTTP API that gets the GET /detect route.
-	API *HTTPAPI
+	API *httpapi.API
 	// LabelerURL is the labeler's HTTPS URL, handed to the Lambda as
 	// LABELER_URL.
 	LabelerURL pulumi.StringInput
@@ -68,7 +70,7 @@ func NewProxy(ctx *pulumi.Context, name string, args *ProxyArgs, opts ...pulumi.
 	if args.CredentialConfig != nil {
 		environment["LABELER_CREDENTIAL_CONFIG"] = args.CredentialConfig
 	}
-	fn, err := NewLambdaFunction(ctx, name, &LambdaFunctionArgs{
+	fn, err := golambda.New(ctx, name, &golambda.Args{
 		Name:             args.FunctionName,
 		Artifact:         args.Artifact,
 		Handler:          "bootstrap",
@@ -76,14 +78,15 @@ func NewProxy(ctx *pulumi.Context, name string, args *ProxyArgs, opts ...pulumi.
 		TimeoutSeconds:   args.TimeoutSeconds,
 		LogRetentionDays: args.LogRetentionDays,
 		// The proxy reads nothing else: no secrets, no other settings.
-		Environment: environment,
-		Tags:        args.Tags,
+		Environment:  environment,
+		Tags:         args.Tags,
+		FormerParent: comp,
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("new proxy %s: %w", name, err)
 	}
 
-	route, err := args.API.AddLambdaRoute(ctx, name+"-detect", &LambdaRouteArgs{
+	route, err := args.API.AddLambdaRoute(ctx, name+"-detect", &httpapi.LambdaRouteArgs{
 		RouteKey: proxyRouteKey,
 		Function: fn.Function,
 	}, parent)

@@ -14,12 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crossfaas/crossfaas/infra/sleuthbot"
+
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/crossfaas/crossfaas/functions/sleuth"
 	"github.com/crossfaas/crossfaas/functions/sleuth/awsenv"
 	"github.com/crossfaas/crossfaas/functions/sleuth/ledger"
 	"github.com/crossfaas/crossfaas/functions/sleuth/request"
 	"github.com/crossfaas/crossfaas/functions/sleuth/worker"
+	"github.com/crossfaas/crossfaas/infra/httpapi"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/archive"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
@@ -46,11 +49,11 @@ var (
 		sleuth.HandlerMatch, sleuth.HandlerRespond, sleuth.HandlerFailure,
 	}
 	sleuthTriggers = map[string]string{
-		sleuth.HandlerAddCollection: topicAddCollection,
-		sleuth.HandlerAddImage:      topicAddImage,
-		sleuth.HandlerMatch:         topicMatch,
-		sleuth.HandlerRespond:       topicResponses,
-		sleuth.HandlerFailure:       topicFailures,
+		sleuth.HandlerAddCollection: sleuthbot.TopicAddCollection,
+		sleuth.HandlerAddImage:      sleuthbot.TopicAddImage,
+		sleuth.HandlerMatch:         sleuthbot.TopicMatch,
+		sleuth.HandlerRespond:       sleuthbot.TopicResponses,
+		sleuth.HandlerFailure:       sleuthbot.TopicFailures,
 	}
 )
 
@@ -225,15 +228,15 @@ func TestSleuthEnvironment(t *testing.T) {
 	ledgerEnv := map[string]any{sleuth.EnvIdempotencyTable: table, sleuth.EnvFunctionTimeout: "60"}
 	command := union(ledgerEnv, map[string]any{
 		sleuth.EnvPrefix:         "crossfaas-dev",
-		sleuth.EnvResponsesTopic: s.topicArn(topicResponses),
+		sleuth.EnvResponsesTopic: s.topicArn(sleuthbot.TopicResponses),
 	})
 	want := map[string]map[string]any{
 		sleuth.HandlerRequest: union(map[string]any{
 			sleuth.EnvAuthTokenParam:      "/crossfaas-dev/twilio/auth-token",
 			sleuth.EnvAllowedSendersParam: "/crossfaas-dev/sleuth/allowed-senders",
-			sleuth.EnvAddCollectionTopic:  s.topicArn(topicAddCollection),
-			sleuth.EnvAddImageTopic:       s.topicArn(topicAddImage),
-			sleuth.EnvMatchTopic:          s.topicArn(topicMatch),
+			sleuth.EnvAddCollectionTopic:  s.topicArn(sleuthbot.TopicAddCollection),
+			sleuth.EnvAddImageTopic:       s.topicArn(sleuthbot.TopicAddImage),
+			sleuth.EnvMatchTopic:          s.topicArn(sleuthbot.TopicMatch),
 		}),
 		sleuth.HandlerAddCollection: command,
 		sleuth.HandlerAddImage:      union(command, secrets),
@@ -283,7 +286,7 @@ func TestSleuthEnvironmentSatisfiesTheHandlers(t *testing.T) {
 				if rc.AllowedSenders != nil {
 					t.Errorf("request AllowedSenders from the environment = %q, want none: they are read from SSM", rc.AllowedSenders)
 				}
-				if got, want := rc.Topics[sleuth.VerbMatch], s.topicArn(topicMatch); got != want {
+				if got, want := rc.Topics[sleuth.VerbMatch], s.topicArn(sleuthbot.TopicMatch); got != want {
 					t.Errorf("request match topic = %q, want %q", got, want)
 				}
 			} else {
@@ -403,15 +406,15 @@ func TestSleuthRolePolicies(t *testing.T) {
 		t.Errorf("parameter ARNs = %v, want %s among them", params, want)
 	}
 	ledger := func(perms map[string][]string) map[string][]string {
-		for _, a := range ledgerActions {
+		for _, a := range sleuthbot.LedgerActions {
 			perms[a] = table
 		}
 		return perms
 	}
-	responsesAndFailures := sorted(s.topicArn(topicResponses), s.topicArn(topicFailures))
+	responsesAndFailures := sorted(s.topicArn(sleuthbot.TopicResponses), s.topicArn(sleuthbot.TopicFailures))
 	want := map[string]map[string][]string{
 		sleuth.HandlerRequest: {
-			"sns:Publish": sorted(s.topicArn(topicAddCollection), s.topicArn(topicAddImage), s.topicArn(topicMatch)),
+			"sns:Publish": sorted(s.topicArn(sleuthbot.TopicAddCollection), s.topicArn(sleuthbot.TopicAddImage), s.topicArn(sleuthbot.TopicMatch)),
 			"ssm:GetParameters": sorted(s.mocks.named(t, typeParameter, "sleuth-twilio-auth-token").Outputs["arn"].(string),
 				s.mocks.named(t, typeParameter, "sleuth-allowed-senders").Outputs["arn"].(string)),
 		},
@@ -480,7 +483,7 @@ func TestSleuthSubscriptions(t *testing.T) {
 		path string
 		want any
 	}{
-		{"topic", s.topicArn(topicFailures)},
+		{"topic", s.topicArn(sleuthbot.TopicFailures)},
 		{"protocol", "sqs"},
 		{"endpoint", failedArn},
 		{"rawMessageDelivery", true},
@@ -599,7 +602,7 @@ func TestSleuthInvokeConfigs(t *testing.T) {
 	}
 	for handler := range sleuthTriggers {
 		c := s.mocks.named(t, typeInvokeConfig, "sleuth-"+handler+"-invoke-config")
-		want := any(s.topicArn(topicFailures))
+		want := any(s.topicArn(sleuthbot.TopicFailures))
 		if handler == sleuth.HandlerFailure || handler == sleuth.HandlerRespond {
 			// Neither can apologise by SMS for its own failure.
 			want = failed.Outputs["arn"]
@@ -713,8 +716,10 @@ func TestSleuthResourcesAreTaggedAndParented(t *testing.T) {
 			continue
 		}
 		n++
-		if !strings.HasSuffix(r.Parent, "::"+typeSleuth+"::"+comp.Name) {
-			t.Errorf("%s %s has parent %q, want the Sleuth component", r.Type, r.Name, r.Parent)
+		// A function's resources belong to its GoLambda, which belongs to
+		// the Sleuth component.
+		if !strings.HasSuffix(r.Parent, "::"+typeSleuth+"::"+comp.Name) && !strings.Contains(r.Parent, "::"+typeSleuth+"$crossfaas:aws:GoLambda::") {
+			t.Errorf("%s %s has parent %q, want the Sleuth component or one of its GoLambdas", r.Type, r.Name, r.Parent)
 		}
 		if tagged[r.Type] && !reflect.DeepEqual(r.Inputs["tags"], wantTags) {
 			t.Errorf("%s %s tags = %v, want %v", r.Type, r.Name, r.Inputs["tags"], wantTags)
@@ -934,57 +939,45 @@ func TestLoadConfigTwilioSecrets(t *testing.T) {
 func TestNewSleuthRefusesIncompleteArgs(t *testing.T) {
 	tests := []struct {
 		name string
-		args func(api *HTTPAPI) *SleuthArgs
+		args func(api *httpapi.API) *sleuthbot.Args
 	}{
-		{"nil", func(*HTTPAPI) *SleuthArgs { return nil }},
-		{"no API", func(*HTTPAPI) *SleuthArgs {
-			return &SleuthArgs{Prefix: "crossfaas-dev", TwilioAccountSID: pulumi.String("a"), TwilioAuthToken: pulumi.String("t")}
+		{"nil", func(*httpapi.API) *sleuthbot.Args { return nil }},
+		{"no API", func(*httpapi.API) *sleuthbot.Args {
+			return &sleuthbot.Args{Prefix: "crossfaas-dev", TwilioAccountSID: pulumi.String("a"), TwilioAuthToken: pulumi.String("t")}
 		}},
-		{"no secrets", func(api *HTTPAPI) *SleuthArgs { return &SleuthArgs{Prefix: "crossfaas-dev", API: api} }},
-		{"no prefix", func(api *HTTPAPI) *SleuthArgs {
-			return &SleuthArgs{API: api, TwilioAccountSID: pulumi.String("a"), TwilioAuthToken: pulumi.String("t")}
+		{"no secrets", func(api *httpapi.API) *sleuthbot.Args { return &sleuthbot.Args{Prefix: "crossfaas-dev", API: api} }},
+		{"no prefix", func(api *httpapi.API) *sleuthbot.Args {
+			return &sleuthbot.Args{API: api, TwilioAccountSID: pulumi.String("a"), TwilioAuthToken: pulumi.String("t")}
 		}},
-		{"threshold", func(api *HTTPAPI) *SleuthArgs {
-			return &SleuthArgs{Prefix: "crossfaas-dev", API: api, TwilioAccountSID: pulumi.String("a"), TwilioAuthToken: pulumi.String("t"), MatchThreshold: 150}
+		{"threshold", func(api *httpapi.API) *sleuthbot.Args {
+			return &sleuthbot.Args{Prefix: "crossfaas-dev", API: api, TwilioAccountSID: pulumi.String("a"), TwilioAuthToken: pulumi.String("t"), MatchThreshold: 150}
 		}},
-		{"sender holding a comma", func(api *HTTPAPI) *SleuthArgs {
-			return &SleuthArgs{Prefix: "crossfaas-dev", API: api, TwilioAccountSID: pulumi.String("a"), TwilioAuthToken: pulumi.String("t"), AllowedSenders: []string{"+1555,+1556"}}
+		{"sender holding a comma", func(api *httpapi.API) *sleuthbot.Args {
+			return &sleuthbot.Args{Prefix: "crossfaas-dev", API: api, TwilioAccountSID: pulumi.String("a"), TwilioAuthToken: pulumi.String("t"), AllowedSenders: []string{"+1555,+1556"}}
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var made error
 			m, err := runComponents(t, func(ctx *pulumi.Context) error {
-				api, err := NewHTTPAPI(ctx, "api", &HTTPAPIArgs{Name: "crossfaas-dev-api", ThrottlingBurstLimit: 5, ThrottlingRateLimit: 1})
+				api, err := httpapi.New(ctx, "api", &httpapi.Args{Name: "crossfaas-dev-api", ThrottlingBurstLimit: 5, ThrottlingRateLimit: 1})
 				if err != nil {
 					return err
 				}
-				_, made = NewSleuth(ctx, "sleuth", tt.args(api))
+				_, made = sleuthbot.New(ctx, "sleuth", tt.args(api))
 				return nil
 			})
 			if err != nil {
 				t.Fatalf("run: %v", err)
 			}
 			if made == nil {
-				t.Errorf("NewSleuth with %s succeeded, want an error", tt.name)
+				t.Errorf("sleuthbot.New with %s succeeded, want an error", tt.name)
 			}
 			for _, r := range m.snapshot() {
 				if strings.HasPrefix(r.Name, "sleuth") {
-					t.Errorf("NewSleuth with %s registered %s %s, want nothing", tt.name, r.Type, r.Name)
+					t.Errorf("sleuthbot.New with %s registered %s %s, want nothing", tt.name, r.Type, r.Name)
 				}
 			}
 		})
-	}
-}
-
-func TestSnsToQueuePolicy(t *testing.T) {
-	got, err := snsToQueuePolicy("arn:aws:sqs:us-east-1:1:q", "arn:aws:sns:us-east-1:1:t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := `{"Statement":[{"Action":"sqs:SendMessage","Condition":{"ArnEquals":{"aws:SourceArn":"arn:aws:sns:us-east-1:1:t"}},` +
-		`"Effect":"Allow","Principal":{"Service":"sns.amazonaws.com"},"Resource":"arn:aws:sqs:us-east-1:1:q","Sid":"DeadLettersOfOneTopic"}],"Version":"2012-10-17"}`
-	if got != want {
-		t.Errorf("snsToQueuePolicy() = %q, want %q", got, want)
 	}
 }

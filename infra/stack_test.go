@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crossfaas/crossfaas/internal/build"
+	"github.com/crossfaas/crossfaas/gobuild"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/archive"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
@@ -360,12 +360,15 @@ func TestEveryResourceIsTaggedAndParented(t *testing.T) {
 	}
 	for _, r := range run.mocks.snapshot() {
 		if !r.Custom {
-			if !strings.HasSuffix(r.Parent, "pulumi:pulumi:Stack::crossfaas-dev") {
-				t.Errorf("component %s %s has parent %q, want the stack", r.Type, r.Name, r.Parent)
+			// A service's component belongs to the stack; a building block
+			// (GoLambda, GoFunction) to the service's component.
+			wantStack := r.Type != "crossfaas:aws:GoLambda" && r.Type != "crossfaas:gcp:GoFunction"
+			if wantStack != strings.HasSuffix(r.Parent, "pulumi:pulumi:Stack::crossfaas-dev") {
+				t.Errorf("component %s %s has parent %q, want the stack: %v", r.Type, r.Name, r.Parent, wantStack)
 			}
 			continue
 		}
-		if !regexp.MustCompile(`::crossfaas:(aws|gcp):[A-Za-z]+::`).MatchString(r.Parent) {
+		if !regexp.MustCompile(`[:$]crossfaas:(aws|gcp):[A-Za-z]+::`).MatchString(r.Parent) {
 			t.Errorf("%s %s has parent %q, want one of the crossfaas components", r.Type, r.Name, r.Parent)
 		}
 		if key, ok := tagged[r.Type]; ok && !reflect.DeepEqual(r.Inputs[key], wantTags) {
@@ -428,25 +431,25 @@ func TestProgramFailures(t *testing.T) {
 		{
 			name:    "invalid config stops before building",
 			cfg:     func(c map[string]string) { delete(c, "gcp:project") },
-			builder: func(*pulumi.Context) ([]build.Artifact, error) { panic("built despite invalid config") },
+			builder: func(*pulumi.Context) ([]gobuild.Artifact, error) { panic("built despite invalid config") },
 			want:    "gcp:project is required",
 		},
 		{
 			name:    "build failure",
-			builder: func(*pulumi.Context) ([]build.Artifact, error) { return nil, buildErr },
+			builder: func(*pulumi.Context) ([]gobuild.Artifact, error) { return nil, buildErr },
 			want:    "syntax error",
 		},
 		{
 			name: "missing proxy artifact",
-			builder: func(*pulumi.Context) ([]build.Artifact, error) {
-				return []build.Artifact{{Name: "labeler", Path: "/x/labeler.zip", SHA256: strings.Repeat("a", 64)}}, nil
+			builder: func(*pulumi.Context) ([]gobuild.Artifact, error) {
+				return []gobuild.Artifact{{Name: "labeler", Path: "/x/labeler.zip", SHA256: strings.Repeat("a", 64)}}, nil
 			},
 			want: `no "proxy" artifact`,
 		},
 		{
 			name: "malformed digest",
-			builder: func(*pulumi.Context) ([]build.Artifact, error) {
-				return []build.Artifact{
+			builder: func(*pulumi.Context) ([]gobuild.Artifact, error) {
+				return []gobuild.Artifact{
 					{Name: "labeler", Path: "/x/labeler.zip", SHA256: strings.Repeat("a", 64)},
 					{Name: "proxy", Path: "/x/proxy.zip", SHA256: "not-hex"},
 					{Name: "sleuth", Path: "/x/sleuth.zip", SHA256: strings.Repeat("b", 64)},

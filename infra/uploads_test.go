@@ -216,7 +216,8 @@ func TestUploadsInspectorDeliveries(t *testing.T) {
 		t.Error("the uploads component has no parent")
 	}
 	for _, r := range m.snapshot() {
-		if strings.HasPrefix(r.Name, "uploads-") && !strings.HasSuffix(r.Parent, "::uploads") {
+		if strings.HasPrefix(r.Name, "uploads-") && !strings.HasSuffix(r.Parent, "crossfaas:aws:Uploads::uploads") &&
+			!strings.HasSuffix(r.Parent, "crossfaas:aws:Uploads$crossfaas:aws:GoLambda::uploads-inspector") {
 			t.Errorf("%s %s is not a child of the uploads component (parent %s)", r.Type, r.Name, r.Parent)
 		}
 	}

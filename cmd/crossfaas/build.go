@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/crossfaas/crossfaas/gobuild"
 	"github.com/crossfaas/crossfaas/internal/build"
 )
 
@@ -46,7 +47,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	artifacts, err := build.All(ctx, build.Options{Root: root, OutDir: *out, Targets: targets, GOARCH: *arch})
+	artifacts, err := build.All(ctx, gobuild.Options{Root: root, OutDir: *out, Targets: targets, GOARCH: *arch})
 	if err != nil {
 		return err
 	}
@@ -54,7 +55,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // writeArtifacts lists the artifacts `build` makes, for its help.
-func writeArtifacts(w io.Writer, targets []build.Target) {
+func writeArtifacts(w io.Writer, targets []gobuild.Target) {
 	fmt.Fprintln(w, "Artifacts (all of them when none is named):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, t := range targets {
@@ -65,7 +66,7 @@ func writeArtifacts(w io.Writer, targets []build.Target) {
 
 // selectTargets returns the targets named in names, in the order of all, or
 // all of them when names is empty.
-func selectTargets(all []build.Target, names []string) ([]build.Target, error) {
+func selectTargets(all []gobuild.Target, names []string) ([]gobuild.Target, error) {
 	if len(names) == 0 {
 		return all, nil
 	}
@@ -78,7 +79,7 @@ func selectTargets(all []build.Target, names []string) ([]build.Target, error) {
 			return nil, usageErrorf("no artifact named %q: choose from %s", name, strings.Join(known, ", "))
 		}
 	}
-	var selected []build.Target
+	var selected []gobuild.Target
 	for _, t := range all {
 		if slices.Contains(names, t.Name) {
 			selected = append(selected, t)
@@ -89,7 +90,7 @@ func selectTargets(all []build.Target, names []string) ([]build.Target, error) {
 
 // writeTable prints one line per artifact: name, size, SHA-256 and path,
 // relative to wd when the artifact lies below it.
-func writeTable(w io.Writer, artifacts []build.Artifact, wd string) error {
+func writeTable(w io.Writer, artifacts []gobuild.Artifact, wd string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSIZE\tSHA256\tPATH")
 	for _, a := range artifacts {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crossfaas/crossfaas/gobuild"
 	"github.com/crossfaas/crossfaas/internal/build"
 )
 
@@ -152,7 +153,7 @@ func TestBuildLabeler(t *testing.T) {
 }
 
 func TestWriteTable(t *testing.T) {
-	artifacts := []build.Artifact{
+	artifacts := []gobuild.Artifact{
 		{Name: "proxy", Path: "/repo/dist/proxy.zip", Size: 2510380, SHA256: strings.Repeat("a", 64)},
 		{Name: "labeler", Path: "/elsewhere/labeler.zip", Size: 16877, SHA256: strings.Repeat("b", 64)},
 	}
@@ -188,7 +189,7 @@ func TestHumanSize(t *testing.T) {
 }
 
 func TestSelectTargets(t *testing.T) {
-	all := []build.Target{{Name: "proxy"}, {Name: "labeler"}, {Name: "sleuth"}}
+	all := []gobuild.Target{{Name: "proxy"}, {Name: "labeler"}, {Name: "sleuth"}}
 	tests := []struct {
 		name  string
 		names []string

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 
+	"github.com/crossfaas/crossfaas/gobuild"
 	"github.com/crossfaas/crossfaas/internal/build"
 	"github.com/crossfaas/crossfaas/internal/deployed"
 )
@@ -34,7 +35,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	built, err := build.All(ctx, build.Options{Root: root})
+	built, err := build.All(ctx, gobuild.Options{Root: root})
 	if err != nil {
 		return err
 	}

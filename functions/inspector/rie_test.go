@@ -17,6 +17,7 @@ import (
 	"cloud.google.com/go/vision/v2/apiv1/visionpb"
 
 	"github.com/crossfaas/crossfaas/functions/labeler/labelertest"
+	"github.com/crossfaas/crossfaas/gobuild"
 	"github.com/crossfaas/crossfaas/internal/build"
 	"github.com/crossfaas/crossfaas/internal/lambdatest"
 	"github.com/crossfaas/crossfaas/internal/leakcheck"
@@ -245,7 +246,7 @@ func TestInspectorZipSize(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: not building")
 	}
-	var targets []build.Target
+	var targets []gobuild.Target
 	for _, target := range build.Targets {
 		if target.Name == "inspector" {
 			targets = append(targets, target)
@@ -254,7 +255,7 @@ func TestInspectorZipSize(t *testing.T) {
 	if len(targets) != 1 || targets[0].Package != bootstrapPackage {
 		t.Fatalf("build.Targets has no inspector target for %s", bootstrapPackage)
 	}
-	arts, err := build.All(context.Background(), build.Options{OutDir: t.TempDir(), Targets: targets})
+	arts, err := build.All(context.Background(), gobuild.Options{OutDir: t.TempDir(), Targets: targets})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crossfaas/crossfaas/internal/build"
+	"github.com/crossfaas/crossfaas/gobuild"
 	"github.com/crossfaas/crossfaas/internal/lambdatest"
 )
 
@@ -79,7 +79,7 @@ func TestColdStart(t *testing.T) {
 	for _, v := range []*variant{echo, init404, google} {
 		bin := lambdatest.Build(t, v.pkg) // build before timing anything
 		zipPath := filepath.Join(t.TempDir(), "bootstrap.zip")
-		if err := build.ZipLambda(bin, zipPath); err != nil {
+		if err := gobuild.ZipLambda(bin, zipPath); err != nil {
 			t.Fatal(err)
 		}
 		if info, err := os.Stat(zipPath); err == nil {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crossfaas/crossfaas/internal/build"
+	"github.com/crossfaas/crossfaas/gobuild"
 	"github.com/crossfaas/crossfaas/internal/lambdatest"
 )
 
@@ -205,7 +205,7 @@ const maxConnsFor200Calls = 4
 func TestProxyZipSize(t *testing.T) {
 	bin := lambdatest.Build(t, bootstrapPackage)
 	zipPath := filepath.Join(t.TempDir(), "proxy.zip")
-	if err := build.ZipLambda(bin, zipPath); err != nil {
+	if err := gobuild.ZipLambda(bin, zipPath); err != nil {
 		t.Fatal(err)
 	}
 	info, err := os.Stat(zipPath)

@@ -2,443 +2,16 @@ package build
 
 import (
 	"archive/zip"
-	"bytes"
-	"context"
-	"crypto/sha256"
 	"debug/buildinfo"
-	"debug/elf"
-	"encoding/hex"
-	"errors"
-	"io"
-	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/crossfaas/crossfaas/gobuild"
 )
-
-// fixtureTargets are the artifacts of testdata/fixture: a Lambda and a
-// Cloud Function module, each as small as a real one can be.
-var fixtureTargets = []Target{
-	{Name: "hello", Kind: Lambda, Package: "./hello"},
-	{Name: "fn", Kind: Source, Dir: "fn"},
-}
-
-// fixtureSource lists what the source zip of testdata/fixture/fn holds:
-// not its tests, testdata, README, unused package or local command.
-var fixtureSource = []string{
-	"default.txt",
-	"fn.go",
-	"go.mod",
-	"go.sum",
-	"inner/inner.go",
-	"inner/inner_windows.go",
-}
-
-// zipEpoch is the fixed time of every zip entry.
-var zipEpoch = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// copyFixture copies testdata/fixture to dir, which may not exist yet, and
-// returns dir.
-func copyFixture(t *testing.T, dir string) string {
-	t.Helper()
-	if err := os.CopyFS(dir, os.DirFS("testdata/fixture")); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// mustAll runs All and fails the test on error.
-func mustAll(t *testing.T, opts Options) []Artifact {
-	t.Helper()
-	artifacts, err := All(t.Context(), opts)
-	if err != nil {
-		t.Fatalf("All: %v", err)
-	}
-	return artifacts
-}
-
-// readZip returns the entries of the zip at path and their contents.
-func readZip(t *testing.T, path string) ([]*zip.File, map[string][]byte) {
-	t.Helper()
-	zr, err := zip.OpenReader(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zr.Close()
-	contents := make(map[string][]byte)
-	for _, f := range zr.File {
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatalf("read %s from %s: %v", f.Name, path, err)
-		}
-		contents[f.Name] = data
-	}
-	return zr.File, contents
-}
-
-// checkEntry fails the test unless f was written the reproducible way with
-// Unix permissions mode.
-func checkEntry(t *testing.T, f *zip.File, mode fs.FileMode) {
-	t.Helper()
-	if got := f.Mode(); got != mode {
-		t.Errorf("%s: mode %v, want %v", f.Name, got, mode)
-	}
-	if got := f.CreatorVersion >> 8; got != 3 {
-		t.Errorf("%s: creator %d, want 3 (Unix)", f.Name, got)
-	}
-	if f.Method != zip.Deflate {
-		t.Errorf("%s: method %d, want %d (deflate)", f.Name, f.Method, zip.Deflate)
-	}
-	if !f.Modified.Equal(zipEpoch) {
-		t.Errorf("%s: modified %v, want %v", f.Name, f.Modified, zipEpoch)
-	}
-	if len(f.Extra) != 0 {
-		t.Errorf("%s: extra fields %x, want none", f.Name, f.Extra)
-	}
-}
-
-// checkArtifact fails the test unless a describes the file at its path.
-func checkArtifact(t *testing.T, a Artifact, name, outDir string) {
-	t.Helper()
-	if want := filepath.Join(outDir, name+".zip"); a.Name != name || a.Path != want {
-		t.Errorf("artifact %q at %q, want %q at %q", a.Name, a.Path, name, want)
-	}
-	data, err := os.ReadFile(a.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(data)
-	if got := hex.EncodeToString(sum[:]); a.SHA256 != got || a.Size != int64(len(data)) {
-		t.Errorf("artifact %s says %d bytes, sha256 %s; the file has %d bytes, sha256 %s", name, a.Size, a.SHA256, len(data), got)
-	}
-}
-
-func modTime(t *testing.T, path string) time.Time {
-	t.Helper()
-	info, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.ModTime()
-}
-
-// TestAll builds the fixture from two checkouts at different paths and
-// checks the artifacts, then rebuilds the first unchanged and changed.
-func TestAll(t *testing.T) {
-	rootA := copyFixture(t, t.TempDir())
-	rootB := copyFixture(t, filepath.Join(t.TempDir(), "a", "longer", "checkout path"))
-	outA, outB := t.TempDir(), filepath.Join(t.TempDir(), "dist")
-	a := mustAll(t, Options{Root: rootA, OutDir: outA, Targets: fixtureTargets})
-	b := mustAll(t, Options{Root: rootB, OutDir: outB, Targets: fixtureTargets})
-
-	t.Run("artifacts", func(t *testing.T) {
-		if len(a) != len(fixtureTargets) || len(b) != len(fixtureTargets) {
-			t.Fatalf("All returned %d and %d artifacts, want %d", len(a), len(b), len(fixtureTargets))
-		}
-		for i, target := range fixtureTargets {
-			checkArtifact(t, a[i], target.Name, outA)
-			checkArtifact(t, b[i], target.Name, outB)
-		}
-	})
-
-	t.Run("reproducible", func(t *testing.T) {
-		for i := range a {
-			if a[i].SHA256 != b[i].SHA256 {
-				t.Errorf("%s: sha256 %s from %s, %s from %s", a[i].Name, a[i].SHA256, rootA, b[i].SHA256, rootB)
-			}
-		}
-	})
-
-	t.Run("lambda zip", func(t *testing.T) {
-		for _, c := range []struct{ root, zip string }{{rootA, a[0].Path}, {rootB, b[0].Path}} {
-			files, contents := readZip(t, c.zip)
-			if len(files) != 1 || files[0].Name != "bootstrap" {
-				t.Fatalf("%s holds %d entries, want just bootstrap", c.zip, len(files))
-			}
-			checkEntry(t, files[0], 0o755)
-			bin := contents["bootstrap"]
-			exe, err := elf.NewFile(bytes.NewReader(bin))
-			if err != nil {
-				t.Fatalf("bootstrap is not an ELF executable: %v", err)
-			}
-			if exe.Machine != elf.EM_AARCH64 {
-				t.Errorf("bootstrap is for %v, want %v", exe.Machine, elf.EM_AARCH64)
-			}
-			if bytes.Contains(bin, []byte(c.root)) {
-				t.Errorf("bootstrap contains the checkout path %s", c.root)
-			}
-		}
-	})
-
-	t.Run("source zip", func(t *testing.T) {
-		files, contents := readZip(t, a[1].Path)
-		var names []string
-		for _, f := range files {
-			names = append(names, f.Name)
-			checkEntry(t, f, 0o644)
-		}
-		if !slices.Equal(names, fixtureSource) {
-			t.Errorf("source zip holds %q, want %q", names, fixtureSource)
-		}
-		want, err := os.ReadFile(filepath.Join(rootA, "fn", "fn.go"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(contents["fn.go"], want) {
-			t.Errorf("fn.go in the zip differs from the source")
-		}
-	})
-
-	// Rebuilding must not touch zips whose bytes are unchanged.
-	old := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
-	for _, artifact := range a {
-		if err := os.Chtimes(artifact.Path, old, old); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	t.Run("unchanged rebuild", func(t *testing.T) {
-		again := mustAll(t, Options{Root: rootA, OutDir: outA, Targets: fixtureTargets})
-		if !slices.Equal(again, a) {
-			t.Errorf("rebuild gave %v, want %v", again, a)
-		}
-		for _, artifact := range a {
-			if got := modTime(t, artifact.Path); !got.Equal(old) {
-				t.Errorf("%s was rewritten at %v", artifact.Path, got)
-			}
-		}
-		entries, err := os.ReadDir(outA)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var names []string
-		for _, e := range entries {
-			names = append(names, e.Name())
-		}
-		if want := []string{"fn.zip", "hello.zip"}; !slices.Equal(names, want) {
-			t.Errorf("out dir holds %q, want %q", names, want)
-		}
-	})
-
-	t.Run("changed rebuild", func(t *testing.T) {
-		main := filepath.Join(rootA, "hello", "main.go")
-		src, err := os.ReadFile(main)
-		if err != nil {
-			t.Fatal(err)
-		}
-		src = bytes.Replace(src, []byte(`greeting = "hello"`), []byte(`greeting = "howdy"`), 1)
-		if err := os.WriteFile(main, src, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		changed := mustAll(t, Options{Root: rootA, OutDir: outA, Targets: fixtureTargets})
-		if changed[0].SHA256 == a[0].SHA256 {
-			t.Errorf("hello.zip kept sha256 %s after its source changed", a[0].SHA256)
-		}
-		if got := modTime(t, changed[0].Path); got.Equal(old) {
-			t.Errorf("hello.zip was not rewritten after its source changed")
-		}
-		if changed[1] != a[1] || !modTime(t, a[1].Path).Equal(old) {
-			t.Errorf("fn.zip changed with only hello's source: %v, was %v", changed[1], a[1])
-		}
-	})
-}
-
-// TestAllThroughSymlink builds a checkout reached through a symbolic link,
-// as a checkout under macOS's /tmp or a linked home directory is: the go
-// command must see the same path, not the link's target.
-func TestAllThroughSymlink(t *testing.T) {
-	base := t.TempDir()
-	real := copyFixture(t, filepath.Join(base, "real", "checkout"))
-	link := filepath.Join(base, "link")
-	if err := os.Symlink(filepath.Join(base, "real"), link); err != nil {
-		t.Skipf("cannot create a symbolic link: %v", err)
-	}
-	viaLink := mustAll(t, Options{Root: filepath.Join(link, "checkout"), OutDir: t.TempDir(), Targets: fixtureTargets})
-	direct := mustAll(t, Options{Root: real, OutDir: t.TempDir(), Targets: fixtureTargets})
-	for i := range direct {
-		if viaLink[i].SHA256 != direct[i].SHA256 {
-			t.Errorf("%s: sha256 %s through the link, %s directly", direct[i].Name, viaLink[i].SHA256, direct[i].SHA256)
-		}
-	}
-}
-
-// TestBinaryForHost builds the fixture for the machine running the test,
-// with GOFLAGS in the environment that the release build must ignore.
-func TestBinaryForHost(t *testing.T) {
-	t.Setenv("GOFLAGS", "-tags=leak")
-	root := copyFixture(t, t.TempDir())
-	out := filepath.Join(t.TempDir(), "bootstrap")
-	if err := Binary(t.Context(), root, "./hello", out, runtime.GOOS, runtime.GOARCH); err != nil {
-		t.Fatalf("Binary: %v", err)
-	}
-	got, err := exec.Command(out).Output()
-	if err != nil {
-		t.Fatalf("run %s: %v", out, err)
-	}
-	want := "hello from " + runtime.GOOS + "/" + runtime.GOARCH + ", tags [lambda.norpc]\n"
-	if string(got) != want {
-		t.Errorf("bootstrap printed %q, want %q", got, want)
-	}
-}
-
-// TestAllFailures checks that a target that cannot be built fails with the
-// go command's explanation and leaves nothing behind.
-func TestAllFailures(t *testing.T) {
-	tests := []struct {
-		name   string
-		target Target
-		edit   map[string]string // file (relative to the root) -> new content
-		want   []string          // in the error
-	}{
-		{
-			name:   "compile error",
-			target: Target{Name: "broken", Kind: Lambda, Package: "./broken"},
-			edit:   map[string]string{"broken/main.go": "package main\n\nfunc main() { undefinedThing() }\n"},
-			want:   []string{"build broken", "go build ./broken", "undefined: undefinedThing"},
-		},
-		{
-			name:   "missing lambda package",
-			target: Target{Name: "nowhere", Kind: Lambda, Package: "./nowhere"},
-			want:   []string{"build nowhere", "nowhere"},
-		},
-		{
-			name:   "source imports a missing module",
-			target: Target{Name: "fn", Kind: Source, Dir: "fn"},
-			edit:   map[string]string{"fn/inner/inner.go": "package inner\n\nimport _ \"example.com/missing/pkg\"\n"},
-			want:   []string{"build fn", "example.com/missing/pkg"},
-		},
-		{
-			name:   "source replaces with a directory",
-			target: Target{Name: "fn", Kind: Source, Dir: "fn"},
-			edit:   map[string]string{"fn/go.mod": "module example.com/fn\n\ngo 1.26\n\nreplace example.com/x => ../x\n"},
-			want:   []string{"build fn", "replaces example.com/x with the directory ../x"},
-		},
-		{
-			name:   "source without go.mod",
-			target: Target{Name: "hello", Kind: Source, Dir: "hello"},
-			want:   []string{"build hello", "go.mod"},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			root := copyFixture(t, t.TempDir())
-			for name, content := range tt.edit {
-				path := filepath.Join(root, filepath.FromSlash(name))
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			out := t.TempDir()
-			artifacts, err := All(t.Context(), Options{Root: root, OutDir: out, Targets: []Target{tt.target}})
-			if err == nil {
-				t.Fatalf("All(%v) = %v, want an error", tt.target, artifacts)
-			}
-			for _, want := range tt.want {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("All(%v) error %q, want it to contain %q", tt.target, err, want)
-				}
-			}
-			if entries, _ := os.ReadDir(out); len(entries) != 0 {
-				t.Errorf("out dir holds %d entries after a failed build, want none", len(entries))
-			}
-		})
-	}
-}
-
-// TestAllRejectsOptions checks the options that fail before anything runs.
-func TestAllRejectsOptions(t *testing.T) {
-	hello := Target{Name: "hello", Kind: Lambda, Package: "./hello"}
-	tests := []struct {
-		name string
-		opts Options
-		want string
-	}{
-		{"architecture", Options{GOARCH: "riscv64", Targets: []Target{hello}}, `GOARCH "riscv64"`},
-		{"duplicate name", Options{Targets: []Target{hello, hello}}, `"hello" is listed twice`},
-		{"empty name", Options{Targets: []Target{{Kind: Lambda, Package: "./x"}}}, `name ""`},
-		{"name with a slash", Options{Targets: []Target{{Name: "a/b", Kind: Lambda, Package: "./x"}}}, `name "a/b"`},
-		{"lambda without package", Options{Targets: []Target{{Name: "x", Kind: Lambda}}}, `lambda package ""`},
-		{"lambda package as a flag", Options{Targets: []Target{{Name: "x", Kind: Lambda, Package: "-toolexec=evil"}}}, `"-toolexec=evil"`},
-		{"source outside the root", Options{Targets: []Target{{Name: "x", Kind: Source, Dir: "../x"}}}, `source dir "../x"`},
-		{"source without dir", Options{Targets: []Target{{Name: "x", Kind: Source}}}, `source dir ""`},
-		{"unknown kind", Options{Targets: []Target{{Name: "x", Kind: Kind(7)}}}, "unknown kind Kind(7)"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			tt.opts.Root = t.TempDir()
-			tt.opts.OutDir = filepath.Join(tt.opts.Root, "dist")
-			_, err := All(t.Context(), tt.opts)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("All() error %v, want one containing %q", err, tt.want)
-			}
-			if _, err := os.Stat(tt.opts.OutDir); !os.IsNotExist(err) {
-				t.Errorf("All created the out dir before rejecting the options")
-			}
-		})
-	}
-}
-
-func TestZipLambda(t *testing.T) {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "bin")
-	if err := os.WriteFile(bin, bytes.Repeat([]byte("not really a binary "), 100), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	first := filepath.Join(dir, "first.zip")
-	if err := ZipLambda(bin, first); err != nil {
-		t.Fatalf("ZipLambda: %v", err)
-	}
-	files, contents := readZip(t, first)
-	if len(files) != 1 || files[0].Name != "bootstrap" {
-		t.Fatalf("zip holds %d entries, want just bootstrap", len(files))
-	}
-	checkEntry(t, files[0], 0o755)
-	if want, _ := os.ReadFile(bin); !bytes.Equal(contents["bootstrap"], want) {
-		t.Errorf("bootstrap in the zip differs from the binary")
-	}
-
-	// Neither the binary's own mode nor its time may reach the zip.
-	if err := os.Chmod(bin, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chtimes(bin, time.Now(), time.Now().Add(-time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	second := filepath.Join(dir, "second.zip")
-	if err := ZipLambda(bin, second); err != nil {
-		t.Fatalf("ZipLambda: %v", err)
-	}
-	a, _ := os.ReadFile(first)
-	b, _ := os.ReadFile(second)
-	if !bytes.Equal(a, b) {
-		t.Errorf("zips of the same binary differ")
-	}
-
-	for _, bad := range []string{filepath.Join(dir, "missing"), dir} {
-		zipPath := filepath.Join(dir, "bad.zip")
-		if err := ZipLambda(bad, zipPath); err == nil {
-			t.Errorf("ZipLambda(%q) succeeded, want an error", bad)
-		}
-		if _, err := os.Stat(zipPath); !os.IsNotExist(err) {
-			t.Errorf("ZipLambda(%q) left a zip behind", bad)
-		}
-	}
-}
 
 func TestFindRoot(t *testing.T) {
 	repo, err := filepath.Abs("../..")
@@ -488,7 +61,7 @@ func TestFindRoot(t *testing.T) {
 
 // TestTargets checks crossfaas's own targets against the repository.
 func TestTargets(t *testing.T) {
-	if err := validate(Targets); err != nil {
+	if err := gobuild.Validate(Targets); err != nil {
 		t.Fatalf("Targets: %v", err)
 	}
 	root, err := FindRoot(".")
@@ -496,13 +69,13 @@ func TestTargets(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"proxy", "labeler"} {
-		if !slices.ContainsFunc(Targets, func(t Target) bool { return t.Name == name }) {
+		if !slices.ContainsFunc(Targets, func(t gobuild.Target) bool { return t.Name == name }) {
 			t.Errorf("Targets lack %s", name)
 		}
 	}
 	for _, target := range Targets {
 		dir := target.Dir
-		if target.Kind == Lambda {
+		if target.Kind == gobuild.Lambda {
 			dir = target.Package
 		}
 		if info, err := os.Stat(filepath.Join(root, dir)); err != nil || !info.IsDir() {
@@ -517,17 +90,23 @@ func TestLabelerSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	labeler := []Target{{Name: "labeler", Kind: Source, Dir: "functions/labeler"}}
-	a := mustAll(t, Options{Root: root, OutDir: t.TempDir(), Targets: labeler})
-	b := mustAll(t, Options{Root: root, OutDir: t.TempDir(), Targets: labeler})
+	labeler := []gobuild.Target{{Name: "labeler", Kind: gobuild.Source, Dir: "functions/labeler"}}
+	a := mustAll(t, gobuild.Options{Root: root, OutDir: t.TempDir(), Targets: labeler})
+	b := mustAll(t, gobuild.Options{Root: root, OutDir: t.TempDir(), Targets: labeler})
 	if a[0].SHA256 != b[0].SHA256 {
 		t.Errorf("two zips of the labeler differ: sha256 %s and %s", a[0].SHA256, b[0].SHA256)
 	}
-	files, _ := readZip(t, a[0].Path)
+	zr, err := zip.OpenReader(a[0].Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
 	var names []string
-	for _, f := range files {
+	for _, f := range zr.File {
 		names = append(names, f.Name)
-		checkEntry(t, f, 0o644)
+		if f.Mode() != 0o644 {
+			t.Errorf("labeler.zip: %s has mode %v, want 0644", f.Name, f.Mode())
+		}
 		if strings.HasSuffix(f.Name, "_test.go") || strings.Contains("/"+f.Name, "/testdata/") {
 			t.Errorf("labeler.zip holds %s, which Cloud Functions does not need", f.Name)
 		}
@@ -549,7 +128,7 @@ func BenchmarkWarmRebuild(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	opts := Options{Root: root, OutDir: b.TempDir()}
+	opts := gobuild.Options{Root: root, OutDir: b.TempDir()}
 	if _, err := All(b.Context(), opts); err != nil {
 		b.Fatal(err)
 	}
@@ -557,64 +136,6 @@ func BenchmarkWarmRebuild(b *testing.B) {
 		if _, err := All(b.Context(), opts); err != nil {
 			b.Fatal(err)
 		}
-	}
-}
-
-func TestReleaseEnv(t *testing.T) {
-	environ := []string{
-		"PATH=/usr/bin",
-		"GOFLAGS=-tags=leak -ldflags=-X=main.v=1",
-		"GOOS=windows",
-		"GOEXPERIMENT=arenas",
-		"GOWORK=/elsewhere/go.work",
-		"GOARM64=v9.0",
-		"HOME=/root",
-		"GOPROXY=off",
-		"GOTOOLCHAIN=local",
-	}
-	got := releaseEnv(environ, "linux", "arm64", "")
-	want := []string{
-		"PATH=/usr/bin",
-		"HOME=/root",
-		"GOPROXY=off",
-		"GOTOOLCHAIN=local",
-		"GOOS=linux",
-		"GOARCH=arm64",
-		"CGO_ENABLED=0",
-		"GOFLAGS=-buildvcs=false",
-		"GOWORK=off",
-		"GOARM64=v8.0",
-		"GOAMD64=v1",
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("releaseEnv(%q) = %q, want %q", environ, got, want)
-	}
-
-	// A pinned toolchain overrides the environment's.
-	pinned := releaseEnv(environ, "linux", "arm64", "go1.26.8")
-	if n := slices.Index(pinned, "GOTOOLCHAIN=go1.26.8"); n < 0 || slices.Contains(pinned, "GOTOOLCHAIN=local") {
-		t.Errorf("releaseEnv(..., %q) = %q, want GOTOOLCHAIN=go1.26.8 alone", "go1.26.8", pinned)
-	}
-}
-
-func TestToolchain(t *testing.T) {
-	tests := []struct {
-		gomod, want string
-	}{
-		{"module m\n\ngo 1.26.6\n\ntoolchain go1.26.8\n", "go1.26.8"},
-		{"module m\n\ngo 1.26\n", ""},
-	}
-	for _, tt := range tests {
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(tt.gomod), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if got, err := Toolchain(dir); err != nil || got != tt.want {
-			t.Errorf("Toolchain(%q) = %q, %v; want %q", tt.gomod, got, err, tt.want)
-		}
-	}
-	if _, err := Toolchain(t.TempDir()); err == nil {
-		t.Error("Toolchain(a directory without go.mod) succeeded")
 	}
 }
 
@@ -629,7 +150,7 @@ func TestRepositoryBuildsWithItsPinnedToolchain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pinned, err := Toolchain(root)
+	pinned, err := gobuild.Toolchain(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -637,7 +158,7 @@ func TestRepositoryBuildsWithItsPinnedToolchain(t *testing.T) {
 		t.Fatalf("go.mod's toolchain directive is %q, want a released toolchain such as go1.26.8", pinned)
 	}
 	bin := filepath.Join(t.TempDir(), "bootstrap")
-	if err := Binary(t.Context(), root, "./internal/lambdatest/echo", bin, "linux", "arm64"); err != nil {
+	if err := gobuild.Binary(t.Context(), root, "./internal/lambdatest/echo", bin, "linux", "arm64"); err != nil {
 		t.Fatal(err)
 	}
 	info, err := buildinfo.ReadFile(bin)
@@ -649,16 +170,12 @@ func TestRepositoryBuildsWithItsPinnedToolchain(t *testing.T) {
 	}
 }
 
-func TestAllCanceled(t *testing.T) {
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	root := copyFixture(t, t.TempDir())
-	out := t.TempDir()
-	_, err := All(ctx, Options{Root: root, OutDir: out, Targets: fixtureTargets})
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("All with a canceled context = %v, want %v", err, context.Canceled)
+// mustAll runs All and fails the test on error.
+func mustAll(t *testing.T, opts gobuild.Options) []gobuild.Artifact {
+	t.Helper()
+	artifacts, err := All(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if entries, _ := os.ReadDir(out); len(entries) != 0 {
-		t.Errorf("out dir holds %d entries after a canceled build, want none", len(entries))
-	}
+	return artifacts
 }

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crossfaas/crossfaas/internal/build"
+	"github.com/crossfaas/crossfaas/gobuild"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/twilio/twilio-go/client"
 )
@@ -93,7 +93,7 @@ func TestFunctionsFromState(t *testing.T) {
 func TestCompare(t *testing.T) {
 	st := &Stack{Name: "dev", Prefix: "crossfaas-dev", State: fixtureState(t)}
 	st.Outputs = st.State.Outputs()
-	built := []build.Artifact{{Name: "labeler", SHA256: digest("c")}, {Name: "proxy", SHA256: digest("d")}, {Name: "sleuth", SHA256: digest("b")}, {Name: "sleuth-request", SHA256: digest("e")}}
+	built := []gobuild.Artifact{{Name: "labeler", SHA256: digest("c")}, {Name: "proxy", SHA256: digest("d")}, {Name: "sleuth", SHA256: digest("b")}, {Name: "sleuth-request", SHA256: digest("e")}}
 	s := Compare(st, built)
 	got := map[string]string{}
 	for _, f := range s.Functions {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/crossfaas/crossfaas/gobuild"
 	"github.com/crossfaas/crossfaas/internal/build"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
@@ -52,7 +53,7 @@ type PromoteOptions struct {
 	Yes bool
 	// Build returns the artifacts the tree builds to; nil builds them into
 	// <Root>/dist, as `pulumi up` does.
-	Build func(ctx context.Context) ([]build.Artifact, error)
+	Build func(ctx context.Context) ([]gobuild.Artifact, error)
 	// Stdin answers the confirmation; Stdout gets the preview, the update
 	// and the verdict.
 	Stdin  io.Reader
@@ -99,8 +100,8 @@ func Promote(ctx context.Context, opts PromoteOptions) error {
 	}
 	builder := opts.Build
 	if builder == nil {
-		builder = func(ctx context.Context) ([]build.Artifact, error) {
-			return build.All(ctx, build.Options{Root: opts.Root})
+		builder = func(ctx context.Context) ([]gobuild.Artifact, error) {
+			return build.All(ctx, gobuild.Options{Root: opts.Root})
 		}
 	}
 	built, err := builder(ctx)

@@ -12,7 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/crossfaas/crossfaas/internal/build"
+	"github.com/crossfaas/crossfaas/gobuild"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 )
 
@@ -61,7 +61,7 @@ type Status struct {
 // Compare returns the status of stack st's functions against built, the
 // artifacts the tree builds to. A built artifact no deployed function runs
 // is listed as not deployed.
-func Compare(st *Stack, built []build.Artifact) Status {
+func Compare(st *Stack, built []gobuild.Artifact) Status {
 	s := Status{Stack: st.Name}
 	s.Endpoint, _ = st.Output("endpoint")
 	s.WebhookURL, _ = st.Output("smsWebhookUrl")

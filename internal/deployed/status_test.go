@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crossfaas/crossfaas/internal/build"
+	"github.com/crossfaas/crossfaas/gobuild"
 )
 
 // TestStatusOfAnEmptyStack: a stack with nothing deployed says so, and
 // what deploys it, whether it never was or was destroyed.
 func TestStatusOfAnEmptyStack(t *testing.T) {
-	built := []build.Artifact{{Name: "proxy", SHA256: digest("a")}}
+	built := []gobuild.Artifact{{Name: "proxy", SHA256: digest("a")}}
 	for _, tt := range []struct {
 		name string
 		last *Update

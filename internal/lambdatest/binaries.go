@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crossfaas/crossfaas/gobuild"
 	"github.com/crossfaas/crossfaas/internal/build"
 )
 
@@ -36,7 +37,7 @@ var (
 
 // Build builds pkg, a main package as go build takes it relative to the
 // repository root (e.g. "./functions/proxy/bootstrap"), for the host's GOOS
-// and GOARCH with build.Binary's release flags, and returns the path of the
+// and GOARCH with gobuild.Binary's release flags, and returns the path of the
 // executable. Each package is built at most once per test process; a
 // failed build fails every test that asks for it, with the go command's
 // output.
@@ -86,7 +87,7 @@ func buildHost(pkg string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 	defer cancel()
 	out := filepath.Join(tmp, "bootstrap")
-	if err := build.Binary(ctx, root, pkg, out, runtime.GOOS, runtime.GOARCH); err != nil {
+	if err := gobuild.Binary(ctx, root, pkg, out, runtime.GOOS, runtime.GOARCH); err != nil {
 		return "", err
 	}
 	final := filepath.Join(dir, "bootstrap")

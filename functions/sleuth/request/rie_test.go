@@ -15,6 +15,7 @@ import (
 
 	"github.com/crossfaas/crossfaas/functions/sleuth"
 	"github.com/crossfaas/crossfaas/functions/sleuth/awsenv/awsenvtest"
+	"github.com/crossfaas/crossfaas/gobuild"
 	"github.com/crossfaas/crossfaas/internal/build"
 	"github.com/crossfaas/crossfaas/internal/lambdatest"
 )
@@ -280,7 +281,7 @@ func TestColdStart(t *testing.T) {
 		t.Errorf("the request Lambda's first invocation is %.2fx hello's, want at most %.2fx", ratio, maxRatio)
 	}
 
-	artifacts, err := build.All(context.Background(), build.Options{OutDir: t.TempDir(), Targets: sleuthTargets, GOARCH: "arm64"})
+	artifacts, err := build.All(context.Background(), gobuild.Options{OutDir: t.TempDir(), Targets: sleuthTargets, GOARCH: "arm64"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,15 +295,15 @@ func TestColdStart(t *testing.T) {
 
 // sleuthTargets returns the build targets of the sleuth Lambdas, checking
 // that the request Lambda's is the package these tests run.
-func sleuthTargets(t *testing.T) []build.Target {
+func sleuthTargets(t *testing.T) []gobuild.Target {
 	t.Helper()
-	var targets []build.Target
+	var targets []gobuild.Target
 	for _, target := range build.Targets {
-		if target.Kind == build.Lambda && strings.HasPrefix(target.Package, "./functions/sleuth/") {
+		if target.Kind == gobuild.Lambda && strings.HasPrefix(target.Package, "./functions/sleuth/") {
 			targets = append(targets, target)
 		}
 	}
-	if !slices.ContainsFunc(targets, func(target build.Target) bool { return target.Package == requestPackage }) {
+	if !slices.ContainsFunc(targets, func(target gobuild.Target) bool { return target.Package == requestPackage }) {
 		t.Fatalf("build.Targets %+v lack the request Lambda's package %s", targets, requestPackage)
 	}
 	return targets

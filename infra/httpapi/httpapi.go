@@ -1,4 +1,9 @@
-package main
+// Package httpapi creates an API Gateway v2 HTTP API with Pulumi: New
+// makes the API and its auto-deployed $default stage (throttled, with an
+// optional JSON access log), and AddLambdaRoute connects a route to a
+// Lambda function (integration, route and an invoke permission scoped to
+// that route).
+package httpapi
 
 import (
 	"errors"
@@ -24,8 +29,8 @@ const accessLogFormat = `{"requestId":"$context.requestId","ip":"$context.identi
 // a method and a path, e.g. "GET /detect" or "POST /sms".
 var routeKeyPattern = regexp.MustCompile(`^(ANY|DELETE|GET|HEAD|OPTIONS|PATCH|POST|PUT) (/[A-Za-z0-9._~{}+/-]*)$`)
 
-// HTTPAPIArgs are the inputs of an HTTPAPI.
-type HTTPAPIArgs struct {
+// Args are the inputs of an API.
+type Args struct {
 	// Name is the API's physical name, carrying the stack prefix.
 	Name string
 	// AccessLogRetentionDays, when positive, turns on the access log: a log
@@ -39,10 +44,10 @@ type HTTPAPIArgs struct {
 	Tags                 pulumi.StringMap
 }
 
-// HTTPAPI is an API Gateway v2 HTTP API with a $default stage that deploys
+// API is an API Gateway v2 HTTP API with a $default stage that deploys
 // every change automatically. Components add their routes with
 // AddLambdaRoute (or from ApiId and ExecutionArn).
-type HTTPAPI struct {
+type API struct {
 	pulumi.ResourceState
 
 	// ApiId is the API's id, for routes and integrations.
@@ -58,9 +63,9 @@ type HTTPAPI struct {
 	AccessLogGroup pulumi.StringOutput
 }
 
-// NewHTTPAPI creates the API, its $default stage and, if asked, the access
-// log group.
-func NewHTTPAPI(ctx *pulumi.Context, name string, args *HTTPAPIArgs, opts ...pulumi.ResourceOption) (*HTTPAPI, error) {
+// New creates the API, its $default stage and, if asked, the access log
+// group, under a component of type crossfaas:aws:HTTPAPI.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*API, error) {
 	if args == nil {
 		return nil, errors.New("new http api: args are nil")
 	}
@@ -70,7 +75,7 @@ func NewHTTPAPI(ctx *pulumi.Context, name string, args *HTTPAPIArgs, opts ...pul
 	if args.ThrottlingBurstLimit <= 0 || args.ThrottlingRateLimit <= 0 {
 		return nil, fmt.Errorf("new http api %s: throttling limits must be positive", name)
 	}
-	comp := &HTTPAPI{}
+	comp := &API{}
 	if err := ctx.RegisterComponentResource("crossfaas:aws:HTTPAPI", name, comp, opts...); err != nil {
 		return nil, fmt.Errorf("new http api %s: %w", name, err)
 	}
@@ -135,7 +140,7 @@ func NewHTTPAPI(ctx *pulumi.Context, name string, args *HTTPAPIArgs, opts ...pul
 	return comp, nil
 }
 
-// LambdaRouteArgs connect one route of an HTTPAPI to a Lambda function.
+// LambdaRouteArgs connect one route of an API to a Lambda function.
 type LambdaRouteArgs struct {
 	// RouteKey is the method and path, e.g. "GET /detect". Path parameters
 	// ("/items/{id}") are allowed; the permission then covers any value.
@@ -157,7 +162,7 @@ type LambdaRoute struct {
 // The resources are named name-integration, name-route and
 // name-permission; pass pulumi.Parent(yourComponent) in opts so they
 // belong to the component that owns the function.
-func (a *HTTPAPI) AddLambdaRoute(ctx *pulumi.Context, name string, args *LambdaRouteArgs, opts ...pulumi.ResourceOption) (*LambdaRoute, error) {
+func (a *API) AddLambdaRoute(ctx *pulumi.Context, name string, args *LambdaRouteArgs, opts ...pulumi.ResourceOption) (*LambdaRoute, error) {
 	if args == nil || args.Function == nil {
 		return nil, fmt.Errorf("add lambda route %s: a route key and a function are required", name)
 	}

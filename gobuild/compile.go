@@ -1,4 +1,4 @@
-package build
+package gobuild
 
 import (
 	"bytes"
@@ -24,8 +24,9 @@ var releaseFlags = []string{
 	"-ldflags", "-s -w -buildid=",
 }
 
-// Binary cross-compiles one Lambda package to out with the release flags
-// (used by tests to build for the host: goos/goarch = runtime.GOOS/GOARCH).
+// Binary compiles one main package to out with the release flags, for
+// goos/goarch (linux/arm64 or linux/amd64 for a Lambda; the host's for
+// running it under the Lambda Runtime Interface Emulator).
 // pkg is a package path as go build takes it, relative to root, such as
 // "./functions/proxy/bootstrap"; a relative out is taken from the working
 // directory. The build ignores GOFLAGS, GOWORK, GOEXPERIMENT and the

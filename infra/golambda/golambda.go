@@ -1,4 +1,11 @@
-package main
+// Package golambda deploys a Go program as an AWS Lambda function with
+// Pulumi: New builds the main package reproducibly (gobuild: linux,
+// arm64 or amd64, release flags, a zip holding bootstrap alone with mode
+// 0755 and a fixed time) and creates the function on provided.al2023 with
+// its own IAM role, an inline policy allowing only the statements given
+// (and writing its own logs), and its log group. The same source gives the
+// same zip, so `pulumi up` shows no diff until the code changes.
+package golambda
 
 import (
 	"encoding/base64"
@@ -9,15 +16,15 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/crossfaas/crossfaas/internal/build"
+	"github.com/crossfaas/crossfaas/gobuild"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// Every crossfaas Lambda is a Go binary named bootstrap on Amazon Linux 2023,
-// built for Graviton by internal/build.
+// A Go Lambda is a binary named bootstrap on Amazon Linux 2023, by default
+// for Graviton.
 const (
 	lambdaRuntime      = "provided.al2023"
 	lambdaArchitecture = "arm64"
@@ -36,14 +43,28 @@ type PolicyStatement struct {
 	Resources pulumi.StringArrayInput
 }
 
-// LambdaFunctionArgs describes a Lambda function together with the role and
-// the log group it owns.
-type LambdaFunctionArgs struct {
-	// Name is the physical function name, already carrying the stack prefix.
-	// The role has the same name and the log group is /aws/lambda/<Name>.
+// Args describes a Go Lambda function together with the role and the log
+// group it owns.
+type Args struct {
+	// Name is the physical function name (a stage's prefix included, if
+	// any). The role has the same name and the log group is
+	// /aws/lambda/<Name>.
 	Name string
-	// Artifact is the function's zip, as built by internal/build.
-	Artifact build.Artifact
+	// Package is the main package to build, as go build takes it relative
+	// to ModuleDir ("./cmd/hello"), when Artifact is zero. The zip is
+	// written to OutDir/<logical name>.zip, so the logical name must be
+	// lower-case letters, digits, '.', '_' or '-'.
+	Package string
+	// ModuleDir is the directory of the go.mod the build runs in; "" means
+	// the working directory (for `pulumi up`, the project's).
+	ModuleDir string
+	// OutDir receives the built zip; "" means <ModuleDir>/dist.
+	OutDir string
+	// Artifact is an already built zip (gobuild.All with a Lambda target);
+	// when its Path is set, Package is not built.
+	Artifact gobuild.Artifact
+	// Architecture is "arm64" (the default when "") or "amd64".
+	Architecture string
 	// Handler is passed to the bootstrap as _HANDLER; "bootstrap" when the
 	// binary serves a single function.
 	Handler          string
@@ -57,37 +78,91 @@ type LambdaFunctionArgs struct {
 	// its own log group, which every function gets.
 	Statements []PolicyStatement
 	Tags       pulumi.StringMap
+	// FormerParent, when not nil, is the resource that parented the log
+	// group, role, policy and function before they moved under this
+	// component: each gets an alias to its URN there, so an existing stack
+	// updates them in place instead of replacing them.
+	FormerParent pulumi.Resource
 }
 
-// LambdaFunction is a Lambda function with its own IAM role, an inline
-// policy allowing only what the function does, and an explicit log group
-// (so the role needs no logs:CreateLogGroup).
-type LambdaFunction struct {
+// GoLambda is a Lambda function with its own IAM role, an inline policy
+// allowing only what the function does, and an explicit log group (so the
+// role needs no logs:CreateLogGroup).
+type GoLambda struct {
+	pulumi.ResourceState
+
+	// FunctionName, FunctionArn and InvokeArn identify the function;
+	// InvokeArn is what an API Gateway integration calls.
+	FunctionName pulumi.StringOutput
+	FunctionArn  pulumi.StringOutput
+	InvokeArn    pulumi.StringOutput
+	// RoleArn is the function's execution role.
+	RoleArn pulumi.StringOutput
+	// LogGroupName is /aws/lambda/<Name>.
+	LogGroupName pulumi.StringOutput
+	// Artifact is the hex SHA-256 of the deployed zip: the same source
+	// gives the same digest.
+	Artifact pulumi.StringOutput
+
+	// Function, Role, Policy and LogGroup are the resources themselves, for
+	// composing (routes, triggers, further policies).
 	Function *lambda.Function
 	Role     *iam.Role
 	Policy   *iam.RolePolicy
 	LogGroup *cloudwatch.LogGroup
 }
 
-// NewLambdaFunction creates a Lambda function, its role, policy and log
-// group, named name-function, name-role, name-policy and name-logs. It is a
-// building block for components, not a component itself: pass
-// pulumi.Parent(component) in opts.
-func NewLambdaFunction(ctx *pulumi.Context, name string, args *LambdaFunctionArgs, opts ...pulumi.ResourceOption) (*LambdaFunction, error) {
+// New creates a Go Lambda function, building args.Package first unless
+// args.Artifact is given, with its role, policy and log group named
+// name-function, name-role, name-policy and name-logs under a component of
+// type crossfaas:aws:GoLambda.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*GoLambda, error) {
 	if args == nil {
-		return nil, errors.New("new lambda function: args are nil")
+		return nil, errors.New("new go lambda: args are nil")
 	}
 	if args.Name == "" || args.Handler == "" || args.MemoryMB <= 0 || args.TimeoutSeconds <= 0 || args.LogRetentionDays <= 0 {
-		return nil, fmt.Errorf("new lambda function %s: name, handler, memory, timeout and log retention are required", name)
+		return nil, fmt.Errorf("new go lambda %s: name, handler, memory, timeout and log retention are required", name)
 	}
-	codeHash, err := sourceCodeHash(args.Artifact)
-	if err != nil {
-		return nil, fmt.Errorf("new lambda function %s: %w", name, err)
+	arch := args.Architecture
+	switch arch {
+	case "":
+		arch = lambdaArchitecture
+	case "arm64", "amd64":
+	default:
+		return nil, fmt.Errorf("new go lambda %s: architecture %q is not arm64 or amd64", name, arch)
 	}
 	for _, st := range args.Statements {
 		if err := checkActions(st.Actions); err != nil {
-			return nil, fmt.Errorf("new lambda function %s: %w", name, err)
+			return nil, fmt.Errorf("new go lambda %s: %w", name, err)
 		}
+	}
+	artifact := args.Artifact
+	if artifact.Path == "" {
+		if args.Package == "" {
+			return nil, fmt.Errorf("new go lambda %s: a package to build or an artifact is required", name)
+		}
+		arts, err := gobuild.All(ctx.Context(), gobuild.Options{
+			Root:    args.ModuleDir,
+			OutDir:  args.OutDir,
+			GOARCH:  arch,
+			Targets: []gobuild.Target{{Name: name, Kind: gobuild.Lambda, Package: args.Package}},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("new go lambda %s: %w", name, err)
+		}
+		artifact = arts[0]
+	}
+	codeHash, err := sourceCodeHash(artifact)
+	if err != nil {
+		return nil, fmt.Errorf("new go lambda %s: %w", name, err)
+	}
+	comp := &GoLambda{}
+	if err := ctx.RegisterComponentResource("crossfaas:aws:GoLambda", name, comp, opts...); err != nil {
+		return nil, fmt.Errorf("new go lambda %s: %w", name, err)
+	}
+	opts = []pulumi.ResourceOption{pulumi.Parent(comp)}
+	if args.FormerParent != nil {
+		opts = append(opts, pulumi.Aliases([]pulumi.Alias{{Parent: args.FormerParent}}))
 	}
 
 	logGroup, err := cloudwatch.NewLogGroup(ctx, name+"-logs", &cloudwatch.LogGroupArgs{
@@ -96,7 +171,7 @@ func NewLambdaFunction(ctx *pulumi.Context, name string, args *LambdaFunctionArg
 		Tags:            args.Tags,
 	}, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("new lambda function %s: log group: %w", name, err)
+		return nil, fmt.Errorf("new go lambda %s: log group: %w", name, err)
 	}
 
 	role, err := iam.NewRole(ctx, name+"-role", &iam.RoleArgs{
@@ -106,7 +181,7 @@ func NewLambdaFunction(ctx *pulumi.Context, name string, args *LambdaFunctionArg
 		Tags:             args.Tags,
 	}, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("new lambda function %s: role: %w", name, err)
+		return nil, fmt.Errorf("new go lambda %s: role: %w", name, err)
 	}
 
 	// "<group arn>:*" is the form Lambda's documentation uses: it covers
@@ -122,10 +197,10 @@ func NewLambdaFunction(ctx *pulumi.Context, name string, args *LambdaFunctionArg
 	policy, err := iam.NewRolePolicy(ctx, name+"-policy", &iam.RolePolicyArgs{
 		Name:   pulumi.String(args.Name),
 		Role:   role.ID(),
-		Policy: policyDocument(statements),
+		Policy: PolicyDocument(statements),
 	}, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("new lambda function %s: policy: %w", name, err)
+		return nil, fmt.Errorf("new go lambda %s: policy: %w", name, err)
 	}
 
 	var environment lambda.FunctionEnvironmentPtrInput
@@ -136,9 +211,9 @@ func NewLambdaFunction(ctx *pulumi.Context, name string, args *LambdaFunctionArg
 		Name:           pulumi.String(args.Name),
 		Role:           role.Arn,
 		Runtime:        pulumi.String(lambdaRuntime),
-		Architectures:  pulumi.StringArray{pulumi.String(lambdaArchitecture)},
+		Architectures:  pulumi.StringArray{pulumi.String(arch)},
 		Handler:        pulumi.String(args.Handler),
-		Code:           pulumi.NewFileArchive(args.Artifact.Path),
+		Code:           pulumi.NewFileArchive(artifact.Path),
 		SourceCodeHash: pulumi.String(codeHash),
 		MemorySize:     pulumi.Int(args.MemoryMB),
 		Timeout:        pulumi.Int(args.TimeoutSeconds),
@@ -153,14 +228,28 @@ func NewLambdaFunction(ctx *pulumi.Context, name string, args *LambdaFunctionArg
 		// The first invocation must be able to write its logs.
 	}, slices.Concat(opts, []pulumi.ResourceOption{pulumi.DependsOn([]pulumi.Resource{policy})})...)
 	if err != nil {
-		return nil, fmt.Errorf("new lambda function %s: function: %w", name, err)
+		return nil, fmt.Errorf("new go lambda %s: function: %w", name, err)
 	}
-	return &LambdaFunction{Function: fn, Role: role, Policy: policy, LogGroup: logGroup}, nil
+	comp.Function, comp.Role, comp.Policy, comp.LogGroup = fn, role, policy, logGroup
+	comp.FunctionName, comp.FunctionArn, comp.InvokeArn = fn.Name, fn.Arn, fn.InvokeArn
+	comp.RoleArn, comp.LogGroupName = role.Arn, logGroup.Name
+	comp.Artifact = pulumi.String(artifact.SHA256).ToStringOutput()
+	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
+		"functionName": comp.FunctionName,
+		"functionArn":  comp.FunctionArn,
+		"invokeArn":    comp.InvokeArn,
+		"roleArn":      comp.RoleArn,
+		"logGroupName": comp.LogGroupName,
+		"artifact":     comp.Artifact,
+	}); err != nil {
+		return nil, fmt.Errorf("new go lambda %s: outputs: %w", name, err)
+	}
+	return comp, nil
 }
 
 // sourceCodeHash returns the base64 SHA-256 of a zip, the form Lambda
 // reports as CodeSha256, from the artifact's hex digest.
-func sourceCodeHash(a build.Artifact) (string, error) {
+func sourceCodeHash(a gobuild.Artifact) (string, error) {
 	if a.Path == "" {
 		return "", fmt.Errorf("artifact %q has no path", a.Name)
 	}
@@ -184,10 +273,10 @@ func checkActions(actions []string) error {
 	return nil
 }
 
-// policyDocument renders statements as an IAM policy JSON document once
+// PolicyDocument renders statements as an IAM policy JSON document once
 // their resources are known. A statement without resources fails the
 // deployment instead of granting nothing (or everything) silently.
-func policyDocument(statements []PolicyStatement) pulumi.StringOutput {
+func PolicyDocument(statements []PolicyStatement) pulumi.StringOutput {
 	resources := make([]any, len(statements))
 	for i, st := range statements {
 		resources[i] = st.Resources.ToStringArrayOutput()

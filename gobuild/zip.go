@@ -1,4 +1,4 @@
-package build
+package gobuild
 
 import (
 	"archive/zip"
@@ -99,12 +99,15 @@ func addFile(zw *zip.Writer, e entry) error {
 	return nil
 }
 
-// zipSource writes a zip of the Go module in dir for Google Cloud Functions:
+// ZipSource writes a zip of the Go module in dir for Google Cloud Functions:
 // go.mod and go.sum at its root, and every non-test source and embedded file
 // of the module's packages that the root package is built with on
 // linux/amd64, in sorted order, mode 0644. Tests, testdata, READMEs, other
 // commands (such as a cmd/ main for local runs) and untracked junk stay out.
-func zipSource(ctx context.Context, dir, toolchain, zipPath string) error {
+// The go command listing the files runs toolchain (see Toolchain); ""
+// leaves GOTOOLCHAIN as the environment has it. A go.mod replacing a module
+// with a directory is refused: the archive could not hold it.
+func ZipSource(ctx context.Context, dir, toolchain, zipPath string) error {
 	names, err := sourceFiles(ctx, dir, toolchain)
 	if err != nil {
 		return fmt.Errorf("zip source %s: %w", dir, err)

@@ -1,4 +1,10 @@
-package main
+// Package privatelink lets AWS Lambda functions, and nothing else, invoke a
+// private Google Cloud Run service (such as a 2nd gen Cloud Function) with
+// no key anywhere: New creates a workload identity pool whose AWS provider
+// admits only sessions of the given Lambda roles, a caller service account
+// those roles may impersonate, the bindings, and the external account
+// credential configuration to hand the functions.
+package privatelink
 
 import (
 	"crypto/sha256"
@@ -14,24 +20,24 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// privateLinkAPIs are the APIs the proxy calls to get its ID tokens:
-// Security Token Service (the exchange) and IAM Credentials
-// (generateIdToken).
-var privateLinkAPIs = []string{"iamcredentials.googleapis.com", "sts.googleapis.com"}
+// APIs are the Google APIs a caller uses to get its ID tokens: Security
+// Token Service (the exchange) and IAM Credentials (generateIdToken).
+// Enable them in the project (and pass them as Args.APIs) before New.
+var APIs = []string{"iamcredentials.googleapis.com", "sts.googleapis.com"}
 
 // awsProviderID is the id of the AWS provider in the pool. Its pool's id
 // changes at each re-creation (see workloadPoolID), so a fixed provider id
 // never meets a soft-deleted one.
 const awsProviderID = "aws-proxy"
 
-// awsRoleMapping is Google's default attribute.aws_role of an AWS
+// AWSRoleMapping is Google's default attribute.aws_role of an AWS
 // provider: an assumed-role ARN without its session name, so that a
 // principal set names the role and not one of its sessions.
-const awsRoleMapping = "assertion.arn.contains('assumed-role') ? " +
+const AWSRoleMapping = "assertion.arn.contains('assumed-role') ? " +
 	"assertion.arn.extract('{account_arn}assumed-role/') + 'assumed-role/' + assertion.arn.extract('assumed-role/{role_name}/') : assertion.arn"
 
-// PrivateLinkArgs are the inputs of a PrivateLink.
-type PrivateLinkArgs struct {
+// Args are the inputs of a Link.
+type Args struct {
 	// Project is the Google Cloud project of the labeler and the pool.
 	Project string
 	// Prefix starts the pool's id ("<project>-<stack>").
@@ -47,7 +53,7 @@ type PrivateLinkArgs struct {
 	AWSAccountID    string
 	CallerRoleNames []string
 	// AWSPartition is the account's partition ("aws", "aws-us-gov",
-	// "aws-cn"; see awsPartitionOf): it starts the roles' ARNs and names
+	// "aws-cn"; see AWSPartitionOf): it starts the roles' ARNs and names
 	// the AWS STS endpoint the subject tokens describe. "" means "aws".
 	AWSPartition string
 	// LabelerService is the full name of the labeler's Cloud Run service
@@ -60,14 +66,14 @@ type PrivateLinkArgs struct {
 	APIs pulumi.ResourceArrayInput
 }
 
-// PrivateLink lets the proxy Lambda, and nothing else, invoke the labeler,
+// Link lets the proxy Lambda, and nothing else, invoke the labeler,
 // with no key anywhere: a workload identity pool whose AWS provider admits
 // only the sessions of the callers' roles (the proxy's and the upload
 // inspector's), a caller service account that these roles' principal sets
 // may impersonate (roles/iam.workloadIdentityUser),
 // and roles/run.invoker on the labeler's Cloud Run service for that account
 // alone.
-type PrivateLink struct {
+type Link struct {
 	pulumi.ResourceState
 
 	// PoolName and ProviderName are the pool's and provider's full names
@@ -83,8 +89,9 @@ type PrivateLink struct {
 	LabelerURL pulumi.StringOutput
 }
 
-// NewPrivateLink creates the private link's Google Cloud side.
-func NewPrivateLink(ctx *pulumi.Context, name string, args *PrivateLinkArgs, opts ...pulumi.ResourceOption) (*PrivateLink, error) {
+// New creates the private link's Google Cloud side under a component of
+// type crossfaas:gcp:PrivateLink.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Link, error) {
 	if args == nil {
 		return nil, errors.New("new private link: args are nil")
 	}
@@ -92,7 +99,7 @@ func NewPrivateLink(ctx *pulumi.Context, name string, args *PrivateLinkArgs, opt
 		args.LabelerService == nil || args.LabelerLocation == "" || args.LabelerURL == nil || args.APIs == nil {
 		return nil, fmt.Errorf("new private link %s: project, prefix, caller account, AWS account, caller roles and labeler are required", name)
 	}
-	comp := &PrivateLink{}
+	comp := &Link{}
 	if err := ctx.RegisterComponentResource("crossfaas:gcp:PrivateLink", name, comp, opts...); err != nil {
 		return nil, fmt.Errorf("new private link %s: %w", name, err)
 	}
@@ -142,7 +149,7 @@ func NewPrivateLink(ctx *pulumi.Context, name string, args *PrivateLinkArgs, opt
 		Aws:                            &iam.WorkloadIdentityPoolProviderAwsArgs{AccountId: pulumi.String(args.AWSAccountID)},
 		AttributeMapping: pulumi.StringMap{
 			"google.subject":     pulumi.String("assertion.arn"),
-			"attribute.aws_role": pulumi.String(awsRoleMapping),
+			"attribute.aws_role": pulumi.String(AWSRoleMapping),
 		},
 		AttributeCondition: pulumi.String(rolesCondition(roles)),
 	}, parent)
@@ -224,9 +231,9 @@ var awsDNSSuffixes = map[string]string{
 	"aws-cn":     "amazonaws.com.cn",
 }
 
-// awsPartitionOf returns the partition of an ARN
+// AWSPartitionOf returns the partition of an ARN
 // ("arn:<partition>:<service>:..."), e.g. the caller identity's.
-func awsPartitionOf(arn string) (string, error) {
+func AWSPartitionOf(arn string) (string, error) {
 	parts := strings.SplitN(arn, ":", 3)
 	if len(parts) < 3 || parts[0] != "arn" || parts[1] == "" {
 		return "", fmt.Errorf("aws partition: %q is not an ARN", arn)
@@ -269,4 +276,17 @@ func workloadPoolID(prefix, uniqueID string) string {
 		prefix = prefix[:max]
 	}
 	return strings.TrimRight(prefix, "-") + suffix
+}
+
+// boundedName returns name when it has at most limit characters. A longer
+// name is cut and ends in "-" and 8 hex digits of its SHA-256, so two long
+// names sharing a start still differ. (infra's config has the same rule
+// for the physical names it makes.)
+func boundedName(name string, limit int) string {
+	if len(name) <= limit {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	suffix := "-" + hex.EncodeToString(sum[:4])
+	return strings.TrimRight(name[:limit-len(suffix)], "-") + suffix
 }

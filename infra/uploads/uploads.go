@@ -1,4 +1,9 @@
-package main
+// Package uploads deploys crossfaas's upload inspection with Pulumi: a
+// versioned, private S3 bucket whose objects put under incoming/ invoke
+// the inspector (a golambda function) that labels them through the
+// private link and quarantines, blurs or tags them; a failed-inspections
+// queue and an admin role that alone reads quarantine/.
+package uploads
 
 import (
 	"cmp"
@@ -8,8 +13,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/crossfaas/crossfaas/infra/sleuthbot"
+
 	"github.com/crossfaas/crossfaas/functions/inspector"
-	"github.com/crossfaas/crossfaas/internal/build"
+	"github.com/crossfaas/crossfaas/gobuild"
+	"github.com/crossfaas/crossfaas/infra/golambda"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
@@ -37,8 +45,8 @@ const (
 	noncurrentVersionDays = 30
 )
 
-// UploadsArgs are the inputs of an Uploads.
-type UploadsArgs struct {
+// Args are the inputs of a Pipeline.
+type Args struct {
 	// Prefix is "<project>-<stack>"; BucketName the bucket's global name.
 	Prefix     string
 	BucketName string
@@ -49,7 +57,7 @@ type UploadsArgs struct {
 	// "aws-cn"), which starts its ARNs; "" means "aws".
 	Partition string
 	// Artifact is the inspector's zip (the "inspector" build artifact).
-	Artifact build.Artifact
+	Artifact gobuild.Artifact
 	// LabelerURL is the labeler's URL; CredentialConfig the private link's
 	// credential configuration (nil for a public labeler).
 	LabelerURL       pulumi.StringInput
@@ -63,7 +71,7 @@ type UploadsArgs struct {
 	Tags             pulumi.StringMap
 }
 
-// Uploads is the uploads pipeline: a private bucket whose objects created
+// Pipeline is the uploads pipeline: a private bucket whose objects created
 // under incoming/ invoke the inspector Lambda, which labels them through
 // the private link and quarantines, blurs or tags the unsafe ones.
 //
@@ -73,7 +81,7 @@ type UploadsArgs struct {
 // holding the whole S3 event (bucket, key, version) together with the
 // error message and the attempts, where an SQS dead-letter queue would
 // keep only the event. Throttled events are retried for up to six hours.
-type Uploads struct {
+type Pipeline struct {
 	pulumi.ResourceState
 
 	// BucketName and BucketArn identify the bucket.
@@ -87,13 +95,13 @@ type Uploads struct {
 	FailedQueueURL pulumi.StringOutput
 }
 
-// inspectorName is the inspector Lambda's (and its role's) name.
-func inspectorName(prefix string) string { return prefix + "-uploads-inspector" }
+// InspectorName is the inspector Lambda's (and its role's) name.
+func InspectorName(prefix string) string { return prefix + "-uploads-inspector" }
 
-// NewUploads creates the bucket (private, encrypted, versioned, TLS only),
+// New creates the bucket (private, encrypted, versioned, TLS only),
 // the admin role, the inspector with its role, its failed queue and its
 // invocation settings, and the notification of incoming/.
-func NewUploads(ctx *pulumi.Context, name string, args *UploadsArgs, opts ...pulumi.ResourceOption) (*Uploads, error) {
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Pipeline, error) {
 	if args == nil {
 		return nil, errors.New("new uploads: args are nil")
 	}
@@ -105,12 +113,12 @@ func NewUploads(ctx *pulumi.Context, name string, args *UploadsArgs, opts ...pul
 	default:
 		return nil, fmt.Errorf("new uploads %s: action %q is not quarantine, blur or tag", name, args.Action)
 	}
-	comp := &Uploads{}
+	comp := &Pipeline{}
 	if err := ctx.RegisterComponentResource("crossfaas:aws:Uploads", name, comp, opts...); err != nil {
 		return nil, fmt.Errorf("new uploads %s: %w", name, err)
 	}
 	parent := pulumi.Parent(comp)
-	fail := func(what string, err error) (*Uploads, error) {
+	fail := func(what string, err error) (*Pipeline, error) {
 		return nil, fmt.Errorf("new uploads %s: %s: %w", name, what, err)
 	}
 
@@ -184,20 +192,21 @@ func NewUploads(ctx *pulumi.Context, name string, args *UploadsArgs, opts ...pul
 		return fail("bucket policy", err)
 	}
 
-	failed, err := newSleuthQueue(ctx, name+"-failed", args.Prefix+"-uploads-failed", args.Tags, parent)
+	failed, err := sleuthbot.NewQueue(ctx, name+"-failed", args.Prefix+"-uploads-failed", args.Tags, parent)
 	if err != nil {
 		return fail("failed queue", err)
 	}
-	fn, err := NewLambdaFunction(ctx, name+"-inspector", &LambdaFunctionArgs{
-		Name:             inspectorName(args.Prefix),
+	fn, err := golambda.New(ctx, name+"-inspector", &golambda.Args{
+		Name:             InspectorName(args.Prefix),
 		Artifact:         args.Artifact,
 		Handler:          "bootstrap",
 		MemoryMB:         inspectorMemoryMB,
 		TimeoutSeconds:   inspectorTimeoutSeconds,
 		LogRetentionDays: args.LogRetentionDays,
 		Environment:      inspectorEnvironment(args),
-		Statements:       append(inspectorStatements(bucket.Arn), PolicyStatement{Actions: []string{"sqs:SendMessage"}, Resources: pulumi.StringArray{failed.Arn}}),
+		Statements:       append(inspectorStatements(bucket.Arn), golambda.PolicyStatement{Actions: []string{"sqs:SendMessage"}, Resources: pulumi.StringArray{failed.Arn}}),
 		Tags:             args.Tags,
+		FormerParent:     comp,
 	}, parent)
 	if err != nil {
 		return fail("inspector", err)
@@ -256,7 +265,7 @@ func NewUploads(ctx *pulumi.Context, name string, args *UploadsArgs, opts ...pul
 }
 
 // inspectorEnvironment is the inspector's configuration.
-func inspectorEnvironment(args *UploadsArgs) pulumi.StringMap {
+func inspectorEnvironment(args *Args) pulumi.StringMap {
 	env := pulumi.StringMap{
 		inspector.EnvLabelerURL: args.LabelerURL,
 		inspector.EnvMaxBytes:   pulumi.String(strconv.Itoa(args.MaxMiB << 20)),
@@ -277,11 +286,11 @@ func inspectorEnvironment(args *UploadsArgs) pulumi.StringMap {
 // s3:ListBucket on the bucket, without which S3 answers a missing object
 // (a sidecar not yet written, a version already moved) with 403 instead of
 // 404: it lists names, never contents.
-func inspectorStatements(bucketArn pulumi.StringOutput) []PolicyStatement {
+func inspectorStatements(bucketArn pulumi.StringOutput) []golambda.PolicyStatement {
 	under := func(prefix string) pulumi.StringArray {
 		return pulumi.StringArray{bucketArn.ApplyT(func(arn string) string { return arn + "/" + prefix + "*" }).(pulumi.StringOutput)}
 	}
-	return []PolicyStatement{
+	return []golambda.PolicyStatement{
 		{Actions: []string{
 			"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging",
 			"s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:DeleteObject", "s3:DeleteObjectVersion",
@@ -295,7 +304,7 @@ func inspectorStatements(bucketArn pulumi.StringOutput) []PolicyStatement {
 
 // newUploadsAdmin creates the role that alone may read quarantine/: any
 // principal of the account whose own policy lets it assume the role.
-func newUploadsAdmin(ctx *pulumi.Context, name string, args *UploadsArgs, bucketArn pulumi.StringOutput, parent pulumi.ResourceOption) (*iam.Role, error) {
+func newUploadsAdmin(ctx *pulumi.Context, name string, args *Args, bucketArn pulumi.StringOutput, parent pulumi.ResourceOption) (*iam.Role, error) {
 	trust, _ := json.Marshal(map[string]any{
 		"Version": "2012-10-17",
 		"Statement": []map[string]any{{
@@ -318,7 +327,7 @@ func newUploadsAdmin(ctx *pulumi.Context, name string, args *UploadsArgs, bucket
 	if _, err := iam.NewRolePolicy(ctx, name+"-admin-policy", &iam.RolePolicyArgs{
 		Name: pulumi.String(roleName),
 		Role: role.ID(),
-		Policy: policyDocument([]PolicyStatement{
+		Policy: golambda.PolicyDocument([]golambda.PolicyStatement{
 			{Actions: []string{"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging", "s3:DeleteObject", "s3:DeleteObjectVersion"},
 				Resources: pulumi.StringArray{quarantine}},
 			{Actions: []string{"s3:ListBucket", "s3:ListBucketVersions"}, Resources: pulumi.StringArray{bucketArn}},

@@ -1,11 +1,12 @@
-package main
+package sleuthbot
 
 import (
 	"encoding/json"
 	"fmt"
 
 	"github.com/crossfaas/crossfaas/functions/sleuth"
-	"github.com/crossfaas/crossfaas/internal/build"
+	"github.com/crossfaas/crossfaas/gobuild"
+	"github.com/crossfaas/crossfaas/infra/golambda"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -17,7 +18,7 @@ const sleuthCleanupTimeoutSeconds = 120
 // sleuthCleanupArgs are the inputs of newSleuthCleanup.
 type sleuthCleanupArgs struct {
 	Prefix   string
-	Artifact build.Artifact
+	Artifact gobuild.Artifact
 	// Collections is the ARN pattern of the stack's collections
 	// (collectionsArn).
 	Collections pulumi.StringOutput
@@ -42,8 +43,9 @@ type sleuthCleanupArgs struct {
 // The function may list collections (ListCollections has no resource
 // scope) and delete only the stack's own: IAM holds it to the prefix even
 // if its code did not.
-func newSleuthCleanup(ctx *pulumi.Context, name string, args sleuthCleanupArgs, parent pulumi.ResourceOption, dependsOn []pulumi.Resource) (*LambdaFunction, *lambda.Invocation, error) {
-	fn, err := NewLambdaFunction(ctx, name+"-"+sleuth.HandlerCleanup, &LambdaFunctionArgs{
+func newSleuthCleanup(ctx *pulumi.Context, name string, args sleuthCleanupArgs, comp pulumi.Resource, dependsOn []pulumi.Resource) (*golambda.GoLambda, *lambda.Invocation, error) {
+	parent := pulumi.Parent(comp)
+	fn, err := golambda.New(ctx, name+"-"+sleuth.HandlerCleanup, &golambda.Args{
 		Name:             args.Prefix + "-sleuth-" + sleuth.HandlerCleanup,
 		Artifact:         args.Artifact,
 		Handler:          sleuth.HandlerCleanup,
@@ -51,11 +53,12 @@ func newSleuthCleanup(ctx *pulumi.Context, name string, args sleuthCleanupArgs, 
 		TimeoutSeconds:   sleuthCleanupTimeoutSeconds,
 		LogRetentionDays: args.LogRetentionDays,
 		Environment:      pulumi.StringMap{sleuth.EnvPrefix: pulumi.String(args.Prefix)},
-		Statements: []PolicyStatement{
+		Statements: []golambda.PolicyStatement{
 			{Actions: []string{"rekognition:ListCollections"}, Resources: pulumi.StringArray{pulumi.String("*")}},
 			{Actions: []string{"rekognition:DeleteCollection"}, Resources: pulumi.StringArray{args.Collections}},
 		},
-		Tags: args.Tags,
+		Tags:         args.Tags,
+		FormerParent: comp,
 	}, parent)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cleanup: %w", err)
