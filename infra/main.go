@@ -199,15 +199,15 @@ func deploy(ctx *pulumi.Context, cfg Config, arts []gobuild.Artifact) (*deployme
 			AWSAccountID:    caller.AccountId,
 			AWSPartition:    partition,
 			CallerRoleNames: []string{cfg.Name("proxy"), uploads.InspectorName(cfg.Prefix)},
-			LabelerService:  labeler.ServiceName,
-			LabelerLocation: cfg.GCPRegion,
-			LabelerURL:      labeler.URL,
+			Service:         labeler.ServiceName,
+			Location:        cfg.GCPRegion,
+			ServiceURL:      labeler.URL,
 			APIs:            labeler.APIs,
 		})
 		if err != nil {
 			return nil, err
 		}
-		labelerURL, credentialConfig = link.LabelerURL, link.CredentialConfig
+		labelerURL, credentialConfig = link.ServiceURL, link.CredentialConfig
 	}
 
 	accessLogDays := 0

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crossfaas/crossfaas/federation"
 	"github.com/crossfaas/crossfaas/infra/privatelink"
-	"github.com/crossfaas/crossfaas/internal/federation"
 )
 
 // publicMembers are the IAM members that open a resource to anyone.

@@ -31,9 +31,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/image/bmp"
 
+	"github.com/crossfaas/crossfaas/federation"
 	"github.com/crossfaas/crossfaas/functions/labeler"
 	"github.com/crossfaas/crossfaas/functions/labeler/labelertest"
-	"github.com/crossfaas/crossfaas/internal/federation"
 	"github.com/crossfaas/crossfaas/internal/googleauthfake"
 	"github.com/crossfaas/crossfaas/internal/s3fake"
 )

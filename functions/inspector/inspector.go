@@ -52,7 +52,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/crossfaas/crossfaas/internal/federation"
+	"github.com/crossfaas/crossfaas/federation"
 )
 
 // Prefixes of the uploads bucket.

@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crossfaas/crossfaas/federation"
 	"github.com/crossfaas/crossfaas/functions/labeler/imageformat"
-	"github.com/crossfaas/crossfaas/internal/federation"
 )
 
 // maxReplyBytes bounds the labeler's reply: labels and their translations

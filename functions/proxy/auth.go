@@ -9,7 +9,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/crossfaas/crossfaas/internal/federation"
+	"github.com/crossfaas/crossfaas/federation"
 )
 
 // EnvCredentialConfig is the environment variable holding the credential

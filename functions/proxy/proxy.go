@@ -52,9 +52,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/crossfaas/crossfaas/federation"
 	"github.com/crossfaas/crossfaas/functions/labeler/imageuri"
 	"github.com/crossfaas/crossfaas/functions/labeler/traceparent"
-	"github.com/crossfaas/crossfaas/internal/federation"
 )
 
 // EnvLabelerURL is the environment variable holding the labeler's URL.

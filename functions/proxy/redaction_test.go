@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crossfaas/crossfaas/internal/federation"
+	"github.com/crossfaas/crossfaas/federation"
 )
 
 // The failure paths of a private labeler leave no credential, session

@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crossfaas/crossfaas/federation"
 	"github.com/crossfaas/crossfaas/functions/labeler/traceparent"
-	"github.com/crossfaas/crossfaas/internal/federation"
 )
 
 // NewClient returns the HTTP client for the labeler, meant to be built once

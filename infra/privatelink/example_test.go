@@ -48,9 +48,9 @@ func Example() {
 			CallerAccountID: "shop-dev-caller",
 			AWSAccountID:    "123456789012",
 			CallerRoleNames: []string{"shop-dev-checkout"},
-			LabelerService:  pulumi.String("projects/my-project/locations/us-central1/services/prices"),
-			LabelerLocation: "us-central1",
-			LabelerURL:      pulumi.String("https://prices-abc-uc.a.run.app"),
+			Service:         pulumi.String("projects/my-project/locations/us-central1/services/prices"),
+			Location:        "us-central1",
+			ServiceURL:      pulumi.String("https://prices-abc-uc.a.run.app"),
 			APIs:            pulumi.ResourceArray{}, // the enabled privatelink.APIs, if the program enables them
 		})
 		if err != nil {

@@ -13,7 +13,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/crossfaas/crossfaas/internal/federation"
+	"github.com/crossfaas/crossfaas/federation"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudrunv2"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/iam"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
@@ -56,12 +56,13 @@ type Args struct {
 	// "aws-cn"; see AWSPartitionOf): it starts the roles' ARNs and names
 	// the AWS STS endpoint the subject tokens describe. "" means "aws".
 	AWSPartition string
-	// LabelerService is the full name of the labeler's Cloud Run service
-	// ("projects/<p>/locations/<r>/services/<name>"), LabelerLocation its
-	// region and LabelerURL its URL.
-	LabelerService  pulumi.StringInput
-	LabelerLocation string
-	LabelerURL      pulumi.StringInput
+	// Service is the full name of the Cloud Run service the Lambdas may
+	// invoke, in crossfaas the labeler's
+	// ("projects/<p>/locations/<r>/services/<name>"), Location its region
+	// and ServiceURL its URL (the audience of the ID tokens).
+	Service    pulumi.StringInput
+	Location   string
+	ServiceURL pulumi.StringInput
 	// APIs are the enabled API services, once they answer (Labeler.APIs).
 	APIs pulumi.ResourceArrayInput
 }
@@ -85,8 +86,8 @@ type Link struct {
 	// CredentialConfig is the proxy's LABELER_CREDENTIAL_CONFIG: Google's
 	// external account JSON for AWS, which holds no secret.
 	CredentialConfig pulumi.StringOutput
-	// LabelerURL is the labeler's URL, known once the proxy may invoke it.
-	LabelerURL pulumi.StringOutput
+	// ServiceURL is the service's URL, known once the callers may invoke it.
+	ServiceURL pulumi.StringOutput
 }
 
 // New creates the private link's Google Cloud side under a component of
@@ -96,7 +97,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, errors.New("new private link: args are nil")
 	}
 	if args.Project == "" || args.Prefix == "" || args.CallerAccountID == "" || args.AWSAccountID == "" || len(args.CallerRoleNames) == 0 ||
-		args.LabelerService == nil || args.LabelerLocation == "" || args.LabelerURL == nil || args.APIs == nil {
+		args.Service == nil || args.Location == "" || args.ServiceURL == nil || args.APIs == nil {
 		return nil, fmt.Errorf("new private link %s: project, prefix, caller account, AWS account, caller roles and labeler are required", name)
 	}
 	comp := &Link{}
@@ -180,8 +181,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 
 	invoker, err := cloudrunv2.NewServiceIamMember(ctx, name+"-invoker", &cloudrunv2.ServiceIamMemberArgs{
 		Project:  pulumi.String(args.Project),
-		Location: pulumi.String(args.LabelerLocation),
-		Name:     args.LabelerService,
+		Location: pulumi.String(args.Location),
+		Name:     args.Service,
 		Role:     pulumi.String("roles/run.invoker"),
 		Member:   caller.Member,
 	}, parent)
@@ -199,18 +200,18 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}).(pulumi.StringOutput)
 	// Until both bindings exist the proxy's calls are refused: publish the
 	// URL after them.
-	waits := []any{args.LabelerURL, invoker.ID()}
+	waits := []any{args.ServiceURL, invoker.ID()}
 	for _, b := range bindings {
 		waits = append(waits, b.(*serviceaccount.IAMMember).ID())
 	}
-	comp.LabelerURL = pulumi.All(waits...).ApplyT(func(v []any) string {
+	comp.ServiceURL = pulumi.All(waits...).ApplyT(func(v []any) string {
 		return v[0].(string)
 	}).(pulumi.StringOutput)
 	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
 		"poolName":     comp.PoolName,
 		"providerName": comp.ProviderName,
 		"callerEmail":  comp.CallerEmail,
-		"labelerUrl":   comp.LabelerURL,
+		"serviceUrl":   comp.ServiceURL,
 	}); err != nil {
 		return nil, fmt.Errorf("new private link %s: outputs: %w", name, err)
 	}

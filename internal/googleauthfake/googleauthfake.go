@@ -40,7 +40,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/crossfaas/crossfaas/internal/federation"
+	"github.com/crossfaas/crossfaas/federation"
 )
 
 // Defaults of Config.

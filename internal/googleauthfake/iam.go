@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/crossfaas/crossfaas/internal/federation"
+	"github.com/crossfaas/crossfaas/federation"
 )
 
 // serveGenerateIDToken is IAM Credentials'

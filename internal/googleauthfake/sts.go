@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crossfaas/crossfaas/internal/federation"
+	"github.com/crossfaas/crossfaas/federation"
 )
 
 // Values of the exchange form.

@@ -23,8 +23,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/crossfaas/crossfaas/federation"
 	"github.com/crossfaas/crossfaas/functions/proxy"
-	"github.com/crossfaas/crossfaas/internal/federation"
 	"github.com/crossfaas/crossfaas/internal/googleauthfake"
 )
 

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/crossfaas/crossfaas/internal/federation"
+	"github.com/crossfaas/crossfaas/federation"
 )
 
 // trap is the base transport of these tests: it passes requests to

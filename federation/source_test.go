@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crossfaas/crossfaas/internal/federation"
+	"github.com/crossfaas/crossfaas/federation"
 	"github.com/crossfaas/crossfaas/internal/googleauthfake"
 )
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crossfaas/crossfaas/internal/federation"
+	"github.com/crossfaas/crossfaas/federation"
 	"github.com/crossfaas/crossfaas/internal/googleauthfake"
 )
 
@@ -110,7 +110,7 @@ func TestTransportFailsWithTheExchangeError(t *testing.T) {
 // called directly. Reported: ns/op of each and their difference, and the
 // exchanges made (1 for the whole run).
 //
-//	go test -run '^$' -bench TransportCachedToken ./internal/federation/
+//	go test -run '^$' -bench TransportCachedToken ./federation/
 func BenchmarkTransportCachedToken(b *testing.B) {
 	g := startGoogle(b, nil)
 	src := newSource(b, g, nil)

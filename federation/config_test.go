@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crossfaas/crossfaas/internal/federation"
+	"github.com/crossfaas/crossfaas/federation"
 )
 
 // gcloudConfig is what `gcloud iam workload-identity-pools create-cred-config

@@ -17,7 +17,7 @@ import (
 	"cloud.google.com/go/auth/credentials/idtoken"
 	"cloud.google.com/go/auth/credentials/impersonate"
 	"cloud.google.com/go/auth/httptransport"
-	"github.com/crossfaas/crossfaas/internal/federation"
+	"github.com/crossfaas/crossfaas/federation"
 	"github.com/crossfaas/crossfaas/internal/googleauthfake"
 )
 
