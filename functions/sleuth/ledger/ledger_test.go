@@ -22,12 +22,9 @@ const table = "crossfaas-dev-sleuth-idempotency"
 // clock is a settable time source.
 type clock struct{ t time.Time }
 
-func (c *clock) Now() time.Time { return c.t }
-
-func (c *clock) Advance(d time.Duration) { c.t = c.t.Add(d) }
-
-func newClock() *clock { return &clock{t: time.Unix(1_760_000_000, 0)} }
-
+func (c *clock) Now() time.Time              { return c.t }
+func (c *clock) Advance(d time.Duration)     { c.t = c.t.Add(d) }
+func newClock() *clock                       { return &clock{t: time.Unix(1_760_000_000, 0)} }
 func (c *clock) unix(d time.Duration) string { return strconv.FormatInt(c.t.Add(d).Unix(), 10) }
 
 func setup(t *testing.T) (*ledger.Ledger, *awsfake.Cloud, *clock) {
