@@ -4,7 +4,7 @@
 // the zip's root.
 //
 // The configuration, the S3 client (from the Lambda environment, without
-// the SDK's config package: see awsenv.LambdaConfig) and the labeler's HTTP
+// the SDK's config package: see lambdaenv.AWSConfig) and the labeler's HTTP
 // client are built once per execution environment; a missing or invalid
 // variable stops the cold start with a logged message naming it. Nothing is
 // fetched at cold start: the private link's first ID token is asked for
@@ -24,7 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/crossfaas/crossfaas/functions/inspector"
-	"github.com/crossfaas/crossfaas/functions/sleuth/awsenv"
+	"github.com/crossfaas/crossfaas/internal/lambdaenv"
 )
 
 func main() {
@@ -39,7 +39,7 @@ func main() {
 		logger.Error("inspector cannot start", "error", err.Error())
 		os.Exit(1)
 	}
-	awsCfg, err := awsenv.LambdaConfig()
+	awsCfg, err := lambdaenv.AWSConfig()
 	if err != nil {
 		logger.Error("inspector cannot start", "error", err.Error())
 		os.Exit(1)
