@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/crossfaas/crossfaas/functions/labeler/annotation"
 )
 
 // object is one object version named by an event.
@@ -244,7 +246,7 @@ func (h *Handler) run(ctx context.Context, o object, log *slog.Logger) (*Result,
 func judgeReply(reply *labelerReply) (verdict, reason string, err error) {
 	ss := reply.SafeSearch
 	if ss == nil {
-		if reply.Engine == EngineOffline {
+		if reply.Engine == annotation.EngineOffline {
 			verdict, reason = Judge(nil)
 			return verdict, reason, nil
 		}
@@ -260,10 +262,6 @@ func judgeReply(reply *labelerReply) (verdict, reason string, err error) {
 	verdict, reason = Judge(ss)
 	return verdict, reason, nil
 }
-
-// EngineOffline is the labeler's engine without SafeSearch (crossfaas
-// dev's offline engine).
-const EngineOffline = "offline"
 
 // finishRejected tags a rejected object with the reason and writes its
 // record: it is not sent anywhere and stays where it is.

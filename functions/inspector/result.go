@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/crossfaas/crossfaas/functions/labeler/annotation"
 )
 
 // Verdicts.
@@ -82,22 +84,14 @@ type ImageFacts struct {
 	Height int    `json:"height"`
 }
 
-// Label is one label with its score and translations.
-type Label struct {
-	Description  string            `json:"description"`
-	Score        float32           `json:"score"`
-	Translations map[string]string `json:"translations,omitempty"`
-}
+// Label is one label with its score and translations, as the labeler
+// answers it (annotation.Label).
+type Label = annotation.Label
 
 // SafeSearch holds Vision's likelihood names (VERY_UNLIKELY ...
-// VERY_LIKELY, UNKNOWN) per category.
-type SafeSearch struct {
-	Adult    string `json:"adult"`
-	Spoof    string `json:"spoof"`
-	Medical  string `json:"medical"`
-	Violence string `json:"violence"`
-	Racy     string `json:"racy"`
-}
+// VERY_LIKELY, UNKNOWN) per category, as the labeler answers them
+// (annotation.SafeSearch).
+type SafeSearch = annotation.SafeSearch
 
 // sameObject reports whether r is the result of the object version o.
 func (r *Result) sameObject(o object) bool {

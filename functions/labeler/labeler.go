@@ -31,34 +31,23 @@ package labeler
 import (
 	"context"
 	"errors"
+
+	"github.com/crossfaas/crossfaas/functions/labeler/annotation"
 )
 
-// Engine names reported in Annotation.Engine.
+// Engine names reported in Annotation.Engine (package annotation, which
+// the labeler's callers import to decode its replies).
 const (
-	EngineCloudVision = "cloud-vision"
-	EngineOffline     = "offline"
+	EngineCloudVision = annotation.EngineCloudVision
+	EngineOffline     = annotation.EngineOffline
 )
 
-// Label is one thing seen in an image, with Vision's confidence in [0, 1].
-// Translations maps a requested language (BCP-47, e.g. "es") to the
-// description in that language; it is absent when none was asked for or
-// translation is not available.
-type Label struct {
-	Description  string            `json:"description"`
-	Score        float32           `json:"score"`
-	Translations map[string]string `json:"translations,omitempty"`
-}
+// Label is one thing seen in an image (see annotation.Label).
+type Label = annotation.Label
 
-// SafeSearch is Vision's estimate of how likely an image is to contain each
-// kind of sensitive content. Values are Vision likelihood names:
-// "UNKNOWN", "VERY_UNLIKELY", "UNLIKELY", "POSSIBLE", "LIKELY", "VERY_LIKELY".
-type SafeSearch struct {
-	Adult    string `json:"adult"`
-	Spoof    string `json:"spoof"`
-	Medical  string `json:"medical"`
-	Violence string `json:"violence"`
-	Racy     string `json:"racy"`
-}
+// SafeSearch is Vision's estimate of sensitive content (see
+// annotation.SafeSearch).
+type SafeSearch = annotation.SafeSearch
 
 // ImageFacts are facts computed from the image itself by an offline engine
 // (crossfaas dev), never by Vision.
