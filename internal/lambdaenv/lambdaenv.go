@@ -1,8 +1,8 @@
 // Package lambdaenv builds the aws.Config of a Go Lambda from the variables
 // the Lambda runtime sets (AWSConfig), linking no AWS service client of its
-// own, so a function links only the clients it uses. The sleuth Lambdas
-// reach it through awsenv.LambdaConfig; the upload inspector, which talks to
-// S3 alone, imports it directly.
+// own, so a function links only the clients it uses: the sleuth's request
+// Lambda (SSM and SNS) and the upload inspector (S3 alone) build their
+// clients from it.
 package lambdaenv
 
 import (

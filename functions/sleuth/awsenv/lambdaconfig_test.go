@@ -18,9 +18,10 @@ import (
 
 	"github.com/crossfaas/crossfaas/functions/sleuth/awsenv"
 	"github.com/crossfaas/crossfaas/functions/sleuth/awsenv/awsenvtest"
+	"github.com/crossfaas/crossfaas/internal/lambdaenv"
 )
 
-// awsVars are the variables that change what LambdaConfig or
+// awsVars are the variables that change what lambdaenv.AWSConfig or
 // config.LoadDefaultConfig build.
 var awsVars = []string{
 	"AWS_REGION", "AWS_DEFAULT_REGION",
@@ -75,7 +76,7 @@ func TestLambdaConfig(t *testing.T) {
 		vars      map[string]string
 		region    string
 		creds     aws.Credentials
-		errSubstr string // non-empty: LambdaConfig must fail with it
+		errSubstr string // non-empty: AWSConfig must fail with it
 	}{
 		{
 			name:   "lambda environment",
@@ -103,18 +104,18 @@ func TestLambdaConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			setLambdaEnv(t, tt.vars)
-			cfg, err := awsenv.LambdaConfig()
+			cfg, err := lambdaenv.AWSConfig()
 			if tt.errSubstr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.errSubstr) {
-					t.Fatalf("LambdaConfig() error = %v, want one containing %q", err, tt.errSubstr)
+					t.Fatalf("AWSConfig() error = %v, want one containing %q", err, tt.errSubstr)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("LambdaConfig() error = %v", err)
+				t.Fatalf("AWSConfig() error = %v", err)
 			}
 			if cfg.Region != tt.region {
-				t.Errorf("LambdaConfig().Region = %q, want %q", cfg.Region, tt.region)
+				t.Errorf("AWSConfig().Region = %q, want %q", cfg.Region, tt.region)
 			}
 			creds, err := cfg.Credentials.Retrieve(context.Background())
 			if err != nil {
@@ -124,13 +125,13 @@ func TestLambdaConfig(t *testing.T) {
 				t.Errorf("Credentials.Retrieve() = %+v, want %+v", creds, tt.creds)
 			}
 			if got, want := cfg.RuntimeEnvironment.EnvironmentIdentifier, aws.ExecutionEnvironmentID(tt.vars["AWS_EXECUTION_ENV"]); got != want {
-				t.Errorf("LambdaConfig().RuntimeEnvironment.EnvironmentIdentifier = %q, want %q", got, want)
+				t.Errorf("AWSConfig().RuntimeEnvironment.EnvironmentIdentifier = %q, want %q", got, want)
 			}
 		})
 	}
 }
 
-// TestLambdaConfigEndpoints checks that clients built from LambdaConfig
+// TestLambdaConfigEndpoints checks that clients built from lambdaenv.AWSConfig
 // resolve their endpoints from the SDK's standard variables as clients
 // built from config.LoadDefaultConfig do.
 func TestLambdaConfigEndpoints(t *testing.T) {
@@ -154,9 +155,9 @@ func TestLambdaConfigEndpoints(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			setLambdaEnv(t, lambdaVars(tt.vars))
-			lambdaCfg, err := awsenv.LambdaConfig()
+			lambdaCfg, err := lambdaenv.AWSConfig()
 			if err != nil {
-				t.Fatalf("LambdaConfig() error = %v", err)
+				t.Fatalf("AWSConfig() error = %v", err)
 			}
 			defaultCfg, err := config.LoadDefaultConfig(context.Background())
 			if err != nil {
@@ -165,7 +166,7 @@ func TestLambdaConfigEndpoints(t *testing.T) {
 			for _, c := range []struct {
 				name string
 				cfg  aws.Config
-			}{{"LambdaConfig", lambdaCfg}, {"config.LoadDefaultConfig", defaultCfg}} {
+			}{{"lambdaenv.AWSConfig", lambdaCfg}, {"config.LoadDefaultConfig", defaultCfg}} {
 				if got := aws.ToString(ssm.NewFromConfig(c.cfg).Options().BaseEndpoint); got != tt.ssm {
 					t.Errorf("ssm client from %s: BaseEndpoint = %q, want %q", c.name, got, tt.ssm)
 				}
@@ -178,7 +179,7 @@ func TestLambdaConfigEndpoints(t *testing.T) {
 }
 
 // TestLambdaConfigClients calls the fakes with real clients built from
-// LambdaConfig: requests are signed with the environment's credentials,
+// lambdaenv.AWSConfig: requests are signed with the environment's credentials,
 // session token included, and the clients share one HTTP client.
 func TestLambdaConfigClients(t *testing.T) {
 	ssmFake := awsenvtest.NewSSM(t, map[string]string{"/crossfaas-dev/sleuth/twilio-auth-token": "s3cr3t"})
@@ -212,9 +213,9 @@ func TestLambdaConfigClients(t *testing.T) {
 		"AWS_ENDPOINT_URL_SSM":  recordToken(ssmFake.URL),
 		"AWS_ENDPOINT_URL_SNS":  recordToken(snsFake.URL),
 	}))
-	cfg, err := awsenv.LambdaConfig()
+	cfg, err := lambdaenv.AWSConfig()
 	if err != nil {
-		t.Fatalf("LambdaConfig() error = %v", err)
+		t.Fatalf("AWSConfig() error = %v", err)
 	}
 	ssmClient, snsClient := ssm.NewFromConfig(cfg), sns.NewFromConfig(cfg)
 	if ssmClient.Options().HTTPClient != snsClient.Options().HTTPClient {

@@ -12,11 +12,12 @@ import (
 
 	"github.com/crossfaas/crossfaas/functions/sleuth"
 	"github.com/crossfaas/crossfaas/functions/sleuth/awsenv"
+	"github.com/crossfaas/crossfaas/internal/lambdaenv"
 )
 
 // FromEnv builds the handler as the request Lambda runs it, at cold start:
 // the configuration from ConfigFromEnv, SSM and SNS clients from
-// awsenv.LambdaConfig (so AWS_ENDPOINT_URL_SSM and AWS_ENDPOINT_URL_SNS
+// lambdaenv.AWSConfig (so AWS_ENDPOINT_URL_SSM and AWS_ENDPOINT_URL_SNS
 // redirect them) and an SNS publisher. The Twilio auth token and the
 // allowed senders are read, in one GetParameters call, from the SSM
 // parameters named by sleuth.EnvAuthTokenParam and
@@ -39,7 +40,7 @@ func FromEnv(ctx context.Context, logger *slog.Logger) (*Handler, error) {
 			return nil, fmt.Errorf("request config: %s is not set: it names the SSM parameter to read", env)
 		}
 	}
-	awsCfg, err := awsenv.LambdaConfig()
+	awsCfg, err := lambdaenv.AWSConfig()
 	if err != nil {
 		return nil, fmt.Errorf("request: %w", err)
 	}

@@ -25,7 +25,7 @@ const (
 )
 
 // Env returns the environment that makes config.LoadDefaultConfig and
-// awsenv.LambdaConfig build a config for the fakes: static credentials,
+// lambdaenv.AWSConfig build a config for the fakes: static credentials,
 // Region, no shared config files, no instance metadata, and
 // AWS_ENDPOINT_URL_<SERVICE> for each entry of endpoints (service id, e.g.
 // "SNS", to base URL). Pass it to a Lambda bootstrap's environment, or use
