@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/crossfaas/crossfaas/functions/labeler"
+	"github.com/crossfaas/crossfaas/internal/dev"
 	"github.com/crossfaas/crossfaas/internal/offline/faces"
 )
 
@@ -140,8 +141,8 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// freeBasePort returns a port p such that p, p+1 and p+2 are free on
-// 127.0.0.1, for `crossfaas dev --port p`.
+// freeBasePort returns a port p such that p and the next dev.Ports-1 ports
+// are free on 127.0.0.1, for `crossfaas dev --port p`.
 func freeBasePort(t *testing.T) int {
 	t.Helper()
 	for range 100 {
@@ -151,8 +152,8 @@ func freeBasePort(t *testing.T) int {
 		}
 		base := ln.Addr().(*net.TCPAddr).Port
 		lns := []net.Listener{ln}
-		free := base+2 <= 65535
-		for i := 1; free && i <= 2; i++ {
+		free := base+dev.Ports-1 <= 65535
+		for i := 1; free && i < dev.Ports; i++ {
 			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+i))
 			if err != nil {
 				free = false
@@ -167,7 +168,7 @@ func freeBasePort(t *testing.T) int {
 			return base
 		}
 	}
-	t.Fatal("found no three consecutive free ports")
+	t.Fatalf("found no %d consecutive free ports", dev.Ports)
 	return 0
 }
 

@@ -52,6 +52,11 @@ import (
 // S3 of the uploads on the fourth.
 const DefaultPort = 8787
 
+// Ports is how many consecutive ports from the base port crossfaas dev
+// listens on: the gateway, the phone simulator, the labeler and the local
+// S3 of the uploads.
+const Ports = 4
+
 // DefaultPrefix is the "<project>-<stack>" namespace of the local stack. It
 // is not "crossfaas-dev" on purpose: with --cloud, the local system's
 // Rekognition collections must not be the deployed dev stage's.

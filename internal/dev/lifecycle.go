@@ -38,7 +38,7 @@ func listenAll(host string, port int) ([]net.Listener, error) {
 		port = DefaultPort
 	}
 	var lns []net.Listener
-	for i := range 4 {
+	for i := range Ports {
 		p := 0
 		if port > 0 {
 			p = port + i
